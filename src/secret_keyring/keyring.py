@@ -1,0 +1,475 @@
+"""The :class:`Keyring` value object and the payload parsers.
+
+A keyring is what Django needs: the key that signs (``current``) and the keys that still verify
+(``next`` and ``previous``). Everything here is pure: no I/O, no SDK, no Django.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+from secret_keyring.errors import InvalidSecret, SecretNotFound, WeakSecretKey
+
+__all__ = [
+    "MAX_KEYS",
+    "MAX_PAYLOAD_BYTES",
+    "Keyring",
+    "Payload",
+    "fingerprint",
+    "keyring_to_json",
+    "parse_mapping",
+    "parse_payload",
+    "validate_key",
+]
+
+#: Largest payload accepted, in bytes (UTF-8).
+MAX_PAYLOAD_BYTES = 64 * 1024
+#: Most keys in one keyring: every fallback costs an HMAC on each failed verification.
+MAX_KEYS = 20
+#: Django's own rules for a usable SECRET_KEY (``django.core.checks.security.base``, W009).
+MIN_KEY_LENGTH = 50
+MIN_UNIQUE_CHARACTERS = 5
+INSECURE_PREFIX = "django-insecure-"
+
+_FIX_WEAK = "generate a new key with `secret-keyring generate` (or rotate the secret)"
+
+
+def fingerprint(key: str) -> str:
+    """Return the first 8 hex digits of the key's SHA-256: safe to log, enough to compare."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:8]
+
+
+def validate_key(key: object, *, source: str = "", field: str = "current") -> str:
+    """Check one key against Django's W009 rules and our text rules.
+
+    Args:
+        key: the candidate key.
+        source: redacted source description, for the message.
+        field: which member of the keyring this is (``current``, ``next``, ``previous[2]``).
+
+    Returns:
+        The key, unchanged.
+
+    Raises:
+        InvalidSecret: not a string, or it contains control or non-printable characters.
+        WeakSecretKey: shorter than 50 characters, fewer than 5 distinct characters, or it
+            starts with ``django-insecure-``.
+    """
+    where = _where(source, field)
+    if not isinstance(key, str):
+        raise InvalidSecret(
+            f"{where}: expected a string, got {type(key).__name__}; "
+            "store the key as a JSON string",
+            source=source,
+        )
+    if not key:
+        raise InvalidSecret(f"{where}: the key is empty; {_FIX_WEAK}", source=source)
+    if not key.isprintable():
+        raise InvalidSecret(
+            f"{where}: the key contains control or non-printable characters "
+            "(a stray newline, NUL or escape?); store printable text only",
+            source=source,
+        )
+    if key != key.strip():
+        raise InvalidSecret(
+            f"{where}: the key has leading or trailing whitespace; store it without",
+            source=source,
+        )
+    if key.startswith(INSECURE_PREFIX):
+        raise WeakSecretKey(
+            f"{where}: the key starts with {INSECURE_PREFIX!r} (a startproject placeholder); "
+            f"{_FIX_WEAK}",
+            source=source,
+        )
+    if len(key) < MIN_KEY_LENGTH:
+        raise WeakSecretKey(
+            f"{where}: the key has {len(key)} characters, Django requires at least "
+            f"{MIN_KEY_LENGTH}; {_FIX_WEAK}",
+            source=source,
+        )
+    if len(set(key)) < MIN_UNIQUE_CHARACTERS:
+        raise WeakSecretKey(
+            f"{where}: the key has fewer than {MIN_UNIQUE_CHARACTERS} distinct characters; "
+            f"{_FIX_WEAK}",
+            source=source,
+        )
+    return key
+
+
+def _where(source: str, field: str) -> str:
+    return f"{source}: field {field!r}" if source else f"field {field!r}"
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class Keyring:
+    """The keys of one Django site: ``current`` signs, ``next`` and ``previous`` verify.
+
+    Construction validates every key (Django W009 rules), so a ``Keyring`` that exists is usable.
+
+    Attributes:
+        current: the key Django signs with (``SECRET_KEY``).
+        next: the key that becomes current at the next rotation; known to every process one
+            rotation period early, so stale caches never reject fresh signatures.
+        previous: the keys that were current before, newest first.
+        version: the backend's version of the secret (KV version, AWS version id), if any.
+        source: a redacted description of where the keyring came from.
+
+    Raises:
+        InvalidSecret: a key is not printable text, or there are more than 20 keys.
+        WeakSecretKey: a key fails Django's W009 rules.
+    """
+
+    current: str
+    next: str | None = None
+    previous: tuple[str, ...] = ()
+    version: str | None = None
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.previous, tuple):
+            # Accept any sequence of strings but store an immutable tuple; a bare string is
+            # a classic mistake (it would be a tuple of characters), so refuse it.
+            if isinstance(self.previous, (str, bytes)) or not isinstance(self.previous, Sequence):
+                raise InvalidSecret(
+                    f"{_where(self.source, 'previous')}: expected a list of keys, got "
+                    f"{type(self.previous).__name__}",
+                    source=self.source,
+                )
+            object.__setattr__(self, "previous", tuple(self.previous))
+        count = 1 + (self.next is not None) + len(self.previous)
+        if count > MAX_KEYS:
+            raise InvalidSecret(
+                f"{_where(self.source, 'previous')}: the keyring holds {count} keys, at most "
+                f"{MAX_KEYS} are allowed (each costs an HMAC on every failed verification); "
+                "trim 'previous'",
+                source=self.source,
+            )
+        validate_key(self.current, source=self.source, field="current")
+        if self.next is not None:
+            validate_key(self.next, source=self.source, field="next")
+        for index, key in enumerate(self.previous):
+            validate_key(key, source=self.source, field=f"previous[{index}]")
+
+    @property
+    def fallbacks(self) -> list[str]:
+        """``SECRET_KEY_FALLBACKS``: ``next`` first, then ``previous``; no duplicates, never
+        ``current``."""
+        seen = {self.current}
+        result: list[str] = []
+        for key in (self.next, *self.previous):
+            if key is not None and key not in seen:
+                seen.add(key)
+                result.append(key)
+        return result
+
+    @property
+    def fingerprints(self) -> dict[str, Any]:
+        """Fingerprints of every key, for logs and status output."""
+        return {
+            "current": fingerprint(self.current),
+            "next": fingerprint(self.next) if self.next is not None else None,
+            "previous": [fingerprint(key) for key in self.previous],
+        }
+
+    def same_keys(self, other: Keyring | None) -> bool:
+        """Whether ``other`` holds the same keys in the same roles (version and source aside)."""
+        return (
+            other is not None
+            and self.current == other.current
+            and self.next == other.next
+            and self.previous == other.previous
+        )
+
+    def __repr__(self) -> str:
+        fp = self.fingerprints
+        return (
+            f"Keyring(current={fp['current']}, next={fp['next']}, "
+            f"previous=[{', '.join(fp['previous'])}], version={self.version!r}, "
+            f"source={self.source!r})"
+        )
+
+    __str__ = __repr__
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class Payload:
+    """A parsed secret value before the provider adds backend history.
+
+    ``kind`` is ``"keyring"`` for keyring JSON (``previous`` is honoured as written) or
+    ``"plain"`` for a bare key (the provider supplies fallbacks from the backend's versions).
+    """
+
+    kind: Literal["keyring", "plain"]
+    current: str
+    next: str | None = None
+    previous: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:
+        return f"Payload(kind={self.kind!r}, current={fingerprint(self.current)})"
+
+    def to_keyring(
+        self, *, version: str | None = None, source: str = "", history: Sequence[str] = ()
+    ) -> Keyring:
+        """Build the keyring; ``history`` (newest first) is used only for plain payloads."""
+        previous = self.previous if self.kind == "keyring" else tuple(history)
+        return Keyring(
+            current=self.current,
+            next=self.next,
+            previous=previous,
+            version=version,
+            source=source,
+        )
+
+
+def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in result:
+            raise _DuplicateName(name)
+        result[name] = value
+    return result
+
+
+class _DuplicateName(ValueError):
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+def _decode(raw: str | bytes, source: str, field: str) -> str:
+    where = _where(source, field)
+    size = len(raw) if isinstance(raw, bytes) else len(raw.encode("utf-8", "surrogatepass"))
+    if size > MAX_PAYLOAD_BYTES:
+        raise InvalidSecret(
+            f"{where}: the payload is {size} bytes, at most {MAX_PAYLOAD_BYTES} are allowed; "
+            "store only the keyring",
+            source=source,
+        )
+    if isinstance(raw, bytes):
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidSecret(
+                f"{where}: the payload is not valid UTF-8; store the key as text",
+                source=source,
+            ) from None
+    return raw
+
+
+def _load_json(text: str, source: str, field: str) -> Any:
+    where = _where(source, field)
+    try:
+        return json.loads(text, object_pairs_hook=_reject_duplicates)
+    except _DuplicateName as exc:
+        raise InvalidSecret(
+            f"{where}: the JSON object names {exc.name!r} more than once; keep one",
+            source=source,
+        ) from None
+    except RecursionError:
+        raise InvalidSecret(
+            f"{where}: the JSON is nested too deeply; store a flat keyring object",
+            source=source,
+        ) from None
+    except ValueError as exc:
+        # json.JSONDecodeError carries the document; keep only the position.
+        pos = getattr(exc, "pos", None)
+        raise InvalidSecret(
+            f"{where}: the payload looks like JSON but does not parse"
+            + (f" (at character {pos})" if pos is not None else "")
+            + "; fix the JSON or store the bare key",
+            source=source,
+        ) from None
+
+
+def parse_payload(raw: str | bytes, *, source: str = "", field: str | None = None) -> Payload:
+    """Parse a secret value: keyring JSON, a JSON object with a named field, or a bare key.
+
+    Args:
+        raw: the value as stored (``bytes`` must be UTF-8).
+        source: redacted source description, for messages.
+        field: with a JSON object, the member holding the key or keyring (``#field``).
+
+    Returns:
+        The parsed payload.
+
+    Raises:
+        InvalidSecret: empty, not UTF-8, over 64 KiB, malformed JSON, wrong types.
+        SecretNotFound: ``field`` is not in the JSON object.
+        WeakSecretKey: a key fails Django's W009 rules.
+    """
+    text = _decode(raw, source, field or "value")
+    stripped = text.strip()
+    if not stripped:
+        raise InvalidSecret(
+            f"{_where(source, field or 'value')}: the secret is empty; write a keyring with "
+            "`secret-keyring init` or store a key",
+            source=source,
+        )
+    if field is not None:
+        if not stripped.startswith("{"):
+            raise InvalidSecret(
+                f"{_where(source, field)}: the secret is not a JSON object, so it has no field "
+                f"{field!r}; drop '#{field}' from the source URL or store a JSON object",
+                source=source,
+            )
+        data = _load_json(stripped, source, field)
+        return parse_mapping(data, source=source, field=field)
+    if stripped[0] in "{[\"" or stripped in ("null", "true", "false") or _is_number(stripped):
+        data = _load_json(stripped, source, "value")
+        if isinstance(data, str):
+            return _plain(data, source, "value")
+        return parse_mapping(data, source=source, field=None)
+    return _plain(stripped, source, "value")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def parse_mapping(
+    data: object,
+    *,
+    source: str = "",
+    field: str | None = None,
+    default_field: str | None = None,
+) -> Payload:
+    """Parse already-decoded data (a Vault KV ``data`` dict, a parsed JSON object).
+
+    With no ``field``, a mapping that has ``current`` is keyring JSON; otherwise
+    ``default_field`` (Vault uses ``secret_key``) names the member that holds the key.
+
+    Raises:
+        InvalidSecret: the data is not an object, or members have the wrong type.
+        SecretNotFound: the named field is missing.
+        WeakSecretKey: a key fails Django's W009 rules.
+    """
+    if not isinstance(data, Mapping):
+        raise InvalidSecret(
+            f"{_where(source, field or 'value')}: expected a JSON object or a string, got "
+            f"{_json_type(data)}; store keyring JSON "
+            '{"current": ..., "next": ..., "previous": [...]} or the bare key',
+            source=source,
+        )
+    if field is None and "current" not in data:
+        if default_field is not None and default_field in data:
+            field = default_field
+        else:
+            names = ", ".join(repr(str(name)) for name in list(data)[:10])
+            raise InvalidSecret(
+                f"{_where(source, 'current')}: the JSON object has no 'current' member "
+                f"(it has {names or 'no members'}); store keyring JSON or name the field "
+                "holding the key with '#FIELD' in the source URL",
+                source=source,
+            )
+    if field is not None:
+        if field not in data:
+            raise SecretNotFound(
+                f"{_where(source, field)}: the secret has no field {field!r}; check the "
+                "'#field' part of the source URL",
+                source=source,
+            )
+        value = data[field]
+        if isinstance(value, Mapping):
+            return _keyring_members(value, source, field)
+        if isinstance(value, str):
+            inner = value.strip()
+            if inner.startswith("{"):
+                return parse_mapping(
+                    _load_json(inner, source, field), source=source, field=None
+                )
+            return _plain(value, source, field)
+        raise InvalidSecret(
+            f"{_where(source, field)}: expected a string, got {_json_type(value)}; "
+            "store the key as a JSON string",
+            source=source,
+        )
+    return _keyring_members(data, source, "")
+
+
+def _keyring_members(data: Mapping[Any, Any], source: str, prefix: str) -> Payload:
+    def name(member: str) -> str:
+        return f"{prefix}.{member}" if prefix else member
+
+    allowed = {"current", "next", "previous"}
+    unknown = [str(key) for key in data if key not in allowed]
+    if unknown:
+        raise InvalidSecret(
+            f"{_where(source, name(unknown[0]))}: keyring JSON takes only 'current', 'next' "
+            "and 'previous'; remove the other members",
+            source=source,
+        )
+    if "current" not in data:
+        raise InvalidSecret(
+            f"{_where(source, name('current'))}: keyring JSON needs a 'current' key; "
+            "write one with `secret-keyring init`",
+            source=source,
+        )
+    current = data["current"]
+    nxt = data.get("next")
+    previous = data.get("previous", [])
+    if previous is None:
+        previous = []
+    if not isinstance(previous, list):
+        raise InvalidSecret(
+            f"{_where(source, name('previous'))}: expected a list of keys, got "
+            f"{_json_type(previous)}; write \"previous\": [\"...\"]",
+            source=source,
+        )
+    count = 1 + (nxt is not None) + len(previous)
+    if count > MAX_KEYS:
+        raise InvalidSecret(
+            f"{_where(source, name('previous'))}: the keyring holds {count} keys, at most "
+            f"{MAX_KEYS} are allowed (each costs an HMAC on every failed verification); "
+            "trim 'previous'",
+            source=source,
+        )
+    validate_key(current, source=source, field=name("current"))
+    if nxt is not None:
+        validate_key(nxt, source=source, field=name("next"))
+    for index, key in enumerate(previous):
+        validate_key(key, source=source, field=f"{name('previous')}[{index}]")
+    return Payload("keyring", current, nxt, tuple(previous))
+
+
+def _plain(value: str, source: str, field: str) -> Payload:
+    key = value.strip()
+    if not key:
+        raise InvalidSecret(
+            f"{_where(source, field)}: the key is empty; store a key or a keyring",
+            source=source,
+        )
+    validate_key(key, source=source, field=field)
+    return Payload("plain", key)
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, str):
+        return "a string"
+    return type(value).__name__
+
+
+def keyring_to_json(keyring: Keyring | Payload) -> str:
+    """Serialise to keyring JSON (the format rotation writes). The result holds key material."""
+    data: dict[str, Any] = {"current": keyring.current}
+    if keyring.next is not None:
+        data["next"] = keyring.next
+    data["previous"] = list(keyring.previous)
+    return json.dumps(data)

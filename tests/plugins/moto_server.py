@@ -1,0 +1,1 @@
+"""moto server-mode fixtures (filled in with the AWS provider)."""

@@ -1,0 +1,1 @@
+"""OpenBao dev-server fixtures (filled in with the Vault provider)."""

@@ -16,7 +16,9 @@ Every duration is in seconds; all timing uses an injectable monotonic clock.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import math
 import os
 import random
 import threading
@@ -93,7 +95,9 @@ class CachedKeyring:
         self.max_stale = float(max_stale)
         self.on_stale = on_stale
         self.backoff_initial = float(backoff_initial)
-        self.backoff_max = float(backoff_max) if backoff_max is not None else max(ttl, backoff_initial)
+        self.backoff_max = (
+            float(backoff_max) if backoff_max is not None else max(ttl, backoff_initial)
+        )
         self._clock = clock
         self._wall_clock = wall_clock
         self._random = random
@@ -243,10 +247,9 @@ class CachedKeyring:
                 self._cond.notify_all()
 
     def _background_refresh(self) -> None:
-        try:
+        # Already recorded in status() and logged by _run_refresh; a thread has nobody to tell.
+        with contextlib.suppress(Exception):
             self._run_refresh()
-        except Exception:  # noqa: S110 - already recorded and logged by _run_refresh
-            pass
 
     def _delay_after_failure(self) -> float:
         delay = min(self.backoff_initial * 2 ** min(self._failures - 1, 30), self.backoff_max)
@@ -353,7 +356,7 @@ def _check_number(
     exclusive: bool = False,
     exclusive_max: bool = False,
 ) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
         raise ConfigurationError(f"{name} must be a number of seconds, got {type(value).__name__}")
     too_low = minimum is not None and (value <= minimum if exclusive else value < minimum)
     too_high = maximum is not None and (value >= maximum if exclusive_max else value > maximum)
@@ -371,7 +374,7 @@ _live: weakref.WeakSet[CachedKeyring] = weakref.WeakSet()
 
 def _after_fork_in_child() -> None:
     for cache in list(_live):
-        cache._after_fork()  # noqa: SLF001 - the hook is ours
+        cache._after_fork()
 
 
 if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX

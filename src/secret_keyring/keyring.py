@@ -62,8 +62,7 @@ def validate_key(key: object, *, source: str = "", field: str = "current") -> st
     where = _where(source, field)
     if not isinstance(key, str):
         raise InvalidSecret(
-            f"{where}: expected a string, got {type(key).__name__}; "
-            "store the key as a JSON string",
+            f"{where}: expected a string, got {type(key).__name__}; store the key as a JSON string",
             source=source,
         )
     if not key:
@@ -130,16 +129,17 @@ class Keyring:
     source: str = ""
 
     def __post_init__(self) -> None:
-        if not isinstance(self.previous, tuple):
+        previous: object = self.previous
+        if not isinstance(previous, tuple):
             # Accept any sequence of strings but store an immutable tuple; a bare string is
             # a classic mistake (it would be a tuple of characters), so refuse it.
-            if isinstance(self.previous, (str, bytes)) or not isinstance(self.previous, Sequence):
+            if isinstance(previous, (str, bytes)) or not isinstance(previous, Sequence):
                 raise InvalidSecret(
                     f"{_where(self.source, 'previous')}: expected a list of keys, got "
-                    f"{type(self.previous).__name__}",
+                    f"{type(previous).__name__}",
                     source=self.source,
                 )
-            object.__setattr__(self, "previous", tuple(self.previous))
+            object.__setattr__(self, "previous", tuple(previous))
         count = 1 + (self.next is not None) + len(self.previous)
         if count > MAX_KEYS:
             raise InvalidSecret(
@@ -318,7 +318,7 @@ def parse_payload(raw: str | bytes, *, source: str = "", field: str | None = Non
             )
         data = _load_json(stripped, source, field)
         return parse_mapping(data, source=source, field=field)
-    if stripped[0] in "{[\"" or stripped in ("null", "true", "false") or _is_number(stripped):
+    if stripped[0] in '{["' or stripped in ("null", "true", "false") or _is_number(stripped):
         data = _load_json(stripped, source, "value")
         if isinstance(data, str):
             return _plain(data, source, "value")
@@ -382,9 +382,7 @@ def parse_mapping(
         if isinstance(value, str):
             inner = value.strip()
             if inner.startswith("{"):
-                return parse_mapping(
-                    _load_json(inner, source, field), source=source, field=None
-                )
+                return parse_mapping(_load_json(inner, source, field), source=source, field=None)
             return _plain(value, source, field)
         raise InvalidSecret(
             f"{_where(source, field)}: expected a string, got {_json_type(value)}; "
@@ -420,7 +418,7 @@ def _keyring_members(data: Mapping[Any, Any], source: str, prefix: str) -> Paylo
     if not isinstance(previous, list):
         raise InvalidSecret(
             f"{_where(source, name('previous'))}: expected a list of keys, got "
-            f"{_json_type(previous)}; write \"previous\": [\"...\"]",
+            f'{_json_type(previous)}; write "previous": ["..."]',
             source=source,
         )
     count = 1 + (nxt is not None) + len(previous)
@@ -450,19 +448,20 @@ def _plain(value: str, source: str, field: str) -> Payload:
     return Payload("plain", key)
 
 
+_JSON_TYPES: tuple[tuple[type | tuple[type, ...], str], ...] = (
+    (type(None), "null"),
+    (bool, "a boolean"),
+    ((int, float), "a number"),
+    (list, "a list"),
+    (Mapping, "an object"),
+    (str, "a string"),
+)
+
+
 def _json_type(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, Mapping):
-        return "an object"
-    if isinstance(value, str):
-        return "a string"
+    for kind, name in _JSON_TYPES:
+        if isinstance(value, kind):
+            return name
     return type(value).__name__
 
 

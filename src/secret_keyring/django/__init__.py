@@ -1,0 +1,103 @@
+"""Django integration: the settings helper and, with ``"secret_keyring.django"`` in
+``INSTALLED_APPS``, live refresh, system checks, management commands and the ``keys_rotated``
+signal.
+
+In ``settings.py``::
+
+    from secret_keyring.django import secret_keys
+
+    SECRET_KEY, SECRET_KEY_FALLBACKS = secret_keys("vault://secret/myapp/django")
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Literal
+
+from django.core.exceptions import ImproperlyConfigured
+
+from secret_keyring.cache import CachedKeyring
+from secret_keyring.errors import SecretKeyringError
+from secret_keyring.providers.base import Provider
+from secret_keyring.urls import provider_from_url
+
+__all__ = ["SOURCE_ENV", "secret_keys"]
+
+#: Environment variable read when ``secret_keys()`` is called without a source.
+SOURCE_ENV = "DJANGO_SECRET_KEY_SOURCE"
+
+
+def secret_keys(
+    source: str | Provider | None = None,
+    *,
+    ttl: float = 300.0,
+    jitter: float = 0.1,
+    max_stale: float = 86400.0,
+    max_fallbacks: int = 3,
+    startup_timeout: float = 30.0,
+    on_stale: Literal["serve", "fail"] = "serve",
+) -> tuple[str, list[str]]:
+    """Fetch the keyring for ``SECRET_KEY`` and ``SECRET_KEY_FALLBACKS``.
+
+    The keyring stays cached (and, with the app installed, refreshed live) for the life of the
+    process.
+
+    Args:
+        source: a source URL, a :class:`~secret_keyring.Provider`, or ``None`` to read the URL
+            from the ``DJANGO_SECRET_KEY_SOURCE`` environment variable.
+        ttl: seconds between refreshes; the longest a process serves an outdated keyring.
+        jitter: fraction by which each TTL is randomly shortened, so a fleet spreads its reads.
+        max_stale: seconds the last good keyring is served while the backend fails.
+        max_fallbacks: for plain payloads, how many older backend versions are fallbacks.
+        startup_timeout: seconds to keep retrying a backend that is unavailable at start-up.
+        on_stale: past ``max_stale``: ``"serve"`` (log ERROR) or ``"fail"`` (raise).
+
+    Returns:
+        ``(SECRET_KEY, SECRET_KEY_FALLBACKS)``; the fallbacks are a ``list``.
+
+    Raises:
+        ImproperlyConfigured: no source, a bad source URL or option, a missing extra, or the
+            keyring could not be fetched within ``startup_timeout``. The message names the
+            source, the cause and the fix, never a key.
+    """
+    if source is None:
+        source = os.environ.get(SOURCE_ENV, "").strip() or None
+        if source is None:
+            raise ImproperlyConfigured(
+                f"secret_keys(): no source given and {SOURCE_ENV} is not set; pass a URL such as "
+                f"secret_keys('vault://secret/myapp/django') or export {SOURCE_ENV}"
+            )
+    if (
+        isinstance(max_fallbacks, bool)
+        or not isinstance(max_fallbacks, int)
+        or not (0 <= max_fallbacks <= 18)
+    ):
+        raise ImproperlyConfigured(
+            f"secret_keys(): max_fallbacks must be an integer from 0 to 18, got {max_fallbacks!r}"
+        )
+    described = source if isinstance(source, str) else getattr(source, "source", repr(source))
+    try:
+        if isinstance(source, str):
+            provider = provider_from_url(source, max_fallbacks=max_fallbacks)
+            described = provider.source
+        elif isinstance(source, Provider):
+            provider = source
+        else:
+            raise ImproperlyConfigured(
+                f"secret_keys(): source must be a URL string or a Provider, "
+                f"got {type(source).__name__}"
+            )
+        cache = CachedKeyring(
+            provider, ttl=ttl, jitter=jitter, max_stale=max_stale, on_stale=on_stale
+        )
+        keyring = cache.prime(startup_timeout)
+    except SecretKeyringError as exc:
+        raise ImproperlyConfigured(
+            f"SECRET_KEY could not be loaded from {exc.source or described}: {exc}"
+        ) from exc
+    except ImportError as exc:
+        raise ImproperlyConfigured(f"SECRET_KEY source {described}: {exc}") from exc
+    from secret_keyring.django import live
+
+    live.activate(cache, keyring)
+    return keyring.current, keyring.fallbacks

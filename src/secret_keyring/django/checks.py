@@ -1,0 +1,105 @@
+"""System checks (``manage.py check`` and ``check --deploy``).
+
+==========================  ==========================================================
+``secret_keyring.E001``     a key in ``SECRET_KEY``/``SECRET_KEY_FALLBACKS`` is weak
+``secret_keyring.E002``     ``dev://`` source in a deployment (``--deploy``, ``DEBUG=False``)
+``secret_keyring.W001``     the app is installed but the settings do not come from
+                            ``secret_keys()``: no live refresh
+``secret_keyring.W002``     ``env://`` source in a deployment: no rotation without restart
+``secret_keyring.W003``     plain payload: fleet rotation can reject fresh signatures
+==========================  ==========================================================
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Tags, register
+from django.core.checks import Warning as CheckWarning
+
+from secret_keyring.django import live
+from secret_keyring.errors import InvalidSecret
+from secret_keyring.keyring import validate_key
+
+__all__ = ["check_deploy_source", "check_keys"]
+
+
+@register(Tags.security)
+def check_keys(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Every key Django uses passes W009, and the settings still come from ``secret_keys()``."""
+    messages: list[CheckMessage] = []
+    key = getattr(settings, "SECRET_KEY", None)
+    fallbacks = list(getattr(settings, "SECRET_KEY_FALLBACKS", []) or [])
+    for field, value in [("SECRET_KEY", key)] + [
+        (f"SECRET_KEY_FALLBACKS[{i}]", v) for i, v in enumerate(fallbacks)
+    ]:
+        try:
+            validate_key(value, source="settings", field=field)
+        except InvalidSecret as exc:
+            messages.append(
+                Error(
+                    str(exc),
+                    hint="Rotate the secret, or write a new keyring with `secret-keyring init`.",
+                    id="secret_keyring.E001",
+                )
+            )
+    current = live.active()
+    if current is None:
+        messages.append(
+            CheckWarning(
+                "secret_keyring is installed but SECRET_KEY does not come from secret_keys(), "
+                "so it is never refreshed.",
+                hint="In settings.py: SECRET_KEY, SECRET_KEY_FALLBACKS = secret_keys(SOURCE_URL)",
+                id="secret_keyring.W001",
+            )
+        )
+    elif key != current.applied.current:
+        messages.append(
+            CheckWarning(
+                "SECRET_KEY was changed after secret_keys() set it; live refresh will overwrite "
+                "the change at the next rotation.",
+                hint="Assign SECRET_KEY and SECRET_KEY_FALLBACKS only from secret_keys().",
+                id="secret_keyring.W001",
+            )
+        )
+    return messages
+
+
+@register(Tags.security, deploy=True)
+def check_deploy_source(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Refuse development sources in a deployment."""
+    current = live.active()
+    if current is None or settings.DEBUG:
+        return []
+    source = current.cache.provider.source
+    messages: list[CheckMessage] = []
+    if source.startswith("dev://"):
+        messages.append(
+            Error(
+                f"SECRET_KEY comes from {source}, a per-machine development keyring: every host "
+                "of a deployment signs with a different key.",
+                hint="Use a vault://, aws-secretsmanager:// or file:// source in production.",
+                id="secret_keyring.E002",
+            )
+        )
+    elif source.startswith("env://"):
+        messages.append(
+            CheckWarning(
+                f"SECRET_KEY comes from {source}: an environment variable cannot change in a "
+                "running process, so a rotation needs a restart.",
+                hint="Use a vault://, aws-secretsmanager:// or file:// source for live rotation.",
+                id="secret_keyring.W002",
+            )
+        )
+    if current.applied.next is None and not source.startswith(("dev://", "env://")):
+        messages.append(
+            CheckWarning(
+                f"SECRET_KEY comes from a plain payload at {source}: during a rotation, processes "
+                "whose cache is not yet refreshed reject signatures made with the new key.",
+                hint="Store keyring JSON ({'current', 'next', 'previous'}); "
+                "`secret-keyring rotate` and the rotation Lambda write it.",
+                id="secret_keyring.W003",
+            )
+        )
+    return messages

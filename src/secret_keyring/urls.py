@@ -46,7 +46,9 @@ SCHEMES: Mapping[str, frozenset[str]] = {
 _SECRET_OPTIONS = frozenset(
     {"token", "secret_id", "password", "jwt", "key", "secret", "aws_secret_access_key"}
 )
-_VAULT_AUTH = frozenset({"token", "approle", "kubernetes", "jwt", "oidc", "cert", "aws", "userpass"})
+_VAULT_AUTH = frozenset(
+    {"token", "approle", "kubernetes", "jwt", "oidc", "cert", "aws", "userpass"}
+)
 _AWS_NAME = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,512}$")
 _AWS_ARN = re.compile(
     r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}$"

@@ -80,7 +80,7 @@ def _register_fork_hook(provider: BaseProvider) -> None:
 
 def _reset_providers_after_fork() -> None:
     for provider in list(_live):
-        provider._after_fork()  # noqa: SLF001 - the hook is ours
+        provider._after_fork()
 
 
 if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX

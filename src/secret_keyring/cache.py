@@ -300,6 +300,7 @@ class CachedKeyring:
             )
         self._failures = 0
         self._last_exception = None
+        self._last_error = None
         if changed:
             fp = new.fingerprints
             logger.info(

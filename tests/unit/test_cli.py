@@ -1,0 +1,81 @@
+"""The secret-keyring command line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from secret_keyring.cli import main
+from secret_keyring.keyring import fingerprint, parse_payload
+from tests.plugins.leakguard import make_key
+
+
+def test_status_table_shows_fingerprints_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, b = make_key(), make_key()
+    path = tmp_path / "kr.json"
+    path.write_text(json.dumps({"current": a, "next": b, "previous": []}))
+    assert main(["status", f"file://{path}"]) == 0
+    out = capsys.readouterr().out
+    assert fingerprint(a) in out
+    assert fingerprint(b) in out
+    assert f"file://{path}" in out
+
+
+def test_status_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a = make_key()
+    path = tmp_path / "k"
+    path.write_text(a)
+    assert main(["status", "--json", f"file://{path}"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["fingerprints"]["current"] == fingerprint(a)
+    assert data["kind"] == "plain"
+
+
+def test_status_plain_payload_explains_the_limit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "k"
+    path.write_text(make_key())
+    main(["status", f"file://{path}"])
+    assert "keyring JSON" in capsys.readouterr().out
+
+
+def test_status_error_exit_code(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["status", f"file://{tmp_path}/missing"]) == 1
+    assert "SecretNotFound" in capsys.readouterr().err
+
+
+def test_bad_url_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["status", "nope://x"]) == 1
+    assert "unknown scheme" in capsys.readouterr().err
+
+
+def test_generate_prints_a_valid_keyring_json() -> None:
+    # In a subprocess: this is the one command whose output IS key material.
+    out = subprocess.run(
+        [sys.executable, "-m", "secret_keyring", "generate"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    payload = parse_payload(out)
+    assert payload.kind == "keyring"
+    assert payload.next is not None
+    assert payload.current != payload.next
+
+
+def test_help_runs() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "secret_keyring", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0
+    assert "status" in result.stdout

@@ -1,0 +1,73 @@
+"""The public surface is pinned: a change here is a deliberate API change."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import secret_keyring
+import secret_keyring.errors
+import secret_keyring.providers
+
+
+def test_top_level_all_is_pinned_and_sorted() -> None:
+    assert secret_keyring.__all__ == ["CachedKeyring", "Keyring", "Provider", "provider_from_url"]
+    assert secret_keyring.__all__ == sorted(secret_keyring.__all__)
+    for name in secret_keyring.__all__:
+        assert getattr(secret_keyring, name) is not None
+
+
+def test_errors_all_is_pinned() -> None:
+    assert secret_keyring.errors.__all__ == [
+        "AccessDenied",
+        "ConfigurationError",
+        "InvalidSecret",
+        "RotationError",
+        "SecretKeyringError",
+        "SecretNotFound",
+        "SourceError",
+        "SourceUnavailable",
+        "WeakSecretKey",
+    ]
+
+
+def test_error_tree() -> None:
+    e = secret_keyring.errors
+    assert issubclass(e.ConfigurationError, e.SecretKeyringError)
+    for cls in (e.SecretNotFound, e.AccessDenied, e.SourceUnavailable):
+        assert issubclass(cls, e.SourceError)
+    assert issubclass(e.WeakSecretKey, e.InvalidSecret)
+    assert issubclass(e.RotationError, e.SecretKeyringError)
+    assert e.SourceUnavailable.retryable
+    assert not e.AccessDenied.retryable
+
+
+def test_providers_all_is_pinned() -> None:
+    assert secret_keyring.providers.__all__ == [
+        "AwsSecretsManagerProvider",
+        "BaseProvider",
+        "DevProvider",
+        "EnvProvider",
+        "FileProvider",
+        "Provider",
+        "VaultProvider",
+    ]
+
+
+def test_import_pulls_in_no_sdk_and_no_django() -> None:
+    code = (
+        "import sys, secret_keyring, secret_keyring.providers, secret_keyring.cli;"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('boto3','botocore','hvac','requests','django'));"
+        "print(','.join(bad))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert out == ""
+
+
+def test_py_typed_is_shipped() -> None:
+    from importlib.resources import files
+
+    assert files("secret_keyring").joinpath("py.typed").is_file()

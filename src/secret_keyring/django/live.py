@@ -54,22 +54,26 @@ class LiveKeyring:
 
     def poll(self) -> Keyring:
         """Ask the cache (which may start a background refresh) and apply what changed."""
-        keyring = self.cache.get()
+        self.cache.get()
+        keyring = self.cache.keyring or self.applied
         if keyring is not self.applied:
             if not self._lock.acquire(blocking=False):
                 return self.applied  # another thread is applying right now
             try:
                 previous = self.applied
-                if not keyring.same_keys(previous):
+                changed = not keyring.same_keys(previous)
+                if changed:
                     apply_to_settings(keyring)
                 self.applied = keyring
             finally:
                 self._lock.release()
-            if not keyring.same_keys(previous):
+            if changed:
                 self._announce(keyring, previous)
         due = self.cache.next_refresh_at
         now = self.clock()
         self.next_check = due if due > now else now + _POLL_WHILE_REFRESHING
+        if self.cache.keyring is not keyring:
+            self.next_check = 0.0  # a refresh landed while we were here: apply it next time
         return keyring
 
     def _announce(self, keyring: Keyring, previous: Keyring) -> None:

@@ -1,0 +1,74 @@
+"""Fixtures for the Django test project: a controllable clock behind the real live-refresh path."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import User
+
+from secret_keyring import CachedKeyring, Keyring
+from secret_keyring.django import live
+from secret_keyring.keyring import keyring_to_json, parse_payload
+from secret_keyring.rotation.keygen import rotate
+from secret_keyring.testing import FakeClock
+
+
+@dataclass
+class LiveSite:
+    """The running test project's keyring: rotate the file, move the clock."""
+
+    path: Path
+    clock: FakeClock
+    cache: CachedKeyring
+    live: live.LiveKeyring
+
+    def stored(self) -> Keyring:
+        return parse_payload(self.path.read_bytes()).to_keyring()
+
+    def rotate(self, max_fallbacks: int = 3) -> Keyring:
+        new = rotate(self.stored(), max_fallbacks)
+        self.write(new)
+        return new
+
+    def write(self, keyring: Keyring) -> None:
+        self.path.write_text(keyring_to_json(keyring))
+
+    def pass_ttl(self) -> None:
+        self.clock.advance(self.cache.ttl + 0.001)
+
+
+def _inline(target: Callable[[], None]) -> None:
+    target()
+
+
+@pytest.fixture
+def site() -> Iterator[LiveSite]:
+    """Swap in a cache with a fake clock around the project's own provider (file://)."""
+    original = live.active()
+    assert original is not None, "the test settings call secret_keys()"
+    path = Path(os.environ["SECRET_KEYRING_TEST_FILE"])
+    saved = path.read_bytes()
+    clock = FakeClock()
+    cache = CachedKeyring(
+        original.cache.provider, ttl=original.cache.ttl, clock=clock, spawn=_inline, jitter=0.0
+    )
+    keyring = cache.get()
+    swapped = live.activate(cache, keyring)
+    swapped.clock = clock
+    try:
+        yield LiveSite(path, clock, cache, swapped)
+    finally:
+        path.write_bytes(saved)
+        restored = parse_payload(saved).to_keyring()
+        live.apply_to_settings(restored)
+        live._active = original
+        original.applied = restored
+
+
+@pytest.fixture
+def user(db: None) -> User:
+    return User.objects.create_user("alice", password="wonderland-pass")

@@ -1,0 +1,75 @@
+"""secret_keys(): options, errors, providers."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from secret_keyring.django import live, secret_keys
+from secret_keyring.errors import AccessDenied
+from secret_keyring.testing import StaticProvider
+from tests.plugins.leakguard import make_key
+
+
+@pytest.fixture(autouse=True)
+def _keep_active() -> object:
+    original = live.active()
+    yield
+    live._active = original
+
+
+def test_signature_is_pinned() -> None:
+    params = inspect.signature(secret_keys).parameters
+    assert list(params) == [
+        "source",
+        "ttl",
+        "jitter",
+        "max_stale",
+        "max_fallbacks",
+        "startup_timeout",
+        "on_stale",
+    ]
+    assert all(p.kind is p.KEYWORD_ONLY for name, p in params.items() if name != "source")
+
+
+def test_unknown_option_is_type_error() -> None:
+    with pytest.raises(TypeError):
+        secret_keys("dev://", colour="red")  # type: ignore[call-arg]
+
+
+def test_accepts_a_provider() -> None:
+    provider = StaticProvider()
+    key, fallbacks = secret_keys(provider)
+    assert key == provider.keyring.current
+    assert fallbacks == provider.keyring.fallbacks
+
+
+def test_errors_become_improperly_configured_naming_source(tmp_path: Path) -> None:
+    with pytest.raises(ImproperlyConfigured, match=f"file://{tmp_path}/nope") as info:
+        secret_keys(f"file://{tmp_path}/nope")
+    assert "does not exist" in str(info.value)
+    with pytest.raises(ImproperlyConfigured, match="unknown scheme"):
+        secret_keys("ftp://x")
+    provider = StaticProvider()
+    provider.fail_with(AccessDenied("denied by policy", source="static://test"))
+    with pytest.raises(ImproperlyConfigured, match="denied by policy"):
+        secret_keys(provider)
+
+
+def test_bad_max_fallbacks() -> None:
+    with pytest.raises(ImproperlyConfigured, match="max_fallbacks"):
+        secret_keys("dev://", max_fallbacks=-1)
+
+
+def test_bad_ttl_is_improperly_configured() -> None:
+    with pytest.raises(ImproperlyConfigured, match="ttl"):
+        secret_keys(StaticProvider(), ttl=0)
+
+
+def test_env_source_round_trip(monkeypatch: pytest.MonkeyPatch) -> None:
+    key = make_key()
+    monkeypatch.setenv("SKR_K", key)
+    assert secret_keys("env://SKR_K") == (key, [])

@@ -36,6 +36,9 @@ SCHEMES: Mapping[str, frozenset[str]] = {
             "client_cert",
             "client_key",
             "timeout",
+            "jwt_file",
+            "aws_region",
+            "aws_header_value",
         }
     ),
     "aws-secretsmanager": frozenset({"region", "profile", "role_arn", "endpoint_url"}),
@@ -285,12 +288,19 @@ def _vault(parsed: SourceURL, max_fallbacks: int) -> Provider:
             + ", ".join(sorted(_VAULT_AUTH)),
             source=redacted,
         )
-    if auth in ("kubernetes", "jwt", "oidc", "aws") and "role" not in parsed.options:
+    if auth in ("kubernetes", "jwt", "aws") and "role" not in parsed.options:
         raise ConfigurationError(
             f"source {redacted!r}: auth={auth} needs a role, as in ?auth={auth}&role=web",
             source=redacted,
         )
     kv_version = _int_option(parsed, "kv_version", (1, 2)) or 2
+    aws_region = parsed.options.get("aws_region")
+    if aws_region is not None and not re.match(r"^[a-z]{2}(-[a-z]+)+-\d+$", aws_region):
+        raise ConfigurationError(
+            f"source {redacted!r}: aws_region {aws_region[:32]!r} is not an AWS region name "
+            "(e.g. us-east-1)",
+            source=redacted,
+        )
     from secret_keyring.providers.vault import VaultProvider
 
     return VaultProvider(
@@ -309,6 +319,9 @@ def _vault(parsed: SourceURL, max_fallbacks: int) -> Provider:
         client_key=parsed.options.get("client_key"),
         timeout=_float_option(parsed, "timeout"),
         max_fallbacks=max_fallbacks,
+        jwt_file=parsed.options.get("jwt_file"),
+        aws_region=aws_region or "us-east-1",
+        aws_header_value=parsed.options.get("aws_header_value"),
     )
 
 

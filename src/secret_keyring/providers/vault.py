@@ -418,8 +418,9 @@ def translate_error(  # noqa: PLR0911, PLR0912 - one ordered table, most specifi
     if isinstance(exc, (hvac_exceptions.Forbidden, hvac_exceptions.Unauthorized)):
         if login:
             return AccessDenied(
-                f"{loc}: login with {who} was refused{_reason(exc)}; check the role and the "
-                "credentials (and, for jwt/kubernetes, the bound audience and claims)",
+                f"{loc}: login with {who} was refused{_reason(exc)}; check the role, the "
+                "credentials (for jwt/kubernetes: the bound audience and claims) and that the "
+                f"{where.auth} auth method is enabled at auth/{where.auth_mount} (?auth_mount=)",
                 source=source,
             )
         verb = "write" if action == "write" else "read"
@@ -842,6 +843,7 @@ class VaultProvider(BaseProvider):
         """The KV v2 metadata, or ``None`` when the token may read data but not metadata."""
         if not self._metadata_readable:
             return None
+        self._ready_client()  # a failed login is not a metadata permission problem
         try:
             response = self._run(
                 lambda client: client.secrets.kv.v2.read_secret_metadata(
@@ -849,7 +851,9 @@ class VaultProvider(BaseProvider):
                 ),
                 action="read metadata",
             )
-        except AccessDenied:
+        except AccessDenied as exc:
+            if "/metadata/" not in str(getattr(exc.__cause__, "url", "")):
+                raise
             # Many policies grant only MOUNT/data/PATH. Fall back to reading the data (which
             # raises AccessDenied itself if that is denied too) and stop asking.
             self._read_v2(None)

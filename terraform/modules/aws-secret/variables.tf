@@ -1,0 +1,270 @@
+################################################################################
+# Secret
+################################################################################
+
+variable "create" {
+  description = "Set to false to create nothing (for example in an environment that reuses another environment's secret)."
+  type        = bool
+  default     = true
+}
+
+variable "name" {
+  description = "Name of the Secrets Manager secret, e.g. \"prod/myapp/django\". Also used to name the KMS alias, the rotation Lambda and its IAM role."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9/_+=.@-]{1,512}$", var.name))
+    error_message = "The name may hold only letters, digits and / _ + = . @ - (1 to 512 characters)."
+  }
+}
+
+variable "description" {
+  description = "Description of the secret."
+  type        = string
+  default     = "Django SECRET_KEY keyring (current, next, previous), managed by django-secret-keyring."
+}
+
+variable "recovery_window_in_days" {
+  description = "Days Secrets Manager keeps the secret after deletion, during which it can be restored. 0 deletes at once (not recommended: every session and signed value dies with the keys)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.recovery_window_in_days == 0 || (var.recovery_window_in_days >= 7 && var.recovery_window_in_days <= 30)
+    error_message = "recovery_window_in_days must be 0 or between 7 and 30."
+  }
+}
+
+variable "tags" {
+  description = "Tags for every taggable resource the module creates."
+  type        = map(string)
+  default     = {}
+}
+
+################################################################################
+# First keyring
+################################################################################
+
+variable "secret_string_wo_version" {
+  description = "Version of the first keyring, written once through the write-only secret_string_wo so no key lands in state. Rotation owns the value afterwards. Raising this number writes a brand-new keyring and drops every old key: an emergency re-key that logs out every user and invalidates every signed value."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.secret_string_wo_version >= 1 && floor(var.secret_string_wo_version) == var.secret_string_wo_version
+    error_message = "secret_string_wo_version must be a whole number, 1 or more."
+  }
+}
+
+variable "key_length" {
+  description = "Length of each generated key. Keys use letters, digits, '-' and '_' (6 bits a character), so 50 characters hold 300 bits."
+  type        = number
+  default     = 50
+
+  validation {
+    condition     = var.key_length >= 50 && var.key_length <= 256 && floor(var.key_length) == var.key_length
+    error_message = "key_length must be a whole number from 50 (Django's minimum) to 256."
+  }
+}
+
+################################################################################
+# Encryption
+################################################################################
+
+variable "create_kms_key" {
+  description = "Create a customer-managed KMS key (with yearly key rotation) to encrypt the secret. Ignored when kms_key_arn is set. When false and kms_key_arn is null, the AWS-managed key aws/secretsmanager is used."
+  type        = bool
+  default     = true
+}
+
+variable "kms_key_arn" {
+  description = "ARN of an existing customer-managed KMS key to encrypt the secret (bring your own key). Must be a key ARN, not an alias, because IAM statements are scoped to it."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$", var.kms_key_arn))
+    error_message = "kms_key_arn must be a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID), not an alias."
+  }
+}
+
+variable "kms_key_deletion_window_in_days" {
+  description = "Waiting period before a KMS key created by this module is deleted."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.kms_key_deletion_window_in_days >= 7 && var.kms_key_deletion_window_in_days <= 30
+    error_message = "kms_key_deletion_window_in_days must be between 7 and 30."
+  }
+}
+
+################################################################################
+# Rotation
+################################################################################
+
+variable "enable_rotation" {
+  description = "Deploy the rotation Lambda and turn on Secrets Manager rotation."
+  type        = bool
+  default     = true
+}
+
+variable "lambda_zip_path" {
+  description = "Path to the rotation Lambda package built by `secret-keyring lambda-zip PATH`. Required when enable_rotation is true."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = !var.enable_rotation || var.lambda_zip_path != null
+    error_message = "Set lambda_zip_path (build it with `secret-keyring lambda-zip rotation.zip`) or set enable_rotation = false."
+  }
+
+  validation {
+    condition     = var.lambda_zip_path == null || can(regex("\\.zip$", var.lambda_zip_path))
+    error_message = "lambda_zip_path must point at a .zip file."
+  }
+}
+
+variable "rotation_automatically_after_days" {
+  description = "Rotate every N days. Ignored when rotation_schedule_expression is set. Each rotation promotes `next` to `current`; `next` is published one full period before it signs anything."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.rotation_automatically_after_days == null || try(var.rotation_automatically_after_days >= 1 && var.rotation_automatically_after_days <= 1000, false)
+    error_message = "rotation_automatically_after_days must be between 1 and 1000."
+  }
+}
+
+variable "rotation_schedule_expression" {
+  description = "Rotation schedule as rate() or cron(), e.g. \"rate(30 days)\" or \"cron(0 4 ? * SUN *)\". Takes precedence over rotation_automatically_after_days."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.rotation_schedule_expression == null || can(regex("^(rate|cron)\\(.+\\)$", var.rotation_schedule_expression))
+    error_message = "rotation_schedule_expression must look like rate(30 days) or cron(0 4 ? * SUN *)."
+  }
+
+  validation {
+    condition     = var.rotation_schedule_expression != null || var.rotation_automatically_after_days != null
+    error_message = "Set rotation_schedule_expression or rotation_automatically_after_days."
+  }
+}
+
+variable "rotation_window" {
+  description = "Length of the rotation window, e.g. \"3h\" (Secrets Manager's rotation_rules.duration). Null uses the service default."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.rotation_window == null || can(regex("^[0-9]+h$", var.rotation_window))
+    error_message = "rotation_window must be a number of hours such as \"3h\"."
+  }
+}
+
+variable "rotate_immediately" {
+  description = "Rotate as soon as rotation is configured. Off by default: the first keyring already carries a `next` key, and rotating at once would promote it before running processes have seen it."
+  type        = bool
+  default     = false
+}
+
+variable "lambda_function_name" {
+  description = "Name of the rotation Lambda (and of its IAM role). Null derives it from the secret name."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.lambda_function_name == null || can(regex("^[A-Za-z0-9_-]{1,64}$", var.lambda_function_name))
+    error_message = "lambda_function_name may hold letters, digits, '-' and '_' (at most 64 characters)."
+  }
+}
+
+variable "lambda_runtime" {
+  description = "Python runtime of the rotation Lambda."
+  type        = string
+  default     = "python3.13"
+
+  validation {
+    condition     = can(regex("^python3\\.[0-9]+$", var.lambda_runtime))
+    error_message = "lambda_runtime must be a Python runtime such as python3.13."
+  }
+}
+
+variable "lambda_architecture" {
+  description = "Instruction set of the rotation Lambda. The package is pure Python, so both work."
+  type        = string
+  default     = "arm64"
+
+  validation {
+    condition     = contains(["arm64", "x86_64"], var.lambda_architecture)
+    error_message = "lambda_architecture must be arm64 or x86_64."
+  }
+}
+
+variable "lambda_timeout" {
+  description = "Timeout of one rotation step, in seconds."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.lambda_timeout >= 3 && var.lambda_timeout <= 900
+    error_message = "lambda_timeout must be between 3 and 900 seconds."
+  }
+}
+
+variable "lambda_memory_size" {
+  description = "Memory of the rotation Lambda, in MB."
+  type        = number
+  default     = 256
+
+  validation {
+    condition     = var.lambda_memory_size >= 128 && var.lambda_memory_size <= 10240
+    error_message = "lambda_memory_size must be between 128 and 10240 MB."
+  }
+}
+
+variable "lambda_environment_variables" {
+  description = "Extra environment variables for the rotation Lambda (for example its logging level). Never put keys here."
+  type        = map(string)
+  default     = {}
+}
+
+variable "lambda_log_retention_in_days" {
+  description = "Retention of the rotation Lambda's CloudWatch log group. The handler logs fingerprints, never keys."
+  type        = number
+  default     = 30
+}
+
+variable "lambda_subnet_ids" {
+  description = "Subnets to run the rotation Lambda in (optional). A Lambda in a VPC reaches Secrets Manager only through a NAT gateway or a Secrets Manager interface VPC endpoint (com.amazonaws.REGION.secretsmanager) with private DNS; it never calls KMS itself."
+  type        = list(string)
+  default     = []
+}
+
+variable "lambda_security_group_ids" {
+  description = "Security groups of the rotation Lambda when lambda_subnet_ids is set. They must allow HTTPS (443) out to the Secrets Manager endpoint."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = (length(var.lambda_subnet_ids) == 0) == (length(var.lambda_security_group_ids) == 0)
+    error_message = "Set lambda_subnet_ids and lambda_security_group_ids together, or neither."
+  }
+}
+
+variable "lambda_role_permissions_boundary_arn" {
+  description = "Permissions boundary for the rotation Lambda's IAM role, where your organisation requires one."
+  type        = string
+  default     = null
+}
+
+################################################################################
+# Application access
+################################################################################
+
+variable "app_role_names" {
+  description = "Names of existing IAM roles (ECS task roles, EC2 instance roles, ...) that get the read-only policy from the app_read_policy_json output as an inline policy."
+  type        = list(string)
+  default     = []
+}

@@ -126,7 +126,6 @@ class BaoServer:
         self.log_path = workdir / "bao.log"
         self.process: subprocess.Popen[bytes] | None = None
         self.port = 0
-        self.unseal_key = ""
         self._kv1_mount: str | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -168,8 +167,6 @@ class BaoServer:
                     cwd=self.workdir,
                 )
             if self._wait_ready():
-                match = re.search(r"Unseal Key: (\S+)", self.log_path.read_text("utf-8", "replace"))
-                self.unseal_key = match.group(1) if match else ""
                 return self
             self.stop()
             if "address already in use" not in self.log_path.read_text("utf-8", "replace"):
@@ -392,6 +389,17 @@ class BaoServer:
 
     def seal(self) -> None:
         self.client().sys.seal()
+
+    @property
+    def unseal_key(self) -> str:
+        """The dev server's unseal key, from its banner (printed once it is up)."""
+        deadline = time.monotonic() + 10
+        while True:
+            match = re.search(r"Unseal Key: (\S+)", self.log_path.read_text("utf-8", "replace"))
+            if match:
+                return match.group(1)
+            assert time.monotonic() < deadline, "no unseal key in the dev server's output"
+            time.sleep(0.05)  # bounded poll: the banner is written asynchronously
 
     def unseal(self) -> None:
         self.client().sys.submit_unseal_key(self.unseal_key)

@@ -7,12 +7,15 @@ keyring for you to store.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import sys
 from collections.abc import Sequence
 
 from secret_keyring.cache import CachedKeyring
 from secret_keyring.errors import SecretKeyringError
 from secret_keyring.keyring import keyring_to_json
+from secret_keyring.rotation import RotationReport
 from secret_keyring.status import render_status, status_json
 from secret_keyring.urls import provider_from_url
 
@@ -37,6 +40,25 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.add_argument("--max-fallbacks", type=int, default=3, metavar="N")
 
+    rotate = sub.add_parser(
+        "rotate",
+        help="rotate now: Vault check-and-set, AWS RotateSecret or the four steps, file replace",
+    )
+    rotate.add_argument("url", help="source URL")
+    rotate.add_argument(
+        "--max-fallbacks", type=int, default=3, metavar="N", help="previous keys to keep (3)"
+    )
+    rotate.add_argument("--json", action="store_true", help="machine-readable output")
+
+    init = sub.add_parser("init", help="write a first keyring (current + next) where none exists")
+    init.add_argument("url", help="source URL")
+    init.add_argument("--json", action="store_true", help="machine-readable output")
+
+    lambda_zip = sub.add_parser(
+        "lambda-zip", help="build the Secrets Manager rotation Lambda's deployment zip"
+    )
+    lambda_zip.add_argument("path", help="where to write the zip")
+
     generate = sub.add_parser(
         "generate", help="print a fresh keyring JSON (current + next) to store yourself"
     )
@@ -55,6 +77,42 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(report: RotationReport, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(dataclasses.asdict(report), indent=2, sort_keys=True, default=str))
+        return
+    fps = report.fingerprints or {}
+    print(f"{report.source}: {report.how}")
+    print(f"  version   {report.version or '-'}")
+    if fps:
+        print(f"  current   {fps.get('current') or '-'}")
+        print(f"  next      {fps.get('next') or '- (none)'}")
+        print(f"  previous  {', '.join(fps.get('previous') or []) or '- (none)'}")
+
+
+def _rotate(args: argparse.Namespace) -> int:
+    from secret_keyring.rotation.run import rotate_source
+
+    provider = provider_from_url(args.url, max_fallbacks=args.max_fallbacks)
+    _report(rotate_source(provider, max_fallbacks=args.max_fallbacks), args.json)
+    return 0
+
+
+def _init(args: argparse.Namespace) -> int:
+    from secret_keyring.rotation.run import init_source
+
+    _report(init_source(provider_from_url(args.url)), args.json)
+    return 0
+
+
+def _lambda_zip(args: argparse.Namespace) -> int:
+    from secret_keyring.rotation.lambda_zip import HANDLER, build_lambda_zip
+
+    names = build_lambda_zip(args.path)
+    print(f"wrote {args.path}: {len(names)} files; handler {HANDLER}")
+    return 0
+
+
 def _generate(args: argparse.Namespace) -> int:
     from secret_keyring.rotation.keygen import generate_key, new_keyring
 
@@ -66,7 +124,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = _parser()
     args = parser.parse_args(argv)
-    handlers = {"status": _status, "generate": _generate}
+    handlers = {
+        "status": _status,
+        "rotate": _rotate,
+        "init": _init,
+        "lambda-zip": _lambda_zip,
+        "generate": _generate,
+    }
     try:
         return handlers[args.command](args)
     except SecretKeyringError as exc:
@@ -74,4 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     except ImportError as exc:
         print(f"secret-keyring {args.command}: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except OSError as exc:
+        print(f"secret-keyring {args.command}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_ERROR

@@ -1,0 +1,54 @@
+"""``manage.py rotate_secret_key``: rotate the keyring behind this project's SECRET_KEY."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from secret_keyring.django import live
+from secret_keyring.errors import SecretKeyringError
+from secret_keyring.rotation.run import rotate_source
+from secret_keyring.urls import provider_from_url
+
+
+class Command(BaseCommand):
+    help = (
+        "Rotate the keyring behind SECRET_KEY now (Vault: check-and-set write; AWS: RotateSecret "
+        "or the four rotation steps). Running processes pick it up within their TTL."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--source", help="a source URL (default: the one secret_keys() used in settings)"
+        )
+        parser.add_argument(
+            "--max-fallbacks", type=int, default=3, help="previous keys to keep (default 3)"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        current = live.active()
+        try:
+            if options["source"]:
+                provider = provider_from_url(options["source"])
+            elif current is not None:
+                provider = current.cache.provider
+            else:
+                raise CommandError(
+                    "SECRET_KEY does not come from secret_keys() here; pass --source URL"
+                )
+            report = rotate_source(provider, max_fallbacks=options["max_fallbacks"])
+        except SecretKeyringError as exc:
+            raise CommandError(f"{type(exc).__name__}: {exc}") from exc
+        fps = report.fingerprints or {}
+        self.stdout.write(f"{report.source}: {report.how}; version {report.version or '-'}")
+        if fps:
+            self.stdout.write(
+                f"current {fps.get('current')}  next {fps.get('next') or '-'}  previous "
+                f"{', '.join(fps.get('previous') or []) or '-'}"
+            )
+        if current is not None and current.cache.provider is provider:
+            try:
+                current.cache.refresh()
+            except SecretKeyringError as exc:
+                self.stderr.write(f"rotated, but this process could not re-read it: {exc}")

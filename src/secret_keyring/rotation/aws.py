@@ -1,0 +1,432 @@
+"""The Secrets Manager rotation Lambda: the four-step protocol, for keyring JSON and plain keys.
+
+Secrets Manager calls the handler four times with the same ``ClientRequestToken``:
+
+1. ``createSecret``: read ``AWSCURRENT``, apply the rotation rule, store the result as the token's
+   version under ``AWSPENDING``. A retry finds that version and keeps it (idempotent).
+2. ``setSecret``: nothing to do; Django processes read the secret themselves.
+3. ``testSecret``: parse and validate the pending value with the provider's own parser, and check
+   that it still accepts the current signing key (a keyring that would log everybody out fails).
+4. ``finishSecret``: move ``AWSCURRENT`` to the token's version (the old one becomes
+   ``AWSPREVIOUS``) and remove ``AWSPENDING`` from it.
+
+Configuration comes from the event and optional environment variables, each with a default:
+``SECRET_KEYRING_MAX_FALLBACKS`` (3) and ``SECRET_KEYRING_FIELD`` (none: the whole value).
+Only the standard library, boto3 and this package are imported; logs carry fingerprints only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import uuid
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from secret_keyring.errors import (
+    ConfigurationError,
+    InvalidSecret,
+    RotationError,
+    SecretKeyringError,
+    SecretNotFound,
+)
+from secret_keyring.keyring import Keyring, fingerprint, keyring_to_json, parse_payload
+from secret_keyring.rotation import RotationReport
+from secret_keyring.rotation.keygen import generate_key, new_keyring, rotate
+
+if TYPE_CHECKING:
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+
+    from secret_keyring.providers.aws import AwsSecretsManagerProvider
+
+__all__ = ["STEPS", "SecretsManagerRotation", "init_secret", "lambda_handler", "rotate_secret"]
+
+logger = logging.getLogger("secret_keyring.rotation")
+logger.setLevel(logging.INFO)
+
+STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
+AWSCURRENT = "AWSCURRENT"
+AWSPENDING = "AWSPENDING"
+
+
+def _env_int(name: str, default: int, low: int, high: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise ConfigurationError(
+            f"environment variable {name} must be an integer from {low} to {high}"
+        )
+    return int(raw)
+
+
+class SecretsManagerRotation:
+    """One rotation of one secret, identified by its ``ClientRequestToken``.
+
+    Args:
+        client: a Secrets Manager client.
+        secret_id: the secret's ARN or name.
+        token: the ``ClientRequestToken`` (the pending version id).
+        field: member of a JSON secret holding the key or keyring.
+        max_fallbacks: how many previous keys a rotated keyring keeps.
+    """
+
+    def __init__(
+        self,
+        client: SecretsManagerClient,
+        secret_id: str,
+        token: str,
+        *,
+        field: str | None = None,
+        max_fallbacks: int = 3,
+    ) -> None:
+        self.client = client
+        self.secret_id = secret_id
+        self.token = token
+        self.field = field
+        self.max_fallbacks = max_fallbacks
+        self.source = f"aws-secretsmanager://{secret_id}" + (f"#{field}" if field else "")
+
+    # -- the protocol -------------------------------------------------------------------------
+
+    def preconditions(self) -> bool:
+        """The template's checks; returns False when there is nothing left to do.
+
+        Raises:
+            RotationError: rotation is not enabled, or the token is not staged as pending.
+        """
+        metadata = self.call("describe_secret", SecretId=self.secret_id)
+        if not metadata.get("RotationEnabled"):
+            raise RotationError(
+                f"{self.source}: rotation is not enabled on the secret; enable it (Terraform's "
+                "aws_secretsmanager_secret_rotation) or run `secret-keyring rotate`",
+                source=self.source,
+            )
+        stages = metadata.get("VersionIdsToStages", {})
+        if self.token not in stages:
+            raise RotationError(
+                f"{self.source}: version {self.token} is not a version of the secret; this "
+                "event does not belong to a rotation of it",
+                source=self.source,
+            )
+        if AWSCURRENT in stages[self.token]:
+            logger.info(
+                "%s: version %s is already AWSCURRENT; nothing to do", self.source, self.token
+            )
+            return False
+        if AWSPENDING not in stages[self.token]:
+            raise RotationError(
+                f"{self.source}: version {self.token} is not staged AWSPENDING; a newer rotation "
+                "may have replaced it",
+                source=self.source,
+            )
+        return True
+
+    def run(self, step: str) -> None:
+        """Run one step by its protocol name.
+
+        Raises:
+            RotationError: unknown step, or the step's checks failed.
+            SourceError: Secrets Manager refused or failed a call.
+        """
+        handlers = {
+            "createSecret": self.create_secret,
+            "setSecret": self.set_secret,
+            "testSecret": self.test_secret,
+            "finishSecret": self.finish_secret,
+        }
+        if step not in handlers:
+            raise RotationError(
+                f"{self.source}: unknown rotation step {step[:40]!r}; expected one of "
+                + ", ".join(STEPS),
+                source=self.source,
+            )
+        handlers[step]()
+
+    def create_secret(self) -> None:
+        """Store the rotated value as the token's ``AWSPENDING`` version, once."""
+        current_raw = self.value(stage=AWSCURRENT)
+        if self._pending_raw() is not None:
+            logger.info(
+                "%s: createSecret: pending version %s exists; keeping it", self.source, self.token
+            )
+            return
+        new_raw, keyring = self._rotated(current_raw)
+        params: dict[str, Any] = {
+            "SecretId": self.secret_id,
+            "ClientRequestToken": self.token,
+            "VersionStages": [AWSPENDING],
+        }
+        if isinstance(new_raw, bytes):
+            params["SecretBinary"] = new_raw
+        else:
+            params["SecretString"] = new_raw
+        self.call("put_secret_value", **params)
+        fp = keyring.fingerprints
+        logger.info(
+            "%s: createSecret: pending version %s current=%s next=%s previous=%s",
+            self.source,
+            self.token,
+            fp["current"],
+            fp["next"],
+            ",".join(fp["previous"]) or "-",
+        )
+
+    def set_secret(self) -> None:
+        """Nothing to configure: the consumers read the secret themselves."""
+        logger.info("%s: setSecret: nothing to do (consumers read the secret)", self.source)
+
+    def test_secret(self) -> None:
+        """Validate the pending value as the provider would, and its continuity with current.
+
+        Raises:
+            RotationError: the pending value is missing, malformed, weak, or would reject the
+                current signing key.
+        """
+        pending_raw = self._pending_raw()
+        if pending_raw is None:
+            raise RotationError(
+                f"{self.source}: testSecret: no AWSPENDING value for version {self.token}; "
+                "createSecret did not complete",
+                source=self.source,
+            )
+        try:
+            pending = parse_payload(pending_raw, source=self.source, field=self.field)
+            pending_keyring = pending.to_keyring(source=self.source)
+            current = parse_payload(
+                self.value(stage=AWSCURRENT), source=self.source, field=self.field
+            ).to_keyring(source=self.source)
+        except (InvalidSecret, SecretNotFound) as exc:
+            raise RotationError(
+                f"{self.source}: testSecret: the pending value is not usable: {exc}",
+                source=self.source,
+            ) from exc
+        if pending.kind == "keyring" and current.current not in (
+            pending_keyring.current,
+            *pending_keyring.fallbacks,
+        ):
+            raise RotationError(
+                f"{self.source}: testSecret: the pending keyring does not accept the current "
+                f"signing key {fingerprint(current.current)}; every session would be lost",
+                source=self.source,
+            )
+        logger.info(
+            "%s: testSecret: pending version %s is valid (current=%s)",
+            self.source,
+            self.token,
+            pending_keyring.fingerprints["current"],
+        )
+
+    def finish_secret(self) -> None:
+        """Make the token's version ``AWSCURRENT`` and take ``AWSPENDING`` off it."""
+        metadata = self.call("describe_secret", SecretId=self.secret_id)
+        stages: Mapping[str, list[str]] = metadata.get("VersionIdsToStages", {})
+        current = next((v for v, s in stages.items() if AWSCURRENT in s), None)
+        if current != self.token:
+            params: dict[str, Any] = {
+                "SecretId": self.secret_id,
+                "VersionStage": AWSCURRENT,
+                "MoveToVersionId": self.token,
+            }
+            if current is not None:
+                params["RemoveFromVersionId"] = current
+            self.call("update_secret_version_stage", **params)
+            logger.info(
+                "%s: finishSecret: version %s is now AWSCURRENT (was %s)",
+                self.source,
+                self.token,
+                current,
+            )
+        if AWSPENDING in stages.get(self.token, []) or current != self.token:
+            # Secrets Manager drops the label itself after a Lambda rotation, but a local run
+            # (and a retried finish) must not leave AWSPENDING on the new current version.
+            self._remove_pending()
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _remove_pending(self) -> None:
+        metadata = self.call("describe_secret", SecretId=self.secret_id)
+        if AWSPENDING in metadata.get("VersionIdsToStages", {}).get(self.token, []):
+            self.call(
+                "update_secret_version_stage",
+                SecretId=self.secret_id,
+                VersionStage=AWSPENDING,
+                RemoveFromVersionId=self.token,
+            )
+
+    def _rotated(self, current_raw: str | bytes) -> tuple[str | bytes, Keyring]:
+        try:
+            payload = parse_payload(current_raw, source=self.source, field=self.field)
+        except (InvalidSecret, SecretNotFound) as exc:
+            raise RotationError(
+                f"{self.source}: createSecret: the current value cannot be rotated: {exc}",
+                source=self.source,
+            ) from exc
+        if payload.kind == "keyring":
+            keyring = rotate(payload.to_keyring(), self.max_fallbacks)
+            value: str = keyring_to_json(keyring)
+        else:
+            keyring = Keyring(current=generate_key())
+            value = keyring.current
+        if self.field is not None:
+            text = current_raw.decode("utf-8") if isinstance(current_raw, bytes) else current_raw
+            document = json.loads(text)
+            document[self.field] = (
+                json.loads(value) if isinstance(document[self.field], dict) else value
+            )
+            value = json.dumps(document)
+        return (value.encode("utf-8") if isinstance(current_raw, bytes) else value), keyring
+
+    def _pending_raw(self) -> str | bytes | None:
+        try:
+            return self.value(version=self.token, stage=AWSPENDING)
+        except SecretNotFound:
+            return None
+
+    def value(self, *, stage: str, version: str | None = None) -> str | bytes:
+        """Read a version's raw value (key material: never log it)."""
+        params: dict[str, Any] = {"SecretId": self.secret_id, "VersionStage": stage}
+        if version is not None:
+            params["VersionId"] = version
+        response = self.call("get_secret_value", **params)
+        if "SecretString" in response:
+            return str(response["SecretString"])
+        if "SecretBinary" in response:
+            return bytes(response["SecretBinary"])
+        raise RotationError(f"{self.source}: the {stage} version has no value", source=self.source)
+
+    def call(self, operation: str, **params: Any) -> Any:
+        """Call a Secrets Manager operation, translating its errors (most specific first)."""
+        from secret_keyring.providers.aws import translate_error
+
+        try:
+            return getattr(self.client, operation)(**params)
+        except Exception as exc:
+            if isinstance(exc, SecretKeyringError):
+                raise
+            raise translate_error(exc, source=self.source) from exc
+
+
+def rotate_secret(provider: AwsSecretsManagerProvider, *, max_fallbacks: int = 3) -> RotationReport:
+    """Rotate now: ``RotateSecret`` when a rotation Lambda is configured, else the four steps
+    here with a fresh token (the same code the Lambda runs).
+
+    Raises:
+        RotationError: a step's checks failed.
+        SourceError: Secrets Manager refused or failed a call.
+    """
+    client = provider.client()
+    token = str(uuid.uuid4())
+    rotation = SecretsManagerRotation(
+        client, provider.secret_id, token, field=provider.field, max_fallbacks=max_fallbacks
+    )
+    metadata = rotation.call("describe_secret", SecretId=provider.secret_id)
+    if metadata.get("RotationEnabled") and metadata.get("RotationLambdaARN"):
+        rotation.call(
+            "rotate_secret",
+            SecretId=provider.secret_id,
+            ClientRequestToken=token,
+            RotateImmediately=True,
+        )
+        return RotationReport(
+            provider.source, token, True, "RotateSecret: the rotation Lambda runs the steps", {}
+        )
+    for step in STEPS:
+        rotation.run(step)
+    stored = parse_payload(
+        rotation.value(stage=AWSCURRENT), source=provider.source, field=provider.field
+    )
+    return RotationReport(
+        provider.source,
+        token,
+        True,
+        "the four rotation steps, run locally",
+        stored.to_keyring(source=provider.source).fingerprints,
+    )
+
+
+def init_secret(provider: AwsSecretsManagerProvider) -> RotationReport:
+    """Create the secret with a first keyring (current + next), or give a valueless secret its
+    first value; a secret that has a current value is left alone.
+
+    Raises:
+        RotationError: the secret does not exist and was named by ARN (an ARN cannot be created).
+        SourceError: Secrets Manager refused or failed a call.
+    """
+    client = provider.client()
+    rotation = SecretsManagerRotation(client, provider.secret_id, "", field=provider.field)
+    keyring = new_keyring()
+    value = keyring_to_json(keyring)
+    if provider.field:
+        value = json.dumps({provider.field: value})
+    try:
+        metadata = rotation.call("describe_secret", SecretId=provider.secret_id)
+    except SecretNotFound:
+        if provider.secret_id.startswith("arn:"):
+            raise RotationError(
+                f"{provider.source}: no such secret, and a secret cannot be created by ARN; "
+                "create it by name (or with the Terraform module)",
+                source=provider.source,
+            ) from None
+        created = rotation.call("create_secret", Name=provider.secret_id, SecretString=value)
+        logger.info("%s: created with a first keyring", provider.source)
+        return RotationReport(
+            provider.source, created.get("VersionId"), True, "secret created", keyring.fingerprints
+        )
+    stages = metadata.get("VersionIdsToStages", {})
+    if any(AWSCURRENT in labels for labels in stages.values()):
+        existing = provider.fetch()
+        return RotationReport(
+            provider.source,
+            existing.version,
+            False,
+            "the secret has a value already; left as it is",
+            existing.fingerprints,
+        )
+    put = rotation.call("put_secret_value", SecretId=provider.secret_id, SecretString=value)
+    return RotationReport(
+        provider.source, put.get("VersionId"), True, "first value written", keyring.fingerprints
+    )
+
+
+_client: SecretsManagerClient | None = None
+
+
+def _lambda_client() -> SecretsManagerClient:
+    global _client  # noqa: PLW0603 - one client per warm Lambda container
+    if _client is None:
+        from secret_keyring.providers.aws import build_client
+
+        _client = build_client()
+    return _client
+
+
+def lambda_handler(event: Mapping[str, Any], context: object) -> None:
+    """Entry point for Secrets Manager: ``secret_keyring.rotation.aws.lambda_handler``.
+
+    Raises:
+        RotationError: a malformed event, rotation disabled, a token not staged, a bad pending
+            value.
+        ConfigurationError: an environment variable has a bad value.
+        SourceError: Secrets Manager refused or failed a call.
+    """
+    missing = [name for name in ("SecretId", "ClientRequestToken", "Step") if not event.get(name)]
+    if missing:
+        raise RotationError(
+            "rotation event is missing " + ", ".join(missing) + "; this handler is meant to be "
+            "invoked by Secrets Manager rotation"
+        )
+    field = os.environ.get("SECRET_KEYRING_FIELD", "").strip() or None
+    max_fallbacks = _env_int("SECRET_KEYRING_MAX_FALLBACKS", 3, 0, 18)
+    rotation = SecretsManagerRotation(
+        _lambda_client(),
+        str(event["SecretId"]),
+        str(event["ClientRequestToken"]),
+        field=field,
+        max_fallbacks=max_fallbacks,
+    )
+    step = str(event["Step"])
+    logger.info("%s: %s for version %s", rotation.source, step, rotation.token)
+    if rotation.preconditions():
+        rotation.run(step)

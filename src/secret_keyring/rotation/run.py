@@ -1,0 +1,133 @@
+"""One entry point for ``secret-keyring rotate|init`` and ``manage.py rotate_secret_key``.
+
+Dispatches on the provider: Vault/OpenBao (check-and-set), AWS (RotateSecret or the four steps),
+and the local ``file://``/``dev://`` sources (an atomic file replace). ``env://`` cannot be
+rotated from inside a process.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from secret_keyring.errors import RotationError
+from secret_keyring.keyring import Keyring, keyring_to_json, parse_payload
+
+# These modules import their SDKs lazily: importing them here costs nothing.
+from secret_keyring.providers.aws import AwsSecretsManagerProvider
+from secret_keyring.providers.base import Provider
+from secret_keyring.providers.local import DevProvider, EnvProvider, FileProvider
+from secret_keyring.providers.vault import VaultProvider
+from secret_keyring.rotation import RotationReport
+from secret_keyring.rotation.keygen import generate_key, new_keyring, rotate
+
+__all__ = ["init_source", "rotate_source"]
+
+
+def rotate_source(provider: Provider, *, max_fallbacks: int = 3) -> RotationReport:
+    """Rotate the keyring behind ``provider`` once.
+
+    Raises:
+        RotationError: the source cannot be rotated from here, or its value cannot be rotated.
+        SourceError: the backend failed or refused.
+    """
+    if isinstance(provider, VaultProvider):
+        from secret_keyring.rotation.vault import rotate_keyring
+
+        return rotate_keyring(provider, max_fallbacks=max_fallbacks)
+    if isinstance(provider, AwsSecretsManagerProvider):
+        from secret_keyring.rotation.aws import rotate_secret
+
+        return rotate_secret(provider, max_fallbacks=max_fallbacks)
+    if isinstance(provider, (FileProvider, DevProvider)):
+        return _rotate_file(provider, max_fallbacks)
+    if isinstance(provider, EnvProvider):
+        raise RotationError(
+            f"{provider.source}: an environment variable cannot be rotated from here; write "
+            "a new value where the variable is set and restart, or move to a vault://, "
+            "aws-secretsmanager:// or file:// source",
+            source=provider.source,
+        )
+    raise RotationError(
+        f"{provider.source}: this source cannot be rotated by secret-keyring",
+        source=provider.source,
+    )
+
+
+def init_source(provider: Provider) -> RotationReport:
+    """Write a first keyring (current + next) where none exists; leave an existing one alone.
+
+    Raises:
+        RotationError: the source cannot be written from here.
+        SourceError: the backend failed or refused.
+    """
+    if isinstance(provider, VaultProvider):
+        from secret_keyring.rotation.vault import init_keyring
+
+        return init_keyring(provider)
+    if isinstance(provider, AwsSecretsManagerProvider):
+        from secret_keyring.rotation.aws import init_secret
+
+        return init_secret(provider)
+    if isinstance(provider, DevProvider):
+        keyring = provider.fetch()  # creates it when missing
+        return RotationReport(
+            provider.source, keyring.version, False, "dev keyring ready", keyring.fingerprints
+        )
+    if isinstance(provider, FileProvider):
+        if provider.path.exists():
+            existing = provider.fetch()
+            return RotationReport(
+                provider.source,
+                existing.version,
+                False,
+                "the file exists already; left as it is",
+                existing.fingerprints,
+            )
+        keyring = new_keyring()
+        _write_atomically(provider.path, keyring_to_json(keyring), exclusive=True)
+        return RotationReport(provider.source, None, True, "file written", keyring.fingerprints)
+    raise RotationError(
+        f"{provider.source}: secret-keyring cannot write a first keyring to this source",
+        source=provider.source,
+    )
+
+
+def _rotate_file(provider: FileProvider | DevProvider, max_fallbacks: int) -> RotationReport:
+    path = provider.path
+    field = getattr(provider, "field", None)
+    if field:
+        raise RotationError(
+            f"{provider.source}: rotating one field of a JSON file is not supported; keep the "
+            "keyring in a file of its own",
+            source=provider.source,
+        )
+    current = provider.fetch()
+    payload = parse_payload(path.read_bytes(), source=provider.source)
+    rotated: Keyring = (
+        rotate(current, max_fallbacks)
+        if payload.kind == "keyring"
+        else rotate(Keyring(current=current.current, next=generate_key()), max_fallbacks)
+    )
+    _write_atomically(path, keyring_to_json(rotated))
+    new = provider.fetch()
+    return RotationReport(
+        provider.source, new.version, True, "file replaced atomically", rotated.fingerprints
+    )
+
+
+def _write_atomically(path: Path, text: str, *, exclusive: bool = False) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o600
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+        if exclusive:
+            os.link(temp, path)  # fails if someone created it meanwhile
+        else:
+            Path(temp).replace(path)
+    finally:
+        Path(temp).unlink(missing_ok=True)

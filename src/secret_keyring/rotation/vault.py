@@ -1,0 +1,225 @@
+"""Vault/OpenBao rotation: read the latest KV v2 version, write the rotated keyring with
+check-and-set, so that of two concurrent rotations exactly one wins.
+
+``lambda_handler`` runs it on a schedule (an EventBridge rule invoking a Lambda, or any cron that
+can call a Python function). It is configured by environment variables only:
+
+* ``SECRET_KEYRING_SOURCE``: the ``vault://`` URL, with ``?auth=`` as for the provider (AppRole,
+  JWT, Kubernetes, AWS IAM; credentials from the usual ``VAULT_*`` variables);
+* ``SECRET_KEYRING_MAX_FALLBACKS``: previous keys to keep (default 3).
+
+Only the standard library, hvac and this package are imported; logs carry fingerprints only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from secret_keyring.errors import (
+    ConfigurationError,
+    InvalidSecret,
+    RotationError,
+    SecretNotFound,
+)
+from secret_keyring.keyring import Keyring, keyring_to_json, parse_mapping
+from secret_keyring.rotation import RotationReport
+from secret_keyring.rotation.keygen import generate_key, new_keyring, rotate
+
+if TYPE_CHECKING:
+    import hvac
+
+    from secret_keyring.providers.vault import VaultProvider
+
+__all__ = ["init_keyring", "lambda_handler", "rotate_keyring"]
+
+logger = logging.getLogger("secret_keyring.rotation")
+logger.setLevel(logging.INFO)
+
+DEFAULT_FIELD = "secret_key"
+
+
+class _Conflict:
+    """The write lost a check-and-set race."""
+
+
+def _cas_write(
+    provider: VaultProvider, data: Mapping[str, Any], cas: int
+) -> dict[str, Any] | _Conflict:
+    hvac_exceptions = _hvac_exceptions()
+
+    def write(client: hvac.Client) -> dict[str, Any] | _Conflict:
+        try:
+            response = client.secrets.kv.v2.create_or_update_secret(
+                path=provider.path, secret=dict(data), cas=cas, mount_point=provider.mount
+            )
+        except hvac_exceptions.InvalidRequest as exc:
+            if "check-and-set" in str(exc):
+                return _Conflict()
+            raise
+        return dict(response or {})
+
+    return provider.run(write, action="write", idempotent=False)
+
+
+def _hvac_exceptions() -> Any:
+    from secret_keyring.providers.base import require_extra
+
+    return require_extra("hvac.exceptions", "vault")
+
+
+def _require_kv2(provider: VaultProvider) -> None:
+    if provider.kv_version != 2:
+        raise RotationError(
+            f"{provider.source}: rotation needs KV v2 (check-and-set writes); KV v1 has no "
+            "versions to protect against concurrent rotations. Move the secret to a KV v2 mount",
+            source=provider.source,
+        )
+
+
+def _rotated_data(
+    provider: VaultProvider, data: Mapping[str, Any], max_fallbacks: int
+) -> tuple[dict[str, Any], Keyring]:
+    try:
+        payload = parse_mapping(
+            data, source=provider.source, field=provider.field, default_field=DEFAULT_FIELD
+        )
+    except (InvalidSecret, SecretNotFound) as exc:
+        raise RotationError(
+            f"{provider.source}: the stored value cannot be rotated: {exc}",
+            source=provider.source,
+        ) from exc
+    if payload.kind == "keyring":
+        keyring = rotate(payload.to_keyring(), max_fallbacks)
+    else:
+        keyring = Keyring(current=generate_key())
+    field = provider.field or (None if "current" in data else DEFAULT_FIELD)
+    if field is None:
+        return json.loads(keyring_to_json(keyring)), keyring
+    new_data = dict(data)
+    if payload.kind == "plain":
+        new_data[field] = keyring.current
+    elif isinstance(data[field], Mapping):
+        new_data[field] = json.loads(keyring_to_json(keyring))
+    else:
+        new_data[field] = keyring_to_json(keyring)
+    return new_data, keyring
+
+
+def rotate_keyring(provider: VaultProvider, *, max_fallbacks: int = 3) -> RotationReport:
+    """Rotate once: read the latest version, write the rotated keyring with ``cas``.
+
+    A plain key is replaced by a new one (its earlier versions stay fallbacks); keyring JSON
+    follows the rotation rule. If another rotation wrote first, nothing is written and the
+    result says so (``written=False``): the secret was rotated exactly once.
+
+    Raises:
+        RotationError: KV v1, or the stored value cannot be rotated.
+        AccessDenied: the token may read but not write (a reader's policy).
+        SourceError: Vault failed.
+    """
+    _require_kv2(provider)
+    data, version = provider.read_secret_data()
+    assert version is not None  # noqa: S101 - KV v2 always has a version
+    new_data, keyring = _rotated_data(provider, data, max_fallbacks)
+    result = _cas_write(provider, new_data, cas=version)
+    if isinstance(result, _Conflict):
+        _, latest = provider.read_secret_data()
+        logger.warning(
+            "%s: another rotation wrote version %s first; this one wrote nothing",
+            provider.source,
+            latest,
+        )
+        latest_keyring = provider.fetch()
+        return RotationReport(
+            provider.source,
+            str(latest),
+            False,
+            "another rotation won the check-and-set race",
+            latest_keyring.fingerprints,
+        )
+    written = result.get("data", {}).get("version", version + 1)
+    fp = keyring.fingerprints
+    logger.info(
+        "%s: rotated to version %s: current=%s next=%s previous=%s",
+        provider.source,
+        written,
+        fp["current"],
+        fp["next"],
+        ",".join(fp["previous"]) or "-",
+    )
+    return RotationReport(provider.source, str(written), True, "check-and-set write", fp)
+
+
+def init_keyring(provider: VaultProvider) -> RotationReport:
+    """Write a first keyring (current + next) only where no secret exists (``cas=0``).
+
+    Raises:
+        RotationError: KV v1.
+        SourceError: Vault failed or refused the write.
+    """
+    _require_kv2(provider)
+    keyring = new_keyring()
+    data: dict[str, Any] = json.loads(keyring_to_json(keyring))
+    if provider.field:
+        data = {provider.field: keyring_to_json(keyring)}
+    result = _cas_write(provider, data, cas=0)
+    if isinstance(result, _Conflict):
+        existing = provider.fetch()
+        logger.info(
+            "%s: a keyring exists already (version %s); left as it is",
+            provider.source,
+            existing.version,
+        )
+        return RotationReport(
+            provider.source,
+            existing.version,
+            False,
+            "a keyring exists already; left as it is",
+            existing.fingerprints,
+        )
+    version = result.get("data", {}).get("version", 1)
+    logger.info("%s: wrote a first keyring as version %s", provider.source, version)
+    return RotationReport(
+        provider.source, str(version), True, "first keyring written (cas=0)", keyring.fingerprints
+    )
+
+
+def lambda_handler(event: Mapping[str, Any], context: object) -> dict[str, Any]:
+    """Scheduled rotation entry point: ``secret_keyring.rotation.vault.lambda_handler``.
+
+    Returns:
+        ``{"source", "version", "rotated", "fingerprints"}``: no key material.
+
+    Raises:
+        ConfigurationError: ``SECRET_KEYRING_SOURCE`` is unset or not a ``vault://`` URL.
+        RotationError: the stored value cannot be rotated.
+        SourceError: Vault failed or refused.
+    """
+    from secret_keyring.providers.vault import VaultProvider
+    from secret_keyring.urls import provider_from_url
+
+    url = os.environ.get("SECRET_KEYRING_SOURCE", "").strip()
+    if not url:
+        raise ConfigurationError(
+            "SECRET_KEYRING_SOURCE is not set; set it to the vault:// URL to rotate"
+        )
+    raw_max = os.environ.get("SECRET_KEYRING_MAX_FALLBACKS", "").strip() or "3"
+    if not raw_max.isdigit() or int(raw_max) > 18:
+        raise ConfigurationError("SECRET_KEYRING_MAX_FALLBACKS must be an integer from 0 to 18")
+    provider = provider_from_url(url)
+    if not isinstance(provider, VaultProvider):
+        raise ConfigurationError(
+            f"SECRET_KEYRING_SOURCE must be a vault:// URL for this handler, got {provider.source}"
+        )
+    result = rotate_keyring(provider, max_fallbacks=int(raw_max))
+    return {
+        "source": result.source,
+        "version": result.version,
+        "rotated": result.written,
+        "how": result.how,
+        "fingerprints": dict(result.fingerprints),
+    }

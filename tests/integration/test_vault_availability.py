@@ -140,6 +140,51 @@ def test_timeout_is_unavailable(hanging_server: RecordingServer) -> None:
     assert hanging_server.requests  # it did connect; the answer never came
 
 
+def test_read_timeout_moves_on_for_reads_but_not_for_writes(
+    openbao: BaoServer, kv_path: str, hanging_server: RecordingServer
+) -> None:
+    key = make_key()
+    openbao.write(kv_path, {"secret_key": key})
+    environ = openbao.environ(openbao.root_token, VAULT_ADDR=f"{hanging_server.url},{openbao.addr}")
+    vault = VaultProvider("secret", kv_path, timeout=0.3, environ=environ)
+
+    assert vault.fetch().current == key  # a read is safe to send again elsewhere
+    assert vault.address == openbao.addr
+
+    writer = VaultProvider("secret", kv_path, timeout=0.3, environ=environ)
+
+    def write(client: Any) -> Any:
+        return client.secrets.kv.v2.create_or_update_secret(
+            kv_path, secret={"secret_key": make_key()}, cas=1, mount_point="secret"
+        )
+
+    # The hanging node may have applied the write: sending it to another node could apply it
+    # twice, so a timed-out write is reported instead.
+    with pytest.raises(SourceUnavailable, match="no answer"):
+        writer.run(write, action="write", idempotent=False)
+    assert writer.address == hanging_server.url
+    assert (
+        openbao.client().secrets.kv.v2.read_secret_metadata(kv_path)["data"]["current_version"] == 1
+    )
+
+
+def test_refused_connection_moves_on_even_for_writes(openbao: BaoServer, kv_path: str) -> None:
+    openbao.write(kv_path, {"secret_key": make_key()})
+    dead = f"http://127.0.0.1:{closed_port()}"
+    environ = openbao.environ(openbao.root_token, VAULT_ADDR=f"{dead},{openbao.addr}")
+    writer = VaultProvider("secret", kv_path, environ=environ)
+
+    response = writer.run(
+        lambda client: client.secrets.kv.v2.create_or_update_secret(
+            kv_path, secret={"secret_key": make_key()}, cas=1, mount_point="secret"
+        ),
+        action="write",
+        idempotent=False,
+    )
+
+    assert response["data"]["version"] == 2
+
+
 # -- fork safety ---------------------------------------------------------------------------------
 
 

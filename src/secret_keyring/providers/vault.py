@@ -491,6 +491,25 @@ def translate_error(  # noqa: PLR0911, PLR0912 - one ordered table, most specifi
     )
 
 
+def _never_sent(exc: BaseException) -> bool:
+    """Whether a transport error happened before the request reached a server.
+
+    Only then may a write (a check-and-set) be retried on another address: after a reset or a
+    read timeout the first server may have applied it.
+    """
+    requests_exceptions = require_extra("requests.exceptions", "vault")
+    urllib3_exceptions = require_extra("urllib3.exceptions", "vault")
+    if isinstance(exc, requests_exceptions.ConnectTimeout):
+        return True
+    if isinstance(exc, requests_exceptions.SSLError) or not isinstance(
+        exc, requests_exceptions.ConnectionError
+    ):
+        return False
+    reason = exc.args[0] if exc.args else None
+    reason = getattr(reason, "reason", reason)  # urllib3's MaxRetryError wraps the cause
+    return isinstance(reason, urllib3_exceptions.NewConnectionError)
+
+
 # -- the provider --------------------------------------------------------------------------------
 
 
@@ -1054,12 +1073,12 @@ class VaultProvider(BaseProvider):
                 return operation(client)
             except Exception as exc:
                 failover = isinstance(exc, hvac_exceptions.VaultDown) or (
-                    isinstance(
-                        exc,
-                        (requests_exceptions.ConnectionError, requests_exceptions.Timeout),
+                    _never_sent(exc)
+                    if not idempotent
+                    else isinstance(
+                        exc, (requests_exceptions.ConnectionError, requests_exceptions.Timeout)
                     )
                     and not isinstance(exc, requests_exceptions.SSLError)
-                    and (idempotent or not isinstance(exc, requests_exceptions.ReadTimeout))
                 )
                 if not failover or attempt == len(addresses) - 1:
                     raise

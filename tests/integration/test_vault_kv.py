@@ -140,7 +140,8 @@ def test_version_aware_refresh_reads_data_only_for_new_versions(
     data = f"/v1/secret/data/{kv_path}"
 
     first = vault.fetch()
-    assert calls == [metadata, ("GET", data, 3), ("GET", data, 2), ("GET", data, 1)]
+    # The latest data first (it carries its version), then the history.
+    assert calls == [("GET", data, None), metadata, ("GET", data, 2), ("GET", data, 1)]
 
     calls.clear()
     assert vault.fetch() is first
@@ -159,6 +160,26 @@ def test_version_aware_refresh_reads_data_only_for_new_versions(
     calls.clear()
     assert vault.fetch().previous == (keys[1], keys[0])
     assert calls == [metadata]
+
+
+def test_keyring_json_starts_with_one_request(openbao: BaoServer, kv_path: str) -> None:
+    current, nxt = make_key(), make_key()
+    openbao.write(kv_path, {"current": current, "next": nxt})
+    vault = provider(openbao, kv_path)
+    calls = record_requests(vault)
+    metadata = ("GET", f"/v1/secret/metadata/{kv_path}", None)
+
+    first = vault.fetch()
+    assert calls == [("GET", f"/v1/secret/data/{kv_path}", None)]
+
+    calls.clear()
+    assert vault.fetch() is first
+    assert calls == [metadata]
+
+    openbao.write(kv_path, {"current": nxt, "next": make_key(), "previous": [current]})
+    calls.clear()
+    assert vault.fetch().current == nxt
+    assert calls == [metadata, ("GET", f"/v1/secret/data/{kv_path}", 2)]
 
 
 def test_recreated_secret_is_read_again(openbao: BaoServer, kv_path: str) -> None:

@@ -859,10 +859,9 @@ class VaultProvider(BaseProvider):
         return data, _version_id(metadata)
 
     def _read_metadata(self) -> Mapping[str, Any] | None:
-        """The KV v2 metadata, or ``None`` when the token may read data but not metadata."""
+        """The KV v2 metadata, or ``None`` when the token may not read it."""
         if not self._metadata_readable:
             return None
-        self._ready_client()  # a failed login is not a metadata permission problem
         try:
             response = self._run(
                 lambda client: client.secrets.kv.v2.read_secret_metadata(
@@ -873,35 +872,35 @@ class VaultProvider(BaseProvider):
         except AccessDenied as exc:
             if "/metadata/" not in str(getattr(exc.__cause__, "url", "")):
                 raise
-            # Many policies grant only MOUNT/data/PATH. Fall back to reading the data (which
-            # raises AccessDenied itself if that is denied too) and stop asking.
-            self._read_v2(None)
-            self._metadata_readable = False
-            logger.warning(
-                "secret_keyring: %s: the token may read %s/data/%s but not %s/metadata/%s; "
-                "every refresh now reads the data, and plain keys get no fallbacks from older "
-                "versions. Grant read on the metadata path to fix this.",
-                self.source,
-                self.mount,
-                self.path,
-                self.mount,
-                self.path,
-            )
-            return None
+            return None  # many policies grant only MOUNT/data/PATH: see _fetch_v2
         data = response.get("data") if isinstance(response, Mapping) else None
         if not isinstance(data, Mapping):
             raise self._unexpected("read metadata", "no data object in the metadata response")
         return data
 
     def _fetch_v2(self) -> Keyring:
+        if self._last is None and self._metadata_readable:
+            # First fetch: the latest data carries its version, and keyring JSON needs nothing
+            # else, so start-up costs one request. Plain keys go on to read the metadata.
+            head = self._read_latest()
+            if head.payload is not None and head.payload.kind == "keyring":
+                return self._assemble(next(iter(self._versions)), [])
         metadata = self._read_metadata()
         if metadata is None:
-            data, current = self._read_v2(None)
-            if data is None:
-                raise self._deleted(current.number)
-            if current not in self._versions:
-                self._versions[current] = _Version(self._payload(data))
-            return self._assemble(current, [])
+            self._read_latest()  # AccessDenied naming the data path if that is denied too
+            if self._metadata_readable:
+                self._metadata_readable = False
+                logger.warning(
+                    "secret_keyring: %s: the token may read %s/data/%s but not %s/metadata/%s; "
+                    "every refresh now reads the data, and plain keys get no fallbacks from "
+                    "older versions. Grant read on the metadata path to fix this.",
+                    self.source,
+                    self.mount,
+                    self.path,
+                    self.mount,
+                    self.path,
+                )
+            return self._assemble(next(iter(self._versions)), [])
         versions = metadata.get("versions") or {}
         if not isinstance(versions, Mapping):
             raise self._unexpected("read metadata", "'versions' is not an object")
@@ -928,6 +927,15 @@ class VaultProvider(BaseProvider):
             reverse=True,
         )
         return self._assemble(_VersionId(number, str(info.get("created_time") or "")), older)
+
+    def _read_latest(self) -> _Version:
+        """Read the latest version's data and make it the only cached version."""
+        data, current = self._read_v2(None)
+        if data is None:
+            raise self._deleted(current.number)
+        entry = self._versions.get(current) or _Version(self._payload(data))
+        self._versions = {current: entry}
+        return entry
 
     def _deleted(self, number: int) -> SecretNotFound:
         return SecretNotFound(

@@ -222,6 +222,21 @@ def test_provider_from_url_reads_the_environment(
     assert keyring.source == f"vault://secret/{kv_path}#django"
 
 
+def test_namespace(openbao: BaoServer, kv_path: str) -> None:
+    namespace = openbao.namespace()
+    key = make_key()
+    openbao.write(kv_path, {"secret_key": key}, namespace=namespace)
+    root_token = openbao.root_token
+
+    from_env = openbao.environ(root_token, VAULT_NAMESPACE=namespace)
+    assert provider(openbao, kv_path, environ=from_env).fetch().current == key
+    from_bao_env = openbao.environ(root_token, BAO_NAMESPACE=namespace)
+    assert provider(openbao, kv_path, environ=from_bao_env).fetch().current == key
+    assert provider(openbao, kv_path, namespace=namespace).fetch().current == key
+    with pytest.raises(SecretNotFound):
+        provider(openbao, kv_path).fetch()  # the root namespace has no such secret
+
+
 def test_kv_v1(openbao: BaoServer) -> None:
     path = openbao.new_path()
     key = make_key()

@@ -218,15 +218,25 @@ class BaoServer:
 
     # -- clients and environments -------------------------------------------------------------
 
-    def client(self, token: str | None = None) -> hvac.Client:
-        """An hvac client as root (or with ``token``)."""
+    def client(self, token: str | None = None, *, namespace: str | None = None) -> hvac.Client:
+        """An hvac client as root (or with ``token``), in ``namespace`` if given."""
         return hvac.Client(
             url=self.addr,
             token=token or self.root_token,
             verify=self.ca_cert if self.tls else True,
             cert=(),  # never pick up VAULT_CLIENT_CERT from the environment
             timeout=10,
+            namespace=namespace,
         )
+
+    def namespace(self) -> str:
+        """A new namespace with a KV v2 engine at ``secret``."""
+        name = f"ns-{uuid.uuid4().hex[:8]}"
+        self.client().sys.create_namespace(name)
+        self.client(namespace=name).sys.enable_secrets_engine(
+            "kv", path="secret", options={"version": "2"}
+        )
+        return name
 
     def environ(self, token: str | None = None, **extra: str) -> dict[str, str]:
         """A provider environment: this server's address, a token, an empty HOME."""
@@ -244,9 +254,16 @@ class BaoServer:
     def new_path(prefix: str = "test") -> str:
         return f"{prefix}/{uuid.uuid4().hex}"
 
-    def write(self, path: str, data: dict[str, Any], *, mount: str = "secret") -> int:
+    def write(
+        self,
+        path: str,
+        data: dict[str, Any],
+        *,
+        mount: str = "secret",
+        namespace: str | None = None,
+    ) -> int:
         """Write a KV v2 version; returns its number."""
-        response = self.client().secrets.kv.v2.create_or_update_secret(
+        response = self.client(namespace=namespace).secrets.kv.v2.create_or_update_secret(
             path, secret=data, mount_point=mount
         )
         return int(response["data"]["version"])

@@ -134,6 +134,7 @@ def test_region_contradicting_the_arn_is_refused() -> None:
         ({"max_attempts": 0}, "max_attempts"),
         ({"endpoint_url": "secretsmanager.eu-west-1.amazonaws.com"}, "http(s) URL"),
         ({"endpoint_url": "https://user:pw@example.com"}, "credentials"),
+        ({"role_session_name": "x"}, "role_session_name"),
     ],
 )
 def test_bad_options(options: dict[str, object], says: str) -> None:

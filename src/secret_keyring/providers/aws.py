@@ -20,7 +20,7 @@ Payloads:
   warning rather than failing the keyring.
 
 boto3 is imported only when a provider or client is built. Every boto3/botocore error goes
-through :func:`translate_error`.
+through [translate_error][secret_keyring.providers.aws.translate_error].
 """
 
 from __future__ import annotations
@@ -384,12 +384,7 @@ def build_client(
         raise ConfigurationError(
             f"{source}: pass either a boto3 session or a profile, not both", source=source
         )
-    if not _SESSION_NAME.match(role_session_name):
-        raise ConfigurationError(
-            f"{source}: role_session_name must be 2-64 characters of letters, digits and "
-            "+ = , . @ - _",
-            source=source,
-        )
+    _check_session_name(role_session_name, source)
     _install_botocore_redaction()
     try:
         base = session if session is not None else boto3.session.Session(profile_name=profile)
@@ -453,6 +448,15 @@ def _check_timeouts(
     ):
         raise ConfigurationError(
             f"{source}: max_attempts must be an integer from 1 to 10, got {max_attempts!r}",
+            source=source,
+        )
+
+
+def _check_session_name(role_session_name: str, source: str) -> None:
+    if not isinstance(role_session_name, str) or not _SESSION_NAME.match(role_session_name):
+        raise ConfigurationError(
+            f"{source}: role_session_name must be 2-64 characters of letters, digits and "
+            "+ = , . @ - _",
             source=source,
         )
 
@@ -637,6 +641,7 @@ class AwsSecretsManagerProvider(BaseProvider):
                 source=self.source,
             )
         _check_timeouts(connect_timeout, read_timeout, max_attempts, self.source)
+        _check_session_name(role_session_name, self.source)
         if endpoint_url is not None:
             _check_endpoint(endpoint_url, self.source)
         self.secret_id = secret_id

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from secret_keyring import CachedKeyring, provider_from_url
-from secret_keyring.errors import InvalidSecret, SecretNotFound, WeakSecretKey
+from secret_keyring.errors import InvalidSecret, RotationError, SecretNotFound, WeakSecretKey
 from secret_keyring.providers.vault import VaultProvider
 from tests.plugins.leakguard import make_key
 from tests.plugins.openbao import BaoServer
@@ -273,6 +273,18 @@ def test_read_secret_data_returns_the_raw_data_and_version(
     openbao.delete_versions(kv_path, [1])
     with pytest.raises(SecretNotFound, match="version 1 is deleted"):
         vault.read_secret_data(1)
+
+
+def test_run_passes_errors_of_ours_through(openbao: BaoServer, kv_path: str) -> None:
+    error = RotationError("another rotation won")
+
+    def operation(client: Any) -> None:
+        raise error
+
+    with pytest.raises(RotationError) as caught:
+        provider(openbao, kv_path).run(operation, action="write", idempotent=False)
+    assert caught.value is error
+    assert caught.value.__cause__ is None
 
 
 # -- missing things -----------------------------------------------------------------------------

@@ -1066,6 +1066,8 @@ class VaultProvider(BaseProvider):
                     self._login(client, replacing=True)
                     continue
                 raise self._translate(exc, action) from exc
+            except SecretKeyringError:
+                raise  # an operation may raise ours; it needs no translation
             except Exception as exc:
                 raise self._translate(exc, action) from exc
 

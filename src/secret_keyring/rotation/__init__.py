@@ -9,7 +9,9 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["RotationReport"]
+from secret_keyring.errors import RotationError
+
+__all__ = ["RotationReport", "zero_fallbacks_error"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,3 +32,17 @@ class RotationReport:
     written: bool
     how: str
     fingerprints: Mapping[str, Any]
+
+
+def zero_fallbacks_error(source: str, setting: str = "max_fallbacks") -> RotationError:
+    """The error for rotating a keyring while keeping no previous key.
+
+    The rule puts the old ``current`` first in ``previous``; with room for none, the key that
+    every process signs with until it refreshes would stop verifying at once (Django ticket
+    #35400). ``testSecret`` refuses such a keyring, so it is refused before anything is written.
+    """
+    return RotationError(
+        f"{source}: {setting} is 0, so rotating this keyring would drop the key every process "
+        "signs with until it refreshes, and log everybody out; keep at least 1 previous key",
+        source=source,
+    )

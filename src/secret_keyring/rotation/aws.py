@@ -32,7 +32,7 @@ from secret_keyring.errors import (
     SecretNotFound,
 )
 from secret_keyring.keyring import Keyring, fingerprint, keyring_to_json, parse_payload
-from secret_keyring.rotation import RotationReport
+from secret_keyring.rotation import RotationReport, zero_fallbacks_error
 from secret_keyring.rotation.keygen import generate_key, new_keyring, rotate
 
 if TYPE_CHECKING:
@@ -255,6 +255,22 @@ class SecretsManagerRotation:
                 RemoveFromVersionId=self.token,
             )
 
+    def abandon(self) -> None:
+        """After a failed run, take ``AWSPENDING`` off this token's version (best effort).
+
+        Left in place, the label would keep its key accepted as a fallback and make Secrets
+        Manager treat a later ``RotateSecret`` as a rotation still in progress.
+        """
+        try:
+            self._remove_pending()
+        except SecretKeyringError as exc:
+            logger.warning(
+                "%s: could not remove AWSPENDING from version %s after a failed rotation (%s)",
+                self.source,
+                self.token,
+                type(exc).__name__,
+            )
+
     def _rotated(self, current_raw: str | bytes) -> tuple[str | bytes, Keyring]:
         try:
             payload = parse_payload(current_raw, source=self.source, field=self.field)
@@ -264,6 +280,10 @@ class SecretsManagerRotation:
                 source=self.source,
             ) from exc
         if payload.kind == "keyring":
+            if self.max_fallbacks < 1:
+                raise zero_fallbacks_error(
+                    self.source, "max_fallbacks (SECRET_KEYRING_MAX_FALLBACKS in the Lambda)"
+                )
             keyring = rotate(payload.to_keyring(), self.max_fallbacks)
             value: str = keyring_to_json(keyring)
         else:
@@ -332,8 +352,13 @@ def rotate_secret(provider: AwsSecretsManagerProvider, *, max_fallbacks: int = 3
         return RotationReport(
             provider.source, token, True, "RotateSecret: the rotation Lambda runs the steps", {}
         )
-    for step in STEPS:
-        rotation.run(step)
+    try:
+        for step in STEPS:
+            rotation.run(step)
+    except Exception:
+        # No Secrets Manager retries this token: a local run that failed half-way is abandoned.
+        rotation.abandon()
+        raise
     stored = parse_payload(
         rotation.value(stage=AWSCURRENT), source=provider.source, field=provider.field
     )
@@ -427,6 +452,16 @@ def lambda_handler(event: Mapping[str, Any], context: object) -> None:
         max_fallbacks=max_fallbacks,
     )
     step = str(event["Step"])
+    if step not in STEPS:
+        raise RotationError(
+            f"{rotation.source}: unknown rotation step {step[:40]!r}; expected one of "
+            + ", ".join(STEPS),
+            source=rotation.source,
+        )
     logger.info("%s: %s for version %s", rotation.source, step, rotation.token)
     if rotation.preconditions():
         rotation.run(step)
+    elif step == "finishSecret":
+        # A finishSecret that died between moving AWSCURRENT and removing AWSPENDING is retried
+        # on a version that is already current: finishing again only takes the label off.
+        rotation.finish_secret()

@@ -1,0 +1,726 @@
+"""The Secrets Manager rotation Lambda against moto in server mode, driven the way Secrets Manager
+drives it.
+
+:class:`SecretsManager` plays the service: ``RotateSecret`` with a ``ClientRequestToken`` and a
+``RotationLambdaARN`` makes moto record the token's ``AWSPENDING`` placeholder version and turn
+rotation on; moto then fails to find the Lambda (there is none), and the driver invokes
+``lambda_handler`` itself with the event Secrets Manager sends, once per step, with the same token.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from secret_keyring import Keyring
+from secret_keyring.errors import (
+    AccessDenied,
+    ConfigurationError,
+    RotationError,
+)
+from secret_keyring.keyring import fingerprint, keyring_to_json, parse_payload
+from secret_keyring.providers.aws import AwsSecretsManagerProvider
+from secret_keyring.rotation import aws as rotation_aws
+from secret_keyring.rotation.aws import STEPS, init_secret, lambda_handler, rotate_secret
+from secret_keyring.rotation.keygen import new_keyring
+from secret_keyring.rotation.run import rotate_source
+from tests.plugins.leakguard import make_key, remember
+from tests.plugins.moto_server import ACCOUNT_ID, REGION, MotoServer
+
+pytestmark = pytest.mark.aws
+
+LAMBDA_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:secret-keyring-rotation"
+DESCRIBE = "secretsmanager:DescribeSecret"
+GET = "secretsmanager:GetSecretValue"
+PUT = "secretsmanager:PutSecretValue"
+UPDATE_STAGE = "secretsmanager:UpdateSecretVersionStage"
+ROTATE = "secretsmanager:RotateSecret"
+
+
+def new_name() -> str:
+    return f"test/{uuid.uuid4().hex[:12]}/django"
+
+
+def keyring_json(current: str, nxt: str | None = None, previous: tuple[str, ...] = ()) -> str:
+    return keyring_to_json(Keyring(current=current, next=nxt, previous=previous))
+
+
+class SecretsManager:
+    """Does what Secrets Manager does around a rotation Lambda, for one secret."""
+
+    def __init__(self, client: Any, arn: str) -> None:
+        self.client = client
+        self.arn = arn
+
+    def start(self, token: str | None = None) -> str:
+        """``RotateSecret``: stage the token's ``AWSPENDING`` placeholder, enable rotation."""
+        token = token or str(uuid.uuid4())
+        with pytest.raises(ClientError) as raised:
+            self.client.rotate_secret(
+                SecretId=self.arn,
+                ClientRequestToken=token,
+                RotationLambdaARN=LAMBDA_ARN,
+                RotationRules={"AutomaticallyAfterDays": 30},
+            )
+        # moto cannot run a Lambda: it stops at looking it up, after staging the placeholder.
+        assert raised.value.response["Error"]["Code"] == "ResourceNotFoundException"
+        assert self.stages()[token] == ["AWSPENDING"]
+        return token
+
+    def step(self, token: str, step: str) -> None:
+        lambda_handler({"SecretId": self.arn, "ClientRequestToken": token, "Step": step}, None)
+
+    def rotate(self) -> str:
+        token = self.start()
+        for step in STEPS:
+            self.step(token, step)
+        return token
+
+    # -- what the tests look at -----------------------------------------------------------------
+
+    def stages(self) -> dict[str, list[str]]:
+        described = self.client.describe_secret(SecretId=self.arn)
+        return {v: sorted(s) for v, s in described.get("VersionIdsToStages", {}).items()}
+
+    def staged(self, stage: str) -> list[str]:
+        return [version for version, labels in self.stages().items() if stage in labels]
+
+    def raw(self, *, stage: str = "AWSCURRENT", version: str | None = None) -> str:
+        # moto 5.2 does not move its default version with AWSCURRENT: always name the stage.
+        params = {"SecretId": self.arn, "VersionStage": stage}
+        if version is not None:
+            params["VersionId"] = version
+        answer = self.client.get_secret_value(**params)
+        if "SecretString" in answer:
+            return str(answer["SecretString"])
+        return bytes(answer["SecretBinary"]).decode()
+
+    def keyring(self, *, stage: str = "AWSCURRENT", field: str | None = None) -> Keyring:
+        return parse_payload(self.raw(stage=stage), field=field).to_keyring()
+
+
+@pytest.fixture
+def lambda_env(aws_env: MotoServer, monkeypatch: pytest.MonkeyPatch) -> MotoServer:
+    """The Lambda's environment: endpoint and region from the environment, no options set, and
+    no client cached from another test (the handler keeps one per warm container)."""
+    monkeypatch.setattr(rotation_aws, "_client", None)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", aws_env.endpoint_url)
+    monkeypatch.setenv("AWS_REGION", REGION)
+    monkeypatch.delenv("SECRET_KEYRING_MAX_FALLBACKS", raising=False)
+    monkeypatch.delenv("SECRET_KEYRING_FIELD", raising=False)
+    return aws_env
+
+
+def create(client: Any, **value: Any) -> SecretsManager:
+    arn = client.create_secret(Name=new_name(), **value)["ARN"]
+    return SecretsManager(client, str(arn))
+
+
+@pytest.fixture
+def keyring_secret(secretsmanager: Any, lambda_env: MotoServer) -> SecretsManager:
+    """A secret holding keyring JSON with one previous key."""
+    return create(secretsmanager, SecretString=keyring_json(make_key(), make_key(), (make_key(),)))
+
+
+def assert_rule(old: Keyring, new: Keyring, max_fallbacks: int = 3) -> None:
+    assert new.current == old.next
+    assert new.previous[0] == old.current
+    assert new.previous == (old.current, *old.previous)[:max_fallbacks]
+    assert new.next is not None
+    assert new.next not in (old.current, old.next, *old.previous)
+
+
+def assert_finished(sm: SecretsManager, token: str, old_version: str) -> None:
+    stages = sm.stages()
+    assert stages[token] == ["AWSCURRENT"]
+    assert stages[old_version] == ["AWSPREVIOUS"]
+    assert sm.staged("AWSPENDING") == []
+
+
+# -- the four steps -----------------------------------------------------------------------------
+
+
+def test_rotation_promotes_next_and_leaves_no_pending(
+    keyring_secret: SecretsManager, lambda_env: MotoServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    sm = keyring_secret
+    (old_version,) = sm.staged("AWSCURRENT")
+    old = sm.keyring()
+
+    with caplog.at_level(logging.INFO, logger="secret_keyring.rotation"):
+        token = sm.rotate()
+
+    assert_finished(sm, token, old_version)
+    new = sm.keyring()
+    assert_rule(old, new)
+    assert sm.keyring(stage="AWSPREVIOUS").same_keys(old)
+    # What the application's provider now reads.
+    fetched = AwsSecretsManagerProvider(sm.arn).fetch()
+    assert fetched.same_keys(new)
+    assert fetched.version == token
+    # Every step logged, with fingerprints.
+    messages = [r.getMessage() for r in caplog.records if r.name == "secret_keyring.rotation"]
+    for step in STEPS:
+        assert any(f"{step}:" in m for m in messages), step
+    assert any(fingerprint(new.current) in m for m in messages)
+
+
+def test_each_step_retried_gives_the_same_end_state(
+    keyring_secret: SecretsManager, lambda_env: MotoServer
+) -> None:
+    sm = keyring_secret
+    (old_version,) = sm.staged("AWSCURRENT")
+    old = sm.keyring()
+    token = sm.start()
+    lambda_env.reset_counts()
+
+    sm.step(token, "createSecret")
+    pending = sm.raw(stage="AWSPENDING", version=token)
+    sm.step(token, "createSecret")  # a retry keeps the first pending value
+    assert sm.raw(stage="AWSPENDING", version=token) == pending
+    assert lambda_env.counts()[PUT] == 1
+
+    for step in ("setSecret", "testSecret"):
+        sm.step(token, step)
+        sm.step(token, step)
+        assert sm.stages()[token] == ["AWSPENDING"]
+    sm.step(token, "finishSecret")
+    after_first = sm.stages()
+    sm.step(token, "finishSecret")
+
+    assert sm.stages() == after_first
+    assert_finished(sm, token, old_version)
+    assert sm.raw() == pending
+    assert_rule(old, sm.keyring())
+    assert lambda_env.counts()[PUT] == 1
+
+
+def test_failure_after_create_then_a_full_retry_completes(
+    keyring_secret: SecretsManager, lambda_env: MotoServer
+) -> None:
+    sm = keyring_secret
+    (old_version,) = sm.staged("AWSCURRENT")
+    old = sm.keyring()
+    token = sm.start()
+    sm.step(token, "createSecret")
+    pending = sm.raw(stage="AWSPENDING", version=token)
+
+    sm.step(token, "setSecret")
+    # testSecret's read is refused (a 4xx: botocore does not retry it); the invocation fails.
+    lambda_env.fail_next(GET, status=400, code="AccessDeniedException")
+    with pytest.raises(AccessDenied):
+        sm.step(token, "testSecret")
+    assert sm.stages()[token] == ["AWSPENDING"]
+    assert sm.raw() == keyring_json(old.current, old.next, old.previous)
+
+    # Secrets Manager retries the rotation from the start with the same token.
+    lambda_env.reset_counts()
+    for step in STEPS:
+        sm.step(token, step)
+
+    assert_finished(sm, token, old_version)
+    assert sm.raw() == pending
+    assert_rule(old, sm.keyring())
+    assert PUT not in lambda_env.counts()
+
+
+def test_finish_interrupted_after_moving_current_is_completed_by_its_retry(
+    keyring_secret: SecretsManager, lambda_env: MotoServer
+) -> None:
+    sm = keyring_secret
+    (old_version,) = sm.staged("AWSCURRENT")
+    token = sm.start()
+    for step in STEPS[:3]:
+        sm.step(token, step)
+    # The first half of finishSecret happened (AWSCURRENT moved), then the invocation died.
+    sm.client.update_secret_version_stage(
+        SecretId=sm.arn,
+        VersionStage="AWSCURRENT",
+        MoveToVersionId=token,
+        RemoveFromVersionId=old_version,
+    )
+    assert sm.stages()[token] == ["AWSCURRENT", "AWSPENDING"]
+
+    sm.step(token, "finishSecret")
+
+    assert_finished(sm, token, old_version)
+
+
+def test_rotation_of_a_new_secret_after_a_finished_one(
+    keyring_secret: SecretsManager, lambda_env: MotoServer
+) -> None:
+    sm = keyring_secret
+    first = sm.rotate()
+    middle = sm.keyring()
+    second = sm.rotate()
+
+    assert_finished(sm, second, first)
+    assert_rule(middle, sm.keyring())
+
+
+@pytest.mark.parametrize(("env", "kept"), [(None, 3), ("2", 2), ("1", 1)])
+def test_ten_rotations_keep_previous_trimmed(
+    secretsmanager: Any,
+    lambda_env: MotoServer,
+    monkeypatch: pytest.MonkeyPatch,
+    env: str | None,
+    kept: int,
+) -> None:
+    if env is not None:
+        monkeypatch.setenv("SECRET_KEYRING_MAX_FALLBACKS", env)
+    first = new_keyring()
+    sm = create(secretsmanager, SecretString=keyring_to_json(first))
+    history = [first]
+    for round_ in range(10):
+        sm.rotate()
+        history.append(sm.keyring())
+        assert_rule(history[-2], history[-1], kept)
+        assert len(history[-1].previous) == min(round_ + 1, kept)
+    assert sm.staged("AWSPENDING") == []
+    # The last keys that signed, newest first.
+    assert history[-1].previous == tuple(k.current for k in reversed(history[-1 - kept : -1]))
+
+
+# -- testSecret --------------------------------------------------------------------------------
+
+
+def _bad_pending_values(old: Keyring) -> dict[str, str]:
+    insecure = "django-insecure-" + make_key()
+    remember(insecure)
+    return {
+        "short": "too-short-to-be-a-django-key",
+        "insecure-prefix": insecure,
+        "few-characters": "ab" * 30,
+        "malformed-json": '{"current": "' + make_key() + '", ',
+        "no-current": json.dumps({"next": make_key()}),
+        "unknown-member": json.dumps({"current": make_key(), "extra": "x"}),
+        "weak-next": json.dumps({"current": old.next, "next": "short", "previous": []}),
+        # Valid keys, but the current signing key is gone: every session would be lost.
+        "drops-current": keyring_json(make_key(), make_key()),
+        "empty": " ",
+    }
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "short",
+        "insecure-prefix",
+        "few-characters",
+        "malformed-json",
+        "no-current",
+        "unknown-member",
+        "weak-next",
+        "drops-current",
+        "empty",
+    ],
+)
+def test_test_secret_rejects_a_bad_pending_value(
+    keyring_secret: SecretsManager, lambda_env: MotoServer, kind: str
+) -> None:
+    sm = keyring_secret
+    old = sm.keyring()
+    token = sm.start()
+    sm.client.put_secret_value(
+        SecretId=sm.arn,
+        ClientRequestToken=token,
+        SecretString=_bad_pending_values(old)[kind],
+        VersionStages=["AWSPENDING"],
+    )
+
+    with pytest.raises(RotationError, match="testSecret") as raised:
+        sm.step(token, "testSecret")
+
+    assert sm.arn in str(raised.value)
+    assert sm.keyring().same_keys(old)  # nothing moved
+    assert sm.stages()[token] == ["AWSPENDING"]
+
+
+def test_test_secret_without_a_pending_value(
+    keyring_secret: SecretsManager, lambda_env: MotoServer
+) -> None:
+    sm = keyring_secret
+    token = sm.start()
+    with pytest.raises(RotationError, match="createSecret did not complete"):
+        sm.step(token, "testSecret")
+
+
+def test_test_secret_accepts_a_valid_keyring_written_by_hand(
+    keyring_secret: SecretsManager, lambda_env: MotoServer
+) -> None:
+    sm = keyring_secret
+    old = sm.keyring()
+    token = sm.start()
+    assert old.next is not None
+    mine = keyring_json(old.next, make_key(), (old.current,))
+    sm.client.put_secret_value(
+        SecretId=sm.arn, ClientRequestToken=token, SecretString=mine, VersionStages=["AWSPENDING"]
+    )
+    for step in STEPS:
+        sm.step(token, step)
+    assert sm.raw() == mine
+
+
+# -- plain payloads ----------------------------------------------------------------------------
+
+
+def test_plain_key_rotates_by_replacement_and_previous_stays_a_fallback(
+    secretsmanager: Any, lambda_env: MotoServer
+) -> None:
+    old_key = make_key()
+    sm = create(secretsmanager, SecretString=old_key)
+    (old_version,) = sm.staged("AWSCURRENT")
+    provider = AwsSecretsManagerProvider(sm.arn)
+
+    token = sm.start()
+    sm.step(token, "createSecret")
+    pending = sm.raw(stage="AWSPENDING", version=token)
+    # In flight, processes already accept the pending key.
+    assert provider.fetch().fallbacks == [pending]
+    for step in STEPS[1:]:
+        sm.step(token, step)
+
+    assert_finished(sm, token, old_version)
+    new_key = sm.raw()
+    assert new_key == pending
+    assert parse_payload(new_key).kind == "plain"  # still a plain key, not keyring JSON
+    assert new_key != old_key
+    keyring = provider.fetch()
+    assert (keyring.current, keyring.fallbacks) == (new_key, [old_key])
+
+
+def test_plain_key_in_a_json_field_keeps_the_other_members(
+    secretsmanager: Any, lambda_env: MotoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SECRET_KEYRING_FIELD", "SECRET_KEY")
+    old_key = make_key()
+    sm = create(
+        secretsmanager, SecretString=json.dumps({"SECRET_KEY": old_key, "DATABASE": "db-url"})
+    )
+
+    sm.rotate()
+
+    document = json.loads(sm.raw())
+    assert document["DATABASE"] == "db-url"
+    assert document["SECRET_KEY"] not in (old_key, "")
+    keyring = AwsSecretsManagerProvider(sm.arn, field="SECRET_KEY").fetch()
+    assert keyring.current == document["SECRET_KEY"]
+    assert keyring.fallbacks == [old_key]
+
+
+def test_keyring_json_in_a_json_field(
+    secretsmanager: Any, lambda_env: MotoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SECRET_KEYRING_FIELD", "django")
+    old = new_keyring()
+    sm = create(
+        secretsmanager, SecretString=json.dumps({"django": keyring_to_json(old), "other": 1})
+    )
+
+    sm.rotate()
+
+    document = json.loads(sm.raw())
+    assert document["other"] == 1
+    assert_rule(old, sm.keyring(field="django"))
+
+
+def test_secret_binary_stays_binary(secretsmanager: Any, lambda_env: MotoServer) -> None:
+    old = new_keyring()
+    sm = create(secretsmanager, SecretBinary=keyring_to_json(old).encode())
+
+    sm.rotate()
+
+    answer = sm.client.get_secret_value(SecretId=sm.arn, VersionStage="AWSCURRENT")
+    assert "SecretString" not in answer
+    assert_rule(old, parse_payload(answer["SecretBinary"]).to_keyring())
+
+
+# -- the template's checks ---------------------------------------------------------------------
+
+
+def test_rotation_not_enabled_is_refused(secretsmanager: Any, lambda_env: MotoServer) -> None:
+    sm = create(secretsmanager, SecretString=keyring_to_json(new_keyring()))
+    token = str(uuid.uuid4())
+    sm.client.put_secret_value(
+        SecretId=sm.arn,
+        ClientRequestToken=token,
+        SecretString=keyring_to_json(new_keyring()),
+        VersionStages=["AWSPENDING"],
+    )
+    for step in STEPS:
+        with pytest.raises(RotationError, match="rotation is not enabled"):
+            sm.step(token, step)
+    assert sm.stages()[token] == ["AWSPENDING"]
+
+
+def test_unknown_token_is_refused(keyring_secret: SecretsManager, lambda_env: MotoServer) -> None:
+    sm = keyring_secret
+    sm.start()
+    lambda_env.reset_counts()
+    stranger = str(uuid.uuid4())
+    with pytest.raises(RotationError, match="not a version of the secret"):
+        sm.step(stranger, "createSecret")
+    assert PUT not in lambda_env.counts()
+
+
+def test_token_no_longer_pending_is_refused(
+    keyring_secret: SecretsManager, lambda_env: MotoServer
+) -> None:
+    sm = keyring_secret
+    (old_version,) = sm.staged("AWSCURRENT")
+    sm.rotate()  # the old version is now AWSPREVIOUS
+    with pytest.raises(RotationError, match="not staged AWSPENDING"):
+        sm.step(old_version, "createSecret")
+
+
+def test_already_current_is_a_no_op(keyring_secret: SecretsManager, lambda_env: MotoServer) -> None:
+    sm = keyring_secret
+    token = sm.rotate()
+    stages, value = sm.stages(), sm.raw()
+    lambda_env.reset_counts()
+
+    for step in STEPS:
+        sm.step(token, step)
+
+    assert set(lambda_env.counts()) == {DESCRIBE}  # the checks only
+    assert (sm.stages(), sm.raw()) == (stages, value)
+
+
+@pytest.mark.parametrize(
+    ("event", "named"),
+    [
+        ({}, ["SecretId", "ClientRequestToken", "Step"]),
+        ({"SecretId": "x", "Step": "createSecret"}, ["ClientRequestToken"]),
+        ({"SecretId": "x", "ClientRequestToken": "", "Step": None}, ["ClientRequestToken", "Step"]),
+    ],
+)
+def test_event_missing_fields(
+    lambda_env: MotoServer, event: dict[str, Any], named: list[str]
+) -> None:
+    with pytest.raises(RotationError) as raised:
+        lambda_handler(event, None)
+    message = str(raised.value)
+    for name in named:
+        assert name in message
+    for name in {"SecretId", "ClientRequestToken", "Step"} - set(named):
+        assert name not in message
+    assert lambda_env.counts() == {}
+
+
+def test_unknown_step(keyring_secret: SecretsManager, lambda_env: MotoServer) -> None:
+    sm = keyring_secret
+    token = sm.start()
+    with pytest.raises(RotationError, match="unknown rotation step"):
+        sm.step(token, "deleteSecret")
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "19", "2.5", "1e3"])
+def test_bad_max_fallbacks_setting(
+    lambda_env: MotoServer, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("SECRET_KEYRING_MAX_FALLBACKS", value)
+    event = {"SecretId": "x", "ClientRequestToken": "t", "Step": "createSecret"}
+    with pytest.raises(ConfigurationError, match="SECRET_KEYRING_MAX_FALLBACKS"):
+        lambda_handler(event, None)
+    assert lambda_env.counts() == {}
+
+
+def test_zero_fallbacks_refuses_a_keyring_rotation_before_writing(
+    keyring_secret: SecretsManager, lambda_env: MotoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SECRET_KEYRING_MAX_FALLBACKS", "0")
+    sm = keyring_secret
+    token = sm.start()
+    lambda_env.reset_counts()
+    with pytest.raises(RotationError, match="SECRET_KEYRING_MAX_FALLBACKS"):
+        sm.step(token, "createSecret")
+    assert PUT not in lambda_env.counts()
+
+
+def test_zero_fallbacks_is_fine_for_a_plain_key(
+    secretsmanager: Any, lambda_env: MotoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SECRET_KEYRING_MAX_FALLBACKS", "0")
+    sm = create(secretsmanager, SecretString=make_key())
+    (old_version,) = sm.staged("AWSCURRENT")
+    token = sm.rotate()
+    assert_finished(sm, token, old_version)
+
+
+def test_unset_options_are_not_a_key_error(
+    keyring_secret: SecretsManager, lambda_env: MotoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SECRET_KEYRING_MAX_FALLBACKS", "")
+    monkeypatch.setenv("SECRET_KEYRING_FIELD", "  ")
+    keyring_secret.rotate()
+    assert len(keyring_secret.keyring().previous) == 2
+
+
+# -- rotate_secret: the commands' path ---------------------------------------------------------
+
+
+def test_rotate_secret_runs_the_four_steps_locally_without_a_lambda(
+    secretsmanager: Any, lambda_env: MotoServer
+) -> None:
+    old = new_keyring()
+    sm = create(secretsmanager, SecretString=keyring_to_json(old))
+    (old_version,) = sm.staged("AWSCURRENT")
+    provider = AwsSecretsManagerProvider(sm.arn)
+
+    report = rotate_secret(provider)
+
+    assert report.written
+    assert report.version is not None
+    assert_finished(sm, report.version, old_version)
+    new = sm.keyring()
+    assert_rule(old, new)
+    assert report.fingerprints == new.fingerprints
+    assert ROTATE not in lambda_env.counts()
+
+
+def test_rotate_source_by_name(secretsmanager: Any, lambda_env: MotoServer) -> None:
+    old_key = make_key()
+    name = new_name()
+    secretsmanager.create_secret(Name=name, SecretString=old_key)
+
+    report = rotate_source(AwsSecretsManagerProvider(name), max_fallbacks=3)
+
+    keyring = AwsSecretsManagerProvider(name).fetch()
+    assert report.fingerprints["current"] == fingerprint(keyring.current)
+    assert keyring.fallbacks == [old_key]
+
+
+def test_rotate_secret_asks_secrets_manager_when_a_lambda_is_configured(
+    keyring_secret: SecretsManager, lambda_env: MotoServer
+) -> None:
+    sm = keyring_secret
+    sm.rotate()  # rotation is now configured with a Lambda
+    lambda_env.reset_counts()
+
+    report = rotate_secret(AwsSecretsManagerProvider(sm.arn))
+
+    assert report.written
+    assert "RotateSecret" in report.how
+    assert report.version in sm.stages()  # the request carried the report's token
+    counts = lambda_env.counts()
+    assert counts[ROTATE] == 1
+    # The steps are the Lambda's job, not this process's. (moto, having no Lambda to run,
+    # stages the token's empty version AWSCURRENT itself; real Secrets Manager invokes it.)
+    assert PUT not in counts
+    assert UPDATE_STAGE not in counts
+
+
+def test_rotate_secret_failing_test_secret_removes_its_pending_label(
+    secretsmanager: Any, lambda_env: MotoServer
+) -> None:
+    old = new_keyring()
+    sm = create(secretsmanager, SecretString=keyring_to_json(old))
+    provider = AwsSecretsManagerProvider(sm.arn)
+    (old_version,) = sm.staged("AWSCURRENT")
+
+    real_test = rotation_aws.SecretsManagerRotation.test_secret
+
+    def failing_test(self: rotation_aws.SecretsManagerRotation) -> None:
+        real_test(self)
+        raise RotationError("testSecret: refused by the test", source=self.source)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(rotation_aws.SecretsManagerRotation, "test_secret", failing_test)
+        with pytest.raises(RotationError, match="refused by the test"):
+            rotate_secret(provider)
+
+    assert sm.staged("AWSPENDING") == []
+    assert sm.staged("AWSCURRENT") == [old_version]
+    assert sm.keyring().same_keys(old)
+    # A later rotation is not blocked by the failed one.
+    report = rotate_secret(provider)
+    assert_finished(sm, str(report.version), old_version)
+
+
+# -- init_secret -------------------------------------------------------------------------------
+
+
+def test_init_creates_a_secret_with_a_first_keyring(
+    secretsmanager: Any, lambda_env: MotoServer
+) -> None:
+    name = new_name()
+    provider = AwsSecretsManagerProvider(name)
+
+    report = init_secret(provider)
+
+    assert report.written
+    keyring = provider.fetch()
+    assert keyring.next is not None
+    assert keyring.previous == ()
+    assert report.fingerprints == keyring.fingerprints
+    assert report.version == keyring.version
+
+
+def test_init_leaves_an_existing_secret_alone(
+    keyring_secret: SecretsManager, lambda_env: MotoServer
+) -> None:
+    sm = keyring_secret
+    before = (sm.stages(), sm.raw())
+    lambda_env.reset_counts()
+
+    report = init_secret(AwsSecretsManagerProvider(sm.arn))
+
+    assert not report.written
+    assert (sm.stages(), sm.raw()) == before
+    assert report.fingerprints == sm.keyring().fingerprints
+    assert PUT not in lambda_env.counts()
+
+
+def test_init_leaves_an_existing_plain_key_alone(
+    secretsmanager: Any, lambda_env: MotoServer
+) -> None:
+    key = make_key()
+    sm = create(secretsmanager, SecretString=key)
+    report = init_secret(AwsSecretsManagerProvider(sm.arn))
+    assert not report.written
+    assert sm.raw() == key
+
+
+def test_init_gives_a_valueless_secret_its_first_value(
+    secretsmanager: Any, lambda_env: MotoServer
+) -> None:
+    name = new_name()
+    secretsmanager.create_secret(Name=name)
+    provider = AwsSecretsManagerProvider(name)
+
+    report = init_secret(provider)
+
+    assert report.written
+    assert provider.fetch().fingerprints == report.fingerprints
+
+
+def test_init_with_a_field(secretsmanager: Any, lambda_env: MotoServer) -> None:
+    name = new_name()
+    provider = AwsSecretsManagerProvider(name, field="django")
+    init_secret(provider)
+    assert provider.fetch().next is not None
+    document = secretsmanager.get_secret_value(SecretId=name, VersionStage="AWSCURRENT")
+    assert list(json.loads(document["SecretString"])) == ["django"]
+
+
+def test_init_of_a_missing_arn_is_refused(lambda_env: MotoServer) -> None:
+    arn = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT_ID}:secret:missing/django-AbCdEf"
+    with pytest.raises(RotationError, match="cannot be created by ARN"):
+        init_secret(AwsSecretsManagerProvider(arn))
+    assert "secretsmanager:CreateSecret" not in lambda_env.counts()
+
+
+def test_a_first_keyring_rotates(secretsmanager: Any, lambda_env: MotoServer) -> None:
+    name = new_name()
+    provider = AwsSecretsManagerProvider(name)
+    init_secret(provider)
+    first = provider.fetch()
+
+    rotate_secret(provider)
+
+    assert_rule(first, provider.fetch())

@@ -26,7 +26,7 @@ from secret_keyring.errors import (
     SecretNotFound,
 )
 from secret_keyring.keyring import Keyring, keyring_to_json, parse_mapping
-from secret_keyring.rotation import RotationReport
+from secret_keyring.rotation import RotationReport, zero_fallbacks_error
 from secret_keyring.rotation.keygen import generate_key, new_keyring, rotate
 
 if TYPE_CHECKING:
@@ -93,6 +93,8 @@ def _rotated_data(
             source=provider.source,
         ) from exc
     if payload.kind == "keyring":
+        if max_fallbacks < 1:
+            raise zero_fallbacks_error(provider.source)
         keyring = rotate(payload.to_keyring(), max_fallbacks)
     else:
         keyring = Keyring(current=generate_key())

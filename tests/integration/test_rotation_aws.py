@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,6 +31,7 @@ from secret_keyring.providers.aws import AwsSecretsManagerProvider
 from secret_keyring.rotation import aws as rotation_aws
 from secret_keyring.rotation.aws import STEPS, init_secret, lambda_handler, rotate_secret
 from secret_keyring.rotation.keygen import new_keyring
+from secret_keyring.rotation.lambda_zip import build_lambda_zip
 from secret_keyring.rotation.run import rotate_source
 from tests.plugins.leakguard import make_key, remember
 from tests.plugins.moto_server import ACCOUNT_ID, REGION, MotoServer
@@ -724,3 +728,60 @@ def test_a_first_keyring_rotates(secretsmanager: Any, lambda_env: MotoServer) ->
     rotate_secret(provider)
 
     assert_rule(first, provider.fetch())
+
+
+# -- the deployment zip ------------------------------------------------------------------------
+
+_RUN_FROM_ZIP = """
+import importlib.abc, json, os, sys
+
+zip_path, arn, token = sys.argv[1:4]
+sys.path = [zip_path] + [
+    entry for entry in sys.path
+    if not os.path.exists(os.path.join(entry or ".", "secret_keyring"))
+]
+
+class Forbid(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {"django", "hvac"}:
+            raise ImportError(name)
+        return None
+
+sys.meta_path.insert(0, Forbid())
+from secret_keyring.rotation.aws import STEPS, lambda_handler
+import secret_keyring
+
+for step in STEPS:
+    lambda_handler({"SecretId": arn, "ClientRequestToken": token, "Step": step}, None)
+print(json.dumps({"package": secret_keyring.__file__}))
+"""
+
+
+def test_the_deployment_zip_rotates_with_boto3_alone(
+    keyring_secret: SecretsManager, lambda_env: MotoServer, tmp_path: Path
+) -> None:
+    sm = keyring_secret
+    (old_version,) = sm.staged("AWSCURRENT")
+    old = sm.keyring()
+    zip_path = tmp_path / "rotation.zip"
+    build_lambda_zip(zip_path)
+    token = sm.start()
+    environ = {
+        **lambda_env.client_env(),
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER": lambda_env.endpoint_url,
+        "AWS_REGION": REGION,
+    }
+
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", _RUN_FROM_ZIP, str(zip_path), sm.arn, token],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        env=environ,
+    )
+
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout)["package"].startswith(str(zip_path))
+    assert_finished(sm, token, old_version)
+    assert_rule(old, sm.keyring())

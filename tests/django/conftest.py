@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import User
 
-from secret_keyring import CachedKeyring, Keyring
+from secret_keyring import CachedKeyring, Keyring, Provider
 from secret_keyring.django import live
 from secret_keyring.keyring import keyring_to_json, parse_payload
 from secret_keyring.rotation.keygen import rotate
@@ -67,6 +67,34 @@ def site() -> Iterator[LiveSite]:
         live.apply_to_settings(restored)
         live._active = original
         original.applied = restored
+
+
+@pytest.fixture
+def live_site() -> Iterator[Callable[[Provider, float], tuple[CachedKeyring, FakeClock]]]:
+    """Make any provider the running project's keyring source, behind a fake clock.
+
+    The request_started hook, the cache and the settings update are the real ones; only time is
+    injected, and background refreshes run inline so the request that triggers them applies them.
+    """
+    original = live.active()
+    assert original is not None, "the test settings call secret_keys()"
+    saved = original.applied
+
+    def install(provider: Provider, ttl: float = 60.0) -> tuple[CachedKeyring, FakeClock]:
+        clock = FakeClock()
+        cache = CachedKeyring(provider, ttl=ttl, clock=clock, spawn=_inline, jitter=0.0)
+        keyring = cache.get()
+        live.apply_to_settings(keyring)
+        swapped = live.activate(cache, keyring)
+        swapped.clock = clock
+        return cache, clock
+
+    try:
+        yield install
+    finally:
+        live.apply_to_settings(saved)
+        live._active = original
+        original.applied = saved
 
 
 @pytest.fixture

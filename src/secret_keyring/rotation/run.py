@@ -11,15 +11,15 @@ import os
 import tempfile
 from pathlib import Path
 
-from secret_keyring.errors import RotationError
-from secret_keyring.keyring import Keyring, keyring_to_json, parse_payload
+from secret_keyring.errors import ConfigurationError, RotationError
+from secret_keyring.keyring import MAX_KEYS, Keyring, keyring_to_json, parse_payload
 
 # These modules import their SDKs lazily: importing them here costs nothing.
 from secret_keyring.providers.aws import AwsSecretsManagerProvider
 from secret_keyring.providers.base import Provider
 from secret_keyring.providers.local import DevProvider, EnvProvider, FileProvider
 from secret_keyring.providers.vault import VaultProvider
-from secret_keyring.rotation import RotationReport
+from secret_keyring.rotation import RotationReport, zero_fallbacks_error
 from secret_keyring.rotation.keygen import generate_key, new_keyring, rotate
 
 __all__ = ["init_source", "rotate_source"]
@@ -29,9 +29,22 @@ def rotate_source(provider: Provider, *, max_fallbacks: int = 3) -> RotationRepo
     """Rotate the keyring behind ``provider`` once.
 
     Raises:
+        ConfigurationError: ``max_fallbacks`` is not an integer from 0 to 18.
         RotationError: the source cannot be rotated from here, or its value cannot be rotated.
         SourceError: the backend failed or refused.
     """
+    # Checked here, not deep in keygen.rotate(): a ValueError from there reached the commands'
+    # users as a traceback.
+    if (
+        isinstance(max_fallbacks, bool)
+        or not isinstance(max_fallbacks, int)
+        or not 0 <= max_fallbacks <= MAX_KEYS - 2
+    ):
+        raise ConfigurationError(
+            f"{provider.source}: max_fallbacks must be an integer from 0 to {MAX_KEYS - 2} (a "
+            f"keyring holds at most {MAX_KEYS} keys), got {max_fallbacks!r}",
+            source=provider.source,
+        )
     if isinstance(provider, VaultProvider):
         from secret_keyring.rotation.vault import rotate_keyring
 
@@ -103,6 +116,9 @@ def _rotate_file(provider: FileProvider | DevProvider, max_fallbacks: int) -> Ro
             "keyring in a file of its own",
             source=provider.source,
         )
+    if max_fallbacks < 1:
+        # Even a plain key becomes keyring JSON here, with the old key as its only fallback.
+        raise zero_fallbacks_error(provider.source)
     current = provider.fetch()
     payload = parse_payload(path.read_bytes(), source=provider.source)
     rotated: Keyring = (

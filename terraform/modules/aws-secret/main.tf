@@ -62,7 +62,7 @@ resource "aws_secretsmanager_secret" "this" {
 # Ephemeral: generated during plan/apply, handed to the write-only argument below, never stored
 # in the plan or the state. Letters, digits, '-' and '_' are the library's own key alphabet.
 ephemeral "random_password" "current" {
-  count = var.create ? 1 : 0
+  count = var.create && var.write_initial_keyring ? 1 : 0
 
   length           = var.key_length
   special          = true
@@ -70,7 +70,7 @@ ephemeral "random_password" "current" {
 }
 
 ephemeral "random_password" "next" {
-  count = var.create ? 1 : 0
+  count = var.create && var.write_initial_keyring ? 1 : 0
 
   length           = var.key_length
   special          = true
@@ -78,7 +78,7 @@ ephemeral "random_password" "next" {
 }
 
 resource "aws_secretsmanager_secret_version" "initial" {
-  count = var.create ? 1 : 0
+  count = var.create && var.write_initial_keyring ? 1 : 0
 
   secret_id = aws_secretsmanager_secret.this[0].id
 

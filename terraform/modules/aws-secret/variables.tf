@@ -45,6 +45,12 @@ variable "tags" {
 # First keyring
 ################################################################################
 
+variable "write_initial_keyring" {
+  description = "Write the first keyring. Set to false when the secret is initialised another way (`secret-keyring init`), or to stop managing the first version once rotation has long taken over (see the README)."
+  type        = bool
+  default     = true
+}
+
 variable "secret_string_wo_version" {
   description = "Version of the first keyring, written once through the write-only secret_string_wo so no key lands in state. Rotation owns the value afterwards. Raising this number writes a brand-new keyring and drops every old key: an emergency re-key that logs out every user and invalidates every signed value."
   type        = number

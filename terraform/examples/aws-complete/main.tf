@@ -1,0 +1,39 @@
+provider "aws" {
+  region = var.region
+}
+
+# The application's own role, here an ECS task role. Any role works: EC2 instance profile,
+# EKS pod identity, Lambda execution role.
+data "aws_iam_policy_document" "app_assume_role" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["ecs-tasks.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "app" {
+  name               = "${var.app_name}-${var.environment}-app"
+  assume_role_policy = data.aws_iam_policy_document.app_assume_role.json
+}
+
+module "django_secret_key" {
+  source = "../../modules/aws-secret"
+
+  name = "${var.environment}/${var.app_name}/django"
+
+  # Built by `secret-keyring lambda-zip build/rotation.zip`.
+  lambda_zip_path              = var.lambda_zip_path
+  rotation_schedule_expression = "rate(30 days)"
+
+  # Read-only access to this one secret for the application role.
+  app_role_names = [aws_iam_role.app.name]
+
+  tags = {
+    Application = var.app_name
+    Environment = var.environment
+  }
+}

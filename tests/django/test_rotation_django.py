@@ -270,6 +270,7 @@ def test_cli_rotate_plain_file_becomes_a_keyring(tmp_path: Path) -> None:
         (["rotate", "file://{path}#field"], "RotationError"),
         (["rotate", "file://{missing}"], "SecretNotFound"),
         (["init", "env://DJANGO_SECRET_KEY"], "RotationError"),
+        (["init", "file://{missing}#django"], "RotationError"),
     ],
 )
 def test_cli_rotate_errors(
@@ -284,6 +285,7 @@ def test_cli_rotate_errors(
 
     assert expected in capsys.readouterr().err
     assert path.read_text() == before
+    assert not (tmp_path / "missing").exists()
 
 
 def test_cli_init_writes_a_private_file_once(

@@ -98,6 +98,13 @@ def init_source(provider: Provider) -> RotationReport:
                 "the file exists already; left as it is",
                 existing.fingerprints,
             )
+        if provider.field:
+            # The keyring JSON written here has no such member: the provider could not read it.
+            raise RotationError(
+                f"{provider.source}: writing a keyring into one field of a JSON file is not "
+                "supported; keep the keyring in a file of its own (drop the '#field')",
+                source=provider.source,
+            )
         keyring = new_keyring()
         _write_atomically(provider.path, keyring_to_json(keyring), exclusive=True)
         return RotationReport(provider.source, None, True, "file written", keyring.fingerprints)

@@ -137,11 +137,11 @@ def moto_iam(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoIam]:
                 _stop(process)
 
 
-# -- OpenBao dev server -------------------------------------------------------------------------
+# -- OpenBao dev server for the policy tests ---------------------------------------------------
 
 
 @dataclass(frozen=True)
-class OpenBao:
+class PolicyBao:
     addr: str
     root_token: str
 
@@ -177,7 +177,9 @@ def _drain(stream: IO[str], sink: IO[str]) -> None:
 
 
 @pytest.fixture(scope="module")
-def openbao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenBao]:
+def policy_bao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PolicyBao]:
+    """An OpenBao dev server of this folder's own: the policy tests write policies and secrets
+    freely, without touching the shared server other suites use."""
     directory = tmp_path_factory.mktemp("openbao")
     token = secrets.token_hex(16)
     port = _free_loopback_port()
@@ -211,7 +213,7 @@ def openbao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenBao]:
                 pytest.fail(f"OpenBao did not start:\n{log.read_text()[-3000:]}")
             drainer = threading.Thread(target=_drain, args=(process.stdout, log_file), daemon=True)
             drainer.start()
-            server = OpenBao(f"http://127.0.0.1:{port}", token)
+            server = PolicyBao(f"http://127.0.0.1:{port}", token)
             status, health = server.request("GET", "sys/health")
             assert status == 200, health
             yield server

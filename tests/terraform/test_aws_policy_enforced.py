@@ -1,6 +1,9 @@
 """The application read policy of terraform/modules/aws-secret, taken from the parsed HCL with the
 ARNs of a real (moto) secret and KMS key substituted, attached to an IAM user of a moto server
-that enforces IAM: the user can read that secret and nothing else, and cannot write it."""
+that enforces IAM: the user can read that secret and nothing else, and cannot write it.
+
+moto neither calls KMS on behalf of Secrets Manager nor evaluates conditions such as
+kms:ViaService, so the KMS statement is checked from the HCL (test_security.py), not here."""
 
 from __future__ import annotations
 
@@ -42,7 +45,6 @@ class Deployment:
     kms_key_arn: str
     policy: dict[str, Any]
     app: Any  # Secrets Manager client with the application user's keys
-    app_kms: Any
     stranger: Any  # Secrets Manager client of a user without the policy
 
 
@@ -104,7 +106,6 @@ def deployment(moto_iam: MotoIam, aws_module: tfconfig.Config) -> Deployment:
         kms_key_arn=key_arn,
         policy=policy,
         app=_client(moto_iam, "secretsmanager", app_keys),
-        app_kms=_client(moto_iam, "kms", app_keys),
         stranger=_client(moto_iam, "secretsmanager", stranger_keys),
     )
 
@@ -198,16 +199,6 @@ def test_app_cannot_read_another_secret(deployment: Deployment) -> None:
 
 def test_app_cannot_list_secrets(deployment: Deployment) -> None:
     _denied(deployment.app.list_secrets)
-
-
-def test_app_cannot_use_the_key_outside_secrets_manager(deployment: Deployment) -> None:
-    """kms:Decrypt is granted only with kms:ViaService = Secrets Manager; a direct call has no
-    such context and is refused."""
-    _denied(
-        lambda: deployment.app_kms.decrypt(
-            CiphertextBlob=b"\x00" * 64, KeyId=deployment.kms_key_arn
-        )
-    )
 
 
 def test_a_user_without_the_policy_cannot_read(deployment: Deployment) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from tests.plugins.leakguard import make_key
 from tests.terraform import tfconfig
-from tests.terraform.conftest import OpenBao
+from tests.terraform.conftest import PolicyBao
 
 pytestmark = pytest.mark.vault
 
@@ -29,8 +29,8 @@ def _keyring() -> dict[str, object]:
     return {"current": make_key(), "next": make_key(), "previous": []}
 
 
-def _token(openbao: OpenBao, policy: str) -> str:
-    status, body = openbao.request(
+def _token(policy_bao: PolicyBao, policy: str) -> str:
+    status, body = policy_bao.request(
         "POST", "auth/token/create", body={"policies": [policy], "ttl": "10m"}
     )
     assert status == 200, body
@@ -38,28 +38,28 @@ def _token(openbao: OpenBao, policy: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def tokens(openbao: OpenBao, vault_module: tfconfig.Config) -> Tokens:
+def tokens(policy_bao: PolicyBao, vault_module: tfconfig.Config) -> Tokens:
     known = {"local.mount": MOUNT, "var.name": NAME}
     for name in ("app", "rotator"):
         policy = tfconfig.render_vault_policy(vault_module, name, known)
-        status, body = openbao.request(
+        status, body = policy_bao.request(
             "PUT", f"sys/policies/acl/keyring-{name}", body={"policy": json.dumps(policy)}
         )
         assert status == 204, body
     # What the module's write-only first write leaves behind, and a neighbour.
     for path in (NAME, "myapp/other", "otherapp/django"):
-        status, body = openbao.request("POST", f"{MOUNT}/data/{path}", body={"data": _keyring()})
+        status, body = policy_bao.request("POST", f"{MOUNT}/data/{path}", body={"data": _keyring()})
         assert status == 200, body
-    return Tokens(_token(openbao, "keyring-app"), _token(openbao, "keyring-rotator"))
+    return Tokens(_token(policy_bao, "keyring-app"), _token(policy_bao, "keyring-rotator"))
 
 
-def test_app_reads_the_keyring_and_its_history(openbao: OpenBao, tokens: Tokens) -> None:
-    status, body = openbao.request("GET", f"{MOUNT}/data/{NAME}", token=tokens.app)
+def test_app_reads_the_keyring_and_its_history(policy_bao: PolicyBao, tokens: Tokens) -> None:
+    status, body = policy_bao.request("GET", f"{MOUNT}/data/{NAME}", token=tokens.app)
     assert status == 200, body
     assert set(body["data"]["data"]) == {"current", "next", "previous"}
-    status, body = openbao.request("GET", f"{MOUNT}/data/{NAME}?version=1", token=tokens.app)
+    status, body = policy_bao.request("GET", f"{MOUNT}/data/{NAME}?version=1", token=tokens.app)
     assert status == 200, body
-    status, body = openbao.request("GET", f"{MOUNT}/metadata/{NAME}", token=tokens.app)
+    status, body = policy_bao.request("GET", f"{MOUNT}/metadata/{NAME}", token=tokens.app)
     assert status == 200, body
     assert "versions" in body["data"]
 
@@ -80,28 +80,28 @@ def test_app_reads_the_keyring_and_its_history(openbao: OpenBao, tokens: Tokens)
     ],
 )
 def test_app_can_do_nothing_else(
-    openbao: OpenBao, tokens: Tokens, method: str, path: str, body: object
+    policy_bao: PolicyBao, tokens: Tokens, method: str, path: str, body: object
 ) -> None:
-    status, answer = openbao.request(method, path, token=tokens.app, body=body)
+    status, answer = policy_bao.request(method, path, token=tokens.app, body=body)
     assert status == 403, (status, answer)
 
 
-def test_rotator_rotates_with_check_and_set(openbao: OpenBao, tokens: Tokens) -> None:
-    status, body = openbao.request("GET", f"{MOUNT}/data/{NAME}", token=tokens.rotator)
+def test_rotator_rotates_with_check_and_set(policy_bao: PolicyBao, tokens: Tokens) -> None:
+    status, body = policy_bao.request("GET", f"{MOUNT}/data/{NAME}", token=tokens.rotator)
     assert status == 200, body
     version = body["data"]["metadata"]["version"]
     rotated = {"data": _keyring(), "options": {"cas": version}}
-    status, body = openbao.request(
+    status, body = policy_bao.request(
         "POST", f"{MOUNT}/data/{NAME}", token=tokens.rotator, body=rotated
     )
     assert status == 200, body
     assert body["data"]["version"] == version + 1
     # A second rotation from the same read loses: check-and-set is what the policy relies on.
-    status, body = openbao.request(
+    status, body = policy_bao.request(
         "POST", f"{MOUNT}/data/{NAME}", token=tokens.rotator, body=rotated
     )
     assert status == 400, body
-    status, body = openbao.request("GET", f"{MOUNT}/metadata/{NAME}", token=tokens.rotator)
+    status, body = policy_bao.request("GET", f"{MOUNT}/metadata/{NAME}", token=tokens.rotator)
     assert status == 200, body
 
 
@@ -120,7 +120,7 @@ def test_rotator_rotates_with_check_and_set(openbao: OpenBao, tokens: Tokens) ->
     ],
 )
 def test_rotator_can_do_nothing_else(
-    openbao: OpenBao, tokens: Tokens, method: str, path: str, body: object
+    policy_bao: PolicyBao, tokens: Tokens, method: str, path: str, body: object
 ) -> None:
-    status, answer = openbao.request(method, path, token=tokens.rotator, body=body)
+    status, answer = policy_bao.request(method, path, token=tokens.rotator, body=body)
     assert status == 403, (status, answer)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -180,6 +181,21 @@ def test_keyring_json_starts_with_one_request(openbao: BaoServer, kv_path: str) 
     calls.clear()
     assert vault.fetch().current == nxt
     assert calls == [metadata, ("GET", f"/v1/secret/data/{kv_path}", 2)]
+
+
+def test_versions_deleted_by_delete_version_after(openbao: BaoServer, kv_path: str) -> None:
+    admin = openbao.client()
+    admin.secrets.kv.v2.update_metadata(kv_path, delete_version_after="1h", mount_point="secret")
+    first, second = make_key(), make_key()
+    openbao.write(kv_path, {"secret_key": first})
+    openbao.write(kv_path, {"secret_key": second})
+
+    # The deletion times lie an hour ahead: the versions are live.
+    assert provider(openbao, kv_path).fetch().previous == (first,)
+
+    later = provider(openbao, kv_path, wall_clock=lambda: time.time() + 7200)
+    with pytest.raises(SecretNotFound, match=r"latest version \(2\) is deleted"):
+        later.fetch()
 
 
 def test_recreated_secret_is_read_again(openbao: BaoServer, kv_path: str) -> None:

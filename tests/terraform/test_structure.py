@@ -25,6 +25,17 @@ def _module_outputs(config: Config) -> dict[str, set[str]]:
     }
 
 
+def test_every_terraform_file_is_checked(configs: dict[str, Config]) -> None:
+    """Each .tf file under terraform/ parses and belongs to a module or example the tests know,
+    so a new directory cannot slip past the checks."""
+    checked = {
+        (config.path / name).resolve() for config in configs.values() for name in config.files
+    }
+    found = {path.resolve() for path in tfconfig.TERRAFORM.rglob("*.tf")}
+    assert found == checked
+    assert len(found) == 16
+
+
 @pytest.mark.parametrize("name", MODULE_NAMES)
 def test_module_files(name: str) -> None:
     files = {path.name for path in tfconfig.MODULES[name].iterdir()}

@@ -174,14 +174,27 @@ class CachedKeyring:
     ) -> Keyring:
         """Fetch the first keyring, retrying retryable errors with backoff for up to ``timeout``.
 
+        ``timeout`` bounds the whole start-up, not only the retries: each attempt runs in a
+        helper thread and is waited for at most the time left, because a backend that accepts
+        connections and never answers is held only by the provider's per-request timeouts
+        (5 s per request and address, more with boto3's retries) and a hung name lookup by
+        nothing at all. An attempt still running at the deadline is left to finish in the
+        background (its result still lands in the cache). ``timeout=0`` makes one attempt in
+        the calling thread, bounded only by the provider's own timeouts.
+
         Raises:
             SecretKeyringError: a non-retryable error, or the last error once ``timeout`` ran out.
+            SourceUnavailable: an attempt was still waiting for the backend at the deadline.
+            ConfigurationError: ``timeout`` is negative or not a number.
         """
+        _check_number("startup timeout", timeout, minimum=0.0)
+        if timeout == 0:
+            return self.refresh()
         deadline = self._clock() + timeout
         delay = min(0.25, self.backoff_initial)
         while True:
             try:
-                return self.refresh()
+                return self._attempt_within(deadline, timeout)
             except SecretKeyringError as exc:
                 remaining = deadline - self._clock()
                 if not getattr(exc, "retryable", False) or remaining <= 0:
@@ -194,6 +207,32 @@ class CachedKeyring:
                 )
                 sleep(min(delay, remaining))
                 delay = min(delay * 2, 5.0)
+
+    def _attempt_within(self, deadline: float, timeout: float) -> Keyring:
+        """One ``refresh()`` in a helper thread, waited for until ``deadline`` at most."""
+        outcome: list[Keyring | BaseException] = []
+
+        def attempt() -> None:
+            try:
+                outcome.append(self.refresh())
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+                outcome.append(exc)
+
+        worker = threading.Thread(target=attempt, name="secret-keyring-prime", daemon=True)
+        worker.start()
+        worker.join(max(0.0, deadline - self._clock()))
+        if worker.is_alive() or not outcome:
+            last = f"; last error: {self._last_error}" if self._last_error else ""
+            raise SourceUnavailable(
+                f"{self.provider.source}: no answer within the start-up timeout ({timeout:g}s): "
+                "the backend accepts connections but does not respond, or the name lookup "
+                f"hangs{last}; check the address and the backend, or raise startup_timeout",
+                source=self.provider.source,
+            )
+        result = outcome[0]
+        if isinstance(result, BaseException):
+            raise result
+        return result
 
     def add_listener(self, listener: Listener) -> None:
         """Call ``listener(keyring)`` after each refresh that brings different keys."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 
+from django.conf import settings
 from django.contrib.auth import authenticate, login
 from django.contrib.auth.models import User
 from django.contrib.auth.tokens import default_token_generator
@@ -16,6 +17,7 @@ from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 
 from secret_keyring.django import live
+from secret_keyring.keyring import fingerprint
 from secret_keyring.status import render_status
 
 
@@ -23,6 +25,8 @@ def _status() -> dict[str, object]:
     current = live.active()
     data: dict[str, object] = dict(current.cache.status()) if current else {}
     data["pid"] = os.getpid()
+    # What this process signs with right now, as opposed to what its cache holds.
+    data["signing"] = fingerprint(settings.SECRET_KEY)
     return data
 
 

@@ -14,6 +14,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 SECRET_KEY, SECRET_KEY_FALLBACKS = secret_keys(
     os.environ.get("DJANGO_SECRET_KEY_SOURCE", "dev://"),
     ttl=float(os.environ.get("SECRET_KEYRING_TTL", "300")),
+    max_fallbacks=int(os.environ.get("SECRET_KEYRING_MAX_FALLBACKS", "3")),
 )
 
 DEBUG = os.environ.get("DJANGO_DEBUG", "") == "1"

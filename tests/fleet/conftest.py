@@ -1,0 +1,38 @@
+"""Fleet fixtures, and the side-by-side report printed at the end of the run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.fleet import driver
+from tests.plugins.openbao import BaoServer
+
+_results: list[driver.FleetResult] = []
+
+
+@pytest.fixture(scope="module")
+def fleet_vault(openbao: BaoServer) -> driver.Vault:
+    """The session's OpenBao dev server, as root: the fleet's secret and its rotations."""
+    return driver.Vault(openbao.addr, openbao.root_token)
+
+
+@pytest.fixture(scope="module")
+def fleet_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated example database with the fleet's users, made once and copied per run."""
+    return driver.prepare_database(tmp_path_factory.mktemp("fleet-db"), driver.user_table())
+
+
+@pytest.fixture
+def fleet_report() -> list[driver.FleetResult]:
+    """Results appended here are printed side by side after the run."""
+    return _results
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not _results:
+        return
+    terminalreporter.section("fleet rotation: rejected requests, keyring JSON vs plain payload")
+    for line in driver.describe(_results):
+        terminalreporter.write_line(line)

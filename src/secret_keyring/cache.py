@@ -1,8 +1,8 @@
 """CachedKeyring: a keyring that stays current without ever making a reader wait.
 
-* The first :meth:`CachedKeyring.get` fetches (blocking); after that ``get()`` only reads memory.
-  When the TTL has run out, ``get()`` starts one background refresh and returns the keyring it
-  has (stale-while-revalidate).
+* The first [CachedKeyring.get][secret_keyring.CachedKeyring.get] fetches (blocking); after
+  that ``get()`` only reads memory. When the TTL has run out, ``get()`` starts one background
+  refresh and returns the keyring it has (stale-while-revalidate).
 * One backend call per process per refresh, however many threads ask (single flight).
 * The TTL is shortened by up to ``jitter`` (a fraction) so a fleet does not refresh in lockstep,
   and a cached keyring is never older than ``ttl`` while the backend answers.
@@ -51,7 +51,7 @@ class CachedKeyring:
         jitter: fraction (0 to <1) by which each TTL is randomly shortened.
         max_stale: seconds the last good keyring is served while the backend fails.
         on_stale: past ``max_stale``, ``"serve"`` (log ERROR, keep serving) or ``"fail"``
-            (``get()`` raises :class:`~secret_keyring.errors.SourceUnavailable`).
+            (``get()`` raises [SourceUnavailable][secret_keyring.errors.SourceUnavailable]).
         backoff_initial: first retry delay after a failed refresh, in seconds.
         backoff_max: longest retry delay, in seconds (default: ``ttl``).
         clock: monotonic clock (seconds).

@@ -1,4 +1,4 @@
-"""The :class:`Keyring` value object and the payload parsers.
+"""The [Keyring][secret_keyring.Keyring] value object and the payload parsers.
 
 A keyring is what Django needs: the key that signs (``current``) and the keys that still verify
 (``next`` and ``previous``). Everything here is pure: no I/O, no SDK, no Django.

@@ -96,7 +96,8 @@ class StaticProvider:
         """Return the served keyring, or raise the injected error.
 
         Raises:
-            SecretKeyringError: the error set with :meth:`fail_with`.
+            SecretKeyringError: the error set with
+                [fail_with][secret_keyring.testing.StaticProvider.fail_with].
         """
         with self._lock:
             self.fetches += 1

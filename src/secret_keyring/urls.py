@@ -1,9 +1,9 @@
 """Source URLs: parse, validate and turn into a provider.
 
-Grammar: ``SCHEME://LOCATION[?OPTION=VALUE&...][#FIELD]``. Each scheme has a fixed set of
-options; an unknown scheme or option is a :class:`~secret_keyring.errors.ConfigurationError` that
-names it. Credentials never belong in a URL: a user-info part or a token option is refused, and
-error messages show the URL redacted.
+Grammar: ``SCHEME://LOCATION[?OPTION=VALUE&...][#FIELD]``. Each scheme has a fixed set of options;
+an unknown scheme or option is a [ConfigurationError][secret_keyring.errors.ConfigurationError]
+that names it. Credentials never belong in a URL: a user-info part or a token option is refused,
+and error messages show the URL redacted.
 """
 
 from __future__ import annotations

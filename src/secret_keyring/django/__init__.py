@@ -43,7 +43,7 @@ def secret_keys(
     process.
 
     Args:
-        source: a source URL, a :class:`~secret_keyring.Provider`, or ``None`` to read the URL
+        source: a source URL, a [Provider][secret_keyring.Provider], or ``None`` to read the URL
             from the ``DJANGO_SECRET_KEY_SOURCE`` environment variable.
         ttl: seconds between refreshes; the longest a process serves an outdated keyring.
         jitter: fraction by which each TTL is randomly shortened, so a fleet spreads its reads.

@@ -26,10 +26,10 @@ _POLL_WHILE_REFRESHING = 0.05
 
 
 class LiveKeyring:
-    """Ties a :class:`CachedKeyring` to ``django.conf.settings``.
+    """Ties a [CachedKeyring][secret_keyring.CachedKeyring] to ``django.conf.settings``.
 
-    :meth:`check` is what runs on every request: one clock read and one comparison until the
-    cache is due for a refresh or has brought new keys.
+    [check][secret_keyring.django.live.LiveKeyring.check] is what runs on every request: one
+    clock read and one comparison until the cache is due for a refresh or has brought new keys.
     """
 
     def __init__(

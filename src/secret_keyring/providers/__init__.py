@@ -1,7 +1,7 @@
 """Providers: one backend a module. Importing this package imports no SDK.
 
 ``VaultProvider`` needs the ``vault`` extra (hvac) and ``AwsSecretsManagerProvider`` the ``aws``
-extra (boto3); each raises an :class:`ImportError` naming its extra when constructed without it.
+extra (boto3); each raises an ``ImportError`` naming its extra when constructed without it.
 """
 
 from secret_keyring.providers.aws import AwsSecretsManagerProvider

@@ -1,7 +1,7 @@
 """The provider contract and the little behaviour providers share.
 
-A provider turns a source into a :class:`~secret_keyring.keyring.Keyring`. Caching is not its
-job (see :class:`~secret_keyring.cache.CachedKeyring`), but being cheap when nothing changed is:
+A provider turns a source into a [Keyring][secret_keyring.Keyring]. Caching is not its
+job (see [CachedKeyring][secret_keyring.CachedKeyring]), but being cheap when nothing changed is:
 backends with versions (Vault KV v2, Secrets Manager) check the version first and re-read the
 value only when it moved.
 """
@@ -36,7 +36,7 @@ class Provider(Protocol):
         """Read the keyring from the backend.
 
         Raises:
-            SourceError: the backend failed (see :mod:`secret_keyring.errors`).
+            SourceError: the backend failed (see [secret_keyring.errors][]).
             InvalidSecret: the stored value is not a usable keyring.
         """
         ...
@@ -46,7 +46,7 @@ class BaseProvider:
     """Shared behaviour: a redacted ``source``, a lock, and a hook run in a forked child.
 
     Subclasses keep SDK clients in attributes created lazily under ``self._lock`` and drop them
-    in :meth:`_after_fork`, so a gunicorn ``--preload`` worker never shares a connection pool or
+    in ``_after_fork()``, so a gunicorn ``--preload`` worker never shares a connection pool or
     a lock with its parent.
     """
 
@@ -88,7 +88,7 @@ if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX
 
 
 def require_extra(module: str, extra: str) -> ModuleType:
-    """Import an optional SDK or raise an :class:`ImportError` that says how to install it."""
+    """Import an optional SDK or raise an ``ImportError`` that says how to install it."""
     try:
         return importlib.import_module(module)
     except ImportError as exc:

@@ -11,16 +11,17 @@ How a fetch reads the secret:
 * **KV v1**: ``GET MOUNT/PATH`` at every fetch; no versions, so no history.
 
 Connection settings come from URL options, then ``VAULT_*``, then ``BAO_*`` variables (see
-:func:`resolve_settings`). Authentication (``auth=``): ``token`` (``VAULT_TOKEN`` or the CLI's
-``~/.vault-token``), ``approle``, ``kubernetes``, ``jwt``, ``cert``, ``aws`` and ``userpass``. A
-token obtained by a login is renewed once two thirds of its TTL have passed while it is renewable,
-and replaced by a new login when it is not; a 403 from a token that expired or was revoked leads to
-one new login and one retry.
+[resolve_settings][secret_keyring.providers.vault.resolve_settings]). Authentication (``auth=``):
+``token`` (``VAULT_TOKEN`` or the CLI's ``~/.vault-token``), ``approle``, ``kubernetes``, ``jwt``,
+``cert``, ``aws`` and ``userpass``. A token obtained by a login is renewed once two thirds of its
+TTL have passed while it is renewable, and replaced by a new login when it is not; a 403 from a
+token that expired or was revoked leads to one new login and one retry.
 
-Every hvac and requests exception goes through :func:`translate_error` (the only place that maps
-them): 403 -> :class:`~secret_keyring.errors.AccessDenied`, 404 -> ``SecretNotFound``, sealed,
-5xx, refused connections and timeouts -> ``SourceUnavailable`` (retryable). Messages name the
-address, mount, path and field and say what to fix; they never contain a token or a key.
+Every hvac and requests exception goes through
+[translate_error][secret_keyring.providers.vault.translate_error] (the only place that maps them):
+403 -> [AccessDenied][secret_keyring.errors.AccessDenied], 404 -> ``SecretNotFound``, sealed, 5xx,
+refused connections and timeouts -> ``SourceUnavailable`` (retryable). Messages name the address,
+mount, path and field and say what to fix; they never contain a token or a key.
 
 With a comma-separated list of addresses (an HA cluster without a load balancer), a refused
 connection, a timeout or a sealed node moves on to the next address.
@@ -582,8 +583,15 @@ class VaultProvider(BaseProvider):
         role: the role to log in as (required for ``kubernetes``, ``jwt`` and ``aws``; the
             certificate role name for ``cert``).
         auth_mount: where the auth method is mounted (default: its name).
-        addr, namespace, cacert, capath, client_cert, client_key, timeout: connection settings
-            overriding the ``VAULT_*``/``BAO_*`` variables (see :func:`resolve_settings`).
+        addr: the server address, or a comma-separated list for HA (``VAULT_ADDR``).
+        namespace: the Vault Enterprise / OpenBao namespace (``VAULT_NAMESPACE``).
+        cacert: a CA bundle file (``VAULT_CACERT``).
+        capath: a hashed CA directory (``VAULT_CAPATH``).
+        client_cert: a TLS client certificate file (``VAULT_CLIENT_CERT``).
+        client_key: the client certificate's key file (``VAULT_CLIENT_KEY``).
+        timeout: seconds per HTTP request (``VAULT_CLIENT_TIMEOUT``). These connection settings
+            override the ``VAULT_*``/``BAO_*`` variables (see
+            [resolve_settings][secret_keyring.providers.vault.resolve_settings]).
         max_fallbacks: for a plain key on KV v2, how many earlier versions become fallbacks.
         environ: the environment to read (default ``os.environ``).
         client: an hvac client to use instead of building one (its token is used for
@@ -732,7 +740,8 @@ class VaultProvider(BaseProvider):
     def client(self) -> hvac.Client:
         """The authenticated hvac client this provider uses (logging in or renewing if due).
 
-        Use :meth:`run` to call it with re-login, failover and error translation.
+        Use [run][secret_keyring.providers.vault.VaultProvider.run] to call it with re-login,
+        failover and error translation.
 
         Raises:
             SecretKeyringError: the login failed (translated like every other error).
@@ -760,7 +769,8 @@ class VaultProvider(BaseProvider):
             idempotent: whether retrying on another address after a read timeout is safe.
 
         Raises:
-            SecretKeyringError: translated by :func:`translate_error`.
+            SecretKeyringError: translated by
+                [translate_error][secret_keyring.providers.vault.translate_error].
         """
         with self._lock:
             return self._run(operation, action=action, idempotent=idempotent)
@@ -776,7 +786,7 @@ class VaultProvider(BaseProvider):
 
         Raises:
             SecretNotFound: no such secret, or that version is deleted or destroyed.
-            SecretKeyringError: as for :meth:`fetch`.
+            SecretKeyringError: as for [fetch][secret_keyring.providers.vault.VaultProvider.fetch].
         """
         with self._lock:
             if self.kv_version == 1:

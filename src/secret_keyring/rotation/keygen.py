@@ -22,7 +22,7 @@ KEY_LENGTH = 50
 
 
 def generate_key(length: int = KEY_LENGTH) -> str:
-    """Return a new random key from :mod:`secrets` (at least 256 bits, Django-valid).
+    """Return a new random key from ``secrets`` (at least 256 bits, Django-valid).
 
     Raises:
         ValueError: ``length`` is below 50 (Django's minimum; 43 would be 256 bits).

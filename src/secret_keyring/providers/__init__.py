@@ -2,12 +2,23 @@
 
 ``VaultProvider`` needs the ``vault`` extra (hvac) and ``AwsSecretsManagerProvider`` the ``aws``
 extra (boto3); each raises an ``ImportError`` naming its extra when constructed without it.
+
+The backend modules are imported on first use of their names: ``import secret_keyring`` needs
+only ``base`` (through ``secret_keyring.Provider``), and the Vault and AWS modules with their
+standard-library dependencies are a third of its import time.
 """
 
-from secret_keyring.providers.aws import AwsSecretsManagerProvider
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from secret_keyring.providers.base import BaseProvider, Provider
-from secret_keyring.providers.local import DevProvider, EnvProvider, FileProvider
-from secret_keyring.providers.vault import VaultProvider
+
+if TYPE_CHECKING:
+    from secret_keyring.providers.aws import AwsSecretsManagerProvider
+    from secret_keyring.providers.local import DevProvider, EnvProvider, FileProvider
+    from secret_keyring.providers.vault import VaultProvider
 
 __all__ = [
     "AwsSecretsManagerProvider",
@@ -18,3 +29,24 @@ __all__ = [
     "Provider",
     "VaultProvider",
 ]
+
+_LAZY = {
+    "AwsSecretsManagerProvider": "secret_keyring.providers.aws",
+    "DevProvider": "secret_keyring.providers.local",
+    "EnvProvider": "secret_keyring.providers.local",
+    "FileProvider": "secret_keyring.providers.local",
+    "VaultProvider": "secret_keyring.providers.vault",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -94,6 +94,8 @@ class CachedKeyring:
         self.jitter = float(jitter)
         self.max_stale = float(max_stale)
         self.on_stale = on_stale
+        # How old a served keyring may be: unbounded with "serve" (it logs ERROR instead).
+        self._stale_limit = self.max_stale if on_stale == "fail" else math.inf
         self.backoff_initial = float(backoff_initial)
         self.backoff_max = (
             float(backoff_max) if backoff_max is not None else max(ttl, backoff_initial)
@@ -131,19 +133,23 @@ class CachedKeyring:
         now = self._clock()
         if now >= self._next_refresh:
             self._start_background_refresh()
-            if self.on_stale == "fail" and now - self._fetched_at > self.max_stale:
-                raise SourceUnavailable(
-                    f"{self.provider.source}: the cached keyring is {now - self._fetched_at:.0f}s "
-                    f"old, past max_stale={self.max_stale:.0f}s, and refreshes are failing "
-                    f"({self._last_error}); fix the backend or raise max_stale",
-                    source=self.provider.source,
-                )
+        # Checked on every read, not only when a refresh is due: between two retries (the
+        # backoff window) a keyring past max_stale is just as stale.
+        if now - self._fetched_at > self._stale_limit:
+            raise SourceUnavailable(
+                f"{self.provider.source}: the cached keyring is {now - self._fetched_at:.0f}s "
+                f"old, past max_stale={self.max_stale:.0f}s, and refreshes are failing "
+                f"({self._last_error}); fix the backend or raise max_stale",
+                source=self.provider.source,
+            )
         return keyring
 
     @property
     def next_refresh_at(self) -> float:
-        """Monotonic time at which ``get()`` will start the next refresh."""
-        return self._next_refresh
+        """Monotonic time at which ``get()`` will start the next refresh or, with
+        ``on_stale="fail"``, start refusing a keyring older than ``max_stale``, if that
+        comes first."""
+        return min(self._next_refresh, self._fetched_at + self._stale_limit)
 
     @property
     def keyring(self) -> Keyring | None:

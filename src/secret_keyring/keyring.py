@@ -30,6 +30,9 @@ __all__ = [
 MAX_PAYLOAD_BYTES = 64 * 1024
 #: Most keys in one keyring: every fallback costs an HMAC on each failed verification.
 MAX_KEYS = 20
+#: Deepest JSON nesting accepted (a keyring is two levels deep). Checked before decoding because
+#: the depth at which ``json`` gives up with ``RecursionError`` differs between Python versions.
+MAX_JSON_DEPTH = 64
 #: Django's own rules for a usable SECRET_KEY (``django.core.checks.security.base``, W009).
 MIN_KEY_LENGTH = 50
 MIN_UNIQUE_CHARACTERS = 5
@@ -260,8 +263,41 @@ def _decode(raw: str | bytes, source: str, field: str) -> str:
     return raw
 
 
+def _nested_too_deeply(text: str) -> bool:
+    """Whether brackets outside JSON strings nest deeper than :data:`MAX_JSON_DEPTH`."""
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return False  # every real keyring: no scan needed
+    depth = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
+
+
+def _too_deep(where: str, source: str) -> InvalidSecret:
+    return InvalidSecret(
+        f"{where}: the JSON is nested too deeply; store a flat keyring object", source=source
+    )
+
+
 def _load_json(text: str, source: str, field: str) -> Any:
     where = _where(source, field)
+    if _nested_too_deeply(text):
+        raise _too_deep(where, source)
     try:
         return json.loads(text, object_pairs_hook=_reject_duplicates)
     except _DuplicateName as exc:
@@ -270,10 +306,7 @@ def _load_json(text: str, source: str, field: str) -> Any:
             source=source,
         ) from None
     except RecursionError:
-        raise InvalidSecret(
-            f"{where}: the JSON is nested too deeply; store a flat keyring object",
-            source=source,
-        ) from None
+        raise _too_deep(where, source) from None
     except ValueError as exc:
         # json.JSONDecodeError carries the document; keep only the position.
         pos = getattr(exc, "pos", None)

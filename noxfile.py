@@ -18,7 +18,7 @@ import nox
 PYTHONS = ("3.10", "3.11", "3.12", "3.13")
 
 #: Each supported Django series and the oldest Python it supports.
-DJANGOS = {"4.2": "3.10", "5.2": "3.10", "6.0": "3.12"}
+DJANGOS = {"4.2": "3.10", "5.2": "3.10", "6.0": "3.12", "6.1": "3.12"}
 
 TEST_PATHS = ("tests/unit", "tests/django", "tests/integration")
 

@@ -28,9 +28,10 @@ from secret_keyring.keyring import keyring_to_json
 from secret_keyring.rotation.keygen import new_keyring
 from tests.plugins.leakguard import assert_no_key_material
 from tests.plugins.moto_server import REGION, MotoServer
-from tests.plugins.openbao import BaoServer
+from tests.plugins.openbao import BaoServer, RecordingServer
 from tests.reliability.conftest import record
 from tests.reliability.proxy import FaultProxy
+from tests.reliability.test_runtime_outage import json_data
 
 STARTUP = 1.5
 HANG_BOUND = STARTUP + 2.5
@@ -377,3 +378,39 @@ def test_a_backend_that_recovers_within_the_timeout_is_used(
 
     assert len(current) >= 50
     assert proxy.accepted >= 2  # refused at least once, then answered
+
+
+UPGRADING = (
+    "Waiting for the primary to upgrade from non-versioned to versioned data. This backend will "
+    "be unavailable for a brief period and will resume service when the primary is finished."
+)
+
+
+def test_a_kv_engine_still_upgrading_is_retried(
+    vault_env: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # What an OpenBao standby answers (HTTP 400) for a moment after a KV v2 mount is created or
+    # migrated from v1; seen for real in test_ha_failover while the cluster settles.
+    keyring = new_keyring()
+    answers = iter([(400, {"errors": [UPGRADING]})] * 2)
+
+    def route(method: str, path: str, body: bytes) -> tuple[int, dict[str, Any]]:
+        del method, body
+        status, payload = next(answers, (0, {}))
+        if status:
+            return status, payload
+        assert path.startswith("/v1/secret/data/app")
+        meta = {"version": 1, "created_time": "2026-01-01T00:00:00Z"}
+        return 200, {"data": {"data": json_data(keyring), "metadata": meta}}
+
+    server = RecordingServer(route)
+    vault_env.setenv("VAULT_TOKEN", "t")
+    try:
+        with caplog.at_level(logging.WARNING, "secret_keyring"):
+            current, _ = secret_keys(f"vault://secret/app?addr={server.url}", startup_timeout=20)
+    finally:
+        server.close()
+
+    assert current == keyring.current
+    assert len(retry_delays(caplog)) == 2
+    assert "upgrading" in caplog.text

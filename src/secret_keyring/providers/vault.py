@@ -437,6 +437,13 @@ def translate_error(  # noqa: PLR0911, PLR0912 - one ordered table, most specifi
                 "the credentials",
                 source=source,
             )
+        if "unavailable for a brief period" in _vault_errors(exc):
+            # KV v2 answers 400 while it upgrades its storage: a new or migrated mount, or a
+            # standby waiting for the primary to finish. It passes on its own.
+            return SourceUnavailable(
+                f"{loc}: the KV engine is upgrading its storage{_reason(exc)}; retrying",
+                source=source,
+            )
         return SourceError(
             f"{loc}: the server rejected the request to {action}{_reason(exc)}", source=source
         )

@@ -127,23 +127,31 @@ def cold_start(program: str, env: dict[str, str]) -> float:
     return float(result.stdout.strip().splitlines()[-1])
 
 
-def primed(call: Callable[[], object]) -> tuple[float, float, float]:
-    """Nanoseconds per call: median, min, max over ``PRIMED_REPEAT`` runs."""
+def calibrate(call: Callable[[], object]) -> int:
+    """Enough calls for one run to last ``PRIMED_MIN_SECONDS``."""
     number = 1
-    while True:  # calibrate: enough calls for one run to last PRIMED_MIN_SECONDS
+    while True:
         started = time.perf_counter()
         for _ in range(number):
             call()
         if time.perf_counter() - started >= PRIMED_MIN_SECONDS:
-            break
+            return number
         number *= 2
-    runs = []
+
+
+def primed(calls: dict[str, Callable[[], object]]) -> dict[str, tuple[float, float, float]]:
+    """Nanoseconds per call for each: median, min, max over ``PRIMED_REPEAT`` runs, the
+    libraries taking turns run by run so that load on the machine hits them alike."""
+    numbers = {name: calibrate(call) for name, call in calls.items()}
+    runs: dict[str, list[float]] = {name: [] for name in calls}
     for _ in range(PRIMED_REPEAT):
-        started = time.perf_counter_ns()
-        for _ in range(number):
-            call()
-        runs.append((time.perf_counter_ns() - started) / number)
-    return spread(runs)
+        for name, call in calls.items():
+            number = numbers[name]
+            started = time.perf_counter_ns()
+            for _ in range(number):
+                call()
+            runs[name].append((time.perf_counter_ns() - started) / number)
+    return {name: spread(samples) for name, samples in runs.items()}
 
 
 def fmt_ms(values: tuple[float, float, float]) -> str:
@@ -251,7 +259,7 @@ def run(server: MotoServer, cold_runs: int, out: Path) -> int:
         "Powertools parameters": read_powertools,
     }
     server.reset_counts()
-    hot = {name: primed(call) for name, call in calls.items()}
+    hot = primed(calls)
     hot_requests = sum(server.counts().values())
     if hot_requests:
         raise RuntimeError(f"the primed loops reached the server {hot_requests} times")
@@ -285,10 +293,14 @@ def report(
         )
     floor = hot["module-level constant (floor)"]
     worst = min(hot[name][0] for name in COLD if name != OURS) / ours_hot
+    load = (
+        f", load average {os.getloadavg()[0]:.1f} at the end" if hasattr(os, "getloadavg") else ""
+    )
     setup = (
         "One run against one moto server on loopback (its own process). Python "
         f"{sys.version.split()[0]} on {platform.system()} {platform.machine()}, "
-        f"{os.cpu_count()} CPUs; {versions()}."
+        f"{os.cpu_count()} CPUs{load}; {versions()}. Absolute times move with the machine's "
+        "load; the ratios, measured in the same run, are the comparison."
     )
     cold_note = (
         "* **Cold start**: a fresh interpreter per sample that has imported `django.conf` (as "
@@ -301,9 +313,9 @@ def report(
     )
     hot_note = (
         "* **Primed get**: nanoseconds per call in one process after a first read, median "
-        f"(min-max) of {PRIMED_REPEAT} runs of at least {PRIMED_MIN_SECONDS * 1000:.0f} ms; "
-        "every call goes through the same one-line function. The server saw no request "
-        "during these loops."
+        f"(min-max) of {PRIMED_REPEAT} runs of at least {PRIMED_MIN_SECONDS * 1000:.0f} ms, "
+        "the libraries taking turns; every call goes through the same one-line function. "
+        "The server saw no request during these loops."
     )
     header = (
         "| library | cold start ms | cold ratio | requests at start | primed get ns "

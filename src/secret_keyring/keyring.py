@@ -70,6 +70,13 @@ def validate_key(key: object, *, source: str = "", field: str = "current") -> st
         )
     if not key:
         raise InvalidSecret(f"{where}: the key is empty; {_FIX_WEAK}", source=source)
+    if len(key) > MAX_PAYLOAD_BYTES:
+        # Vault hands over decoded data, which never passed the payload size check.
+        raise InvalidSecret(
+            f"{where}: the key has {len(key)} characters, at most {MAX_PAYLOAD_BYTES} are "
+            "allowed; store a key from `secret-keyring generate`",
+            source=source,
+        )
     if not key.isprintable():
         raise InvalidSecret(
             f"{where}: the key contains control or non-printable characters "
@@ -104,6 +111,25 @@ def validate_key(key: object, *, source: str = "", field: str = "current") -> st
 
 def _where(source: str, field: str) -> str:
     return f"{source}: field {field!r}" if source else f"field {field!r}"
+
+
+#: Member names longer than this are not quoted in messages: a key pasted where a name belongs
+#: is at least ``MIN_KEY_LENGTH`` characters long.
+_NAME_SHOWN = 40
+
+
+def shown_name(name: object) -> str:
+    """A member name of secret data as messages show it: quoted when short and printable, else
+    only its length (a key stored by mistake as a name must not reach a log)."""
+    text = str(name)
+    if len(text) <= _NAME_SHOWN and text.isprintable():
+        return repr(text)
+    return f"<a {len(text)}-character name>"
+
+
+def member_names(data: Mapping[Any, Any], limit: int = 10) -> str:
+    """The first ``limit`` member names of secret data, for messages (see :func:`shown_name`)."""
+    return ", ".join(shown_name(name) for name in list(data)[:limit])
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
@@ -245,7 +271,10 @@ class _DuplicateName(ValueError):
 
 def _decode(raw: str | bytes, source: str, field: str) -> str:
     where = _where(source, field)
-    size = len(raw) if isinstance(raw, bytes) else len(raw.encode("utf-8", "surrogatepass"))
+    # A str never has more characters than UTF-8 bytes: only a short one is worth encoding.
+    size = len(raw)
+    if isinstance(raw, str) and size <= MAX_PAYLOAD_BYTES:
+        size = len(raw.encode("utf-8", "surrogatepass"))
     if size > MAX_PAYLOAD_BYTES:
         raise InvalidSecret(
             f"{where}: the payload is {size} bytes, at most {MAX_PAYLOAD_BYTES} are allowed; "
@@ -395,7 +424,7 @@ def parse_mapping(
         if default_field is not None and default_field in data:
             field = default_field
         else:
-            names = ", ".join(repr(str(name)) for name in list(data)[:10])
+            names = member_names(data)
             raise InvalidSecret(
                 f"{_where(source, 'current')}: the JSON object has no 'current' member "
                 f"(it has {names or 'no members'}); store keyring JSON or name the field "
@@ -415,7 +444,8 @@ def parse_mapping(
         if isinstance(value, str):
             inner = value.strip()
             if inner.startswith("{"):
-                return parse_mapping(_load_json(inner, source, field), source=source, field=None)
+                text = _decode(inner, source, field)
+                return parse_mapping(_load_json(text, source, field), source=source, field=None)
             return _plain(value, source, field)
         raise InvalidSecret(
             f"{_where(source, field)}: expected a string, got {_json_type(value)}; "
@@ -432,8 +462,11 @@ def _keyring_members(data: Mapping[Any, Any], source: str, prefix: str) -> Paylo
     allowed = {"current", "next", "previous"}
     unknown = [str(key) for key in data if key not in allowed]
     if unknown:
+        first = unknown[0]
+        if len(first) > _NAME_SHOWN or not first.isprintable():
+            first = f"<a {len(first)}-character name>"
         raise InvalidSecret(
-            f"{_where(source, name(unknown[0]))}: keyring JSON takes only 'current', 'next' "
+            f"{_where(source, name(first))}: keyring JSON takes only 'current', 'next' "
             "and 'previous'; remove the other members",
             source=source,
         )
@@ -460,6 +493,13 @@ def _keyring_members(data: Mapping[Any, Any], source: str, prefix: str) -> Paylo
             f"{_where(source, name('previous'))}: the keyring holds {count} keys, at most "
             f"{MAX_KEYS} are allowed (each costs an HMAC on every failed verification); "
             "trim 'previous'",
+            source=source,
+        )
+    size = sum(len(key) for key in (current, nxt, *previous) if isinstance(key, str))
+    if size > MAX_PAYLOAD_BYTES:
+        raise InvalidSecret(
+            f"{_where(source, name('current'))}: the keys add up to {size} characters, at most "
+            f"{MAX_PAYLOAD_BYTES} are allowed; store only the keyring",
             source=source,
         )
     validate_key(current, source=source, field=name("current"))

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from secret_keyring.errors import ConfigurationError
+from secret_keyring.keyring import MIN_KEY_LENGTH
 
 if TYPE_CHECKING:
     from secret_keyring.providers.base import Provider
@@ -82,7 +83,9 @@ class SourceURL:
 def _redact(url: str) -> str:
     scheme, sep, rest = url.partition("://")
     if not sep:
-        return "<source URL>" if len(url) > 64 else url
+        # Not a URL: perhaps the key itself, pasted where the source belongs. Keys are at least
+        # MIN_KEY_LENGTH characters long; anything that long is not shown.
+        return f"<a {len(url)}-character value>" if len(url) >= MIN_KEY_LENGTH else url
     location = re.split(r"[?#]", rest, maxsplit=1)[0]
     head, slash, tail = location.partition("/")
     if "@" in head and scheme != "aws-secretsmanager":
@@ -156,7 +159,15 @@ def parse_source_url(url: str) -> SourceURL:
             f"source {redacted!r}: empty '#' field; name the field or drop the '#'",
             source=redacted,
         )
-    return SourceURL(scheme, unquote(location), options, field, redacted)
+    location = unquote(location)
+    # %00, %0A and friends decode into control characters: a NUL in a file path, a header
+    # break in an address. The raw URL was checked above; check what the escapes produce.
+    if not all(part.isprintable() for part in (location, field or "", *options.values())):
+        raise ConfigurationError(
+            f"source {redacted!r}: a percent-escape decodes to a control character; remove it",
+            source=redacted,
+        )
+    return SourceURL(scheme, location, options, field, redacted)
 
 
 def _segments(path: str, redacted: str, what: str) -> list[str]:
@@ -227,8 +238,9 @@ def provider_from_url(url: str, *, max_fallbacks: int = 3) -> Provider:
         names = [parsed.location, parsed.options.get("fallbacks")]
         for name in names:
             if name is not None and not _ENV_NAME.match(name):
+                shown = "***@" + name.rsplit("@", 1)[1] if "@" in name else name  # credentials
                 raise ConfigurationError(
-                    f"source {parsed.redacted!r}: {name[:64]!r} is not an environment variable "
+                    f"source {parsed.redacted!r}: {shown[:64]!r} is not an environment variable "
                     "name (letters, digits, underscore)",
                     source=parsed.redacted,
                 )

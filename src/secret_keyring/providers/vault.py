@@ -51,7 +51,7 @@ from secret_keyring.errors import (
     SourceError,
     SourceUnavailable,
 )
-from secret_keyring.keyring import MAX_KEYS, Keyring, Payload, parse_mapping
+from secret_keyring.keyring import MAX_KEYS, Keyring, Payload, member_names, parse_mapping
 from secret_keyring.providers.base import BaseProvider, require_extra
 
 if TYPE_CHECKING:
@@ -1021,7 +1021,7 @@ class VaultProvider(BaseProvider):
 
     def _payload(self, data: Mapping[str, Any], *, number: int | None = None) -> Payload:
         if self.field is not None and self.field not in data:
-            names = ", ".join(repr(str(name)) for name in list(data)[:10]) or "none"
+            names = member_names(data) or "none"
             version = f" version {number}" if number is not None else ""
             raise SecretNotFound(
                 f"{self._where().location()}: the secret{version} has no field {self.field!r} "

@@ -3,8 +3,8 @@
 The example site runs under gunicorn with 4 sync workers (once more with ``--preload``), its
 settings reading keyring JSON from a real OpenBao with ``SECRET_KEYRING_TTL=2``. While 40 users
 keep visiting (session cookie, signed cookie, password-reset token), the keyring is rotated 10
-times, 3 seconds apart: longer than the TTL, so by each rotation every worker holds the
-previous keyring or the current one, but never reliably the current one.
+times, 3 seconds apart: longer than the TTL, so no worker is ever two rotations behind, yet after
+every rotation some workers serve the previous keyring for up to a TTL.
 
 What "zero failures" covers, and how the keys stay in the keyring: the claim is about the
 rotation window, when workers with stale caches meet signatures made with a key they have not
@@ -20,14 +20,16 @@ keeps. So the scenario (``driver.py``) has two kinds of users:
   from whichever worker answers, then present them to the others: new-key signatures meeting
   stale workers, continuously, through all 10 rotations.
 
-A keyring that keeps fewer keys than a credential's age is expected to reject it, with any
-library; choosing ``max_fallbacks`` for the lifetime of your signed values is documented.
+A credential older (in rotations) than the keyring keeps keys is rejected whatever the library;
+the rotation's ``max_fallbacks`` is what to size for the lifetime of signed values.
 
 Without ``--preload`` the workers start ``TTL / 4`` apart, so their refresh phases spread over the
 TTL as a real fleet's do; with ``--preload`` they inherit one fetch and refresh in near lockstep.
 
 The plain-payload run is a comparison, reported and not asserted to fail: fallbacks are only the
-earlier KV versions, so a stale worker rejects what an updated one signs.
+earlier KV versions, so a stale worker rejects what an updated one signs. Its rejections (printed
+at the end of the run, beside the keyring runs) show that the load does put new-key signatures
+in front of stale workers: the keyring runs' zero is not for lack of opportunity.
 """
 
 from __future__ import annotations

@@ -27,7 +27,12 @@ import weakref
 from collections.abc import Callable
 from typing import Any, Literal
 
-from secret_keyring.errors import ConfigurationError, SecretKeyringError, SourceUnavailable
+from secret_keyring.errors import (
+    ConfigurationError,
+    SecretKeyringError,
+    SourceUnavailable,
+    clear_locals,
+)
 from secret_keyring.keyring import Keyring
 from secret_keyring.providers.base import Provider
 
@@ -265,7 +270,13 @@ class CachedKeyring:
         }
 
     def __repr__(self) -> str:
-        return f"CachedKeyring({self.provider.source!r}, ttl={self.ttl}, keyring={self._keyring!r})"
+        # Safe on a half-built instance (its __init__ raised): tracebacks with locals repr it.
+        provider = getattr(self, "provider", None)
+        source = getattr(provider, "source", None)
+        return (
+            f"CachedKeyring({source!r}, ttl={getattr(self, 'ttl', None)}, "
+            f"keyring={getattr(self, '_keyring', None)!r})"
+        )
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -317,6 +328,7 @@ class CachedKeyring:
             new = self.provider.fetch()
         except Exception as exc:
             self._record_failure(exc)
+            clear_locals(exc)  # whatever provider it is: no payload in the frames it left
             raise
         finally:
             with self._cond:

@@ -14,9 +14,19 @@ The tree::
 
 Messages name the source, the field and the fix. They never contain key material, tokens or
 credentials: at most a fingerprint (the first 8 hex digits of the key's SHA-256).
+
+Tracebacks neither: the functions a caller enters the library through are decorated with
+:func:`clears_locals`, so an exception leaving them carries frames whose local variables (raw
+payloads, keys, Vault tokens in request headers) have been cleared. Debug pages and error
+trackers that show locals then show none for those frames; file, line and function remain.
 """
 
 from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
 
 __all__ = [
     "AccessDenied",
@@ -81,3 +91,42 @@ class WeakSecretKey(InvalidSecret):
 
 class RotationError(SecretKeyringError):
     """A rotation step could not complete; the secret is left in its previous consistent state."""
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def clear_locals(exc: BaseException) -> None:
+    """Clear the local variables of every finished frame in ``exc``'s traceback, and in those of
+    its cause and context, recursively. Frames still running (the caller's) are left alone."""
+    pending: list[BaseException | None] = [exc]
+    seen: set[int] = set()
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        tb = current.__traceback__
+        while tb is not None:
+            # A frame still executing belongs to a caller: clear() refuses it, and that is right.
+            with contextlib.suppress(RuntimeError):
+                tb.tb_frame.clear()
+            tb = tb.tb_next
+        pending += [current.__cause__, current.__context__]
+
+
+def clears_locals(function: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Decorate an entry point so that an exception leaving it holds no local variables of the
+    frames below it, nor of this wrapper (which holds the arguments)."""
+
+    @functools.wraps(function)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return function(*args, **kwargs)
+        except BaseException as exc:
+            clear_locals(exc)
+            del args, kwargs
+            raise
+
+    return wrapper

@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from secret_keyring.errors import InvalidSecret, SecretNotFound, WeakSecretKey
+from secret_keyring.errors import InvalidSecret, SecretNotFound, WeakSecretKey, clears_locals
 
 __all__ = [
     "MAX_KEYS",
@@ -46,6 +46,17 @@ def fingerprint(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:8]
 
 
+def _shown_fingerprint(key: object) -> str:
+    """A fingerprint for ``repr``: ``None`` for no key, ``<invalid>`` for anything unusable."""
+    if key is None:
+        return "None"
+    try:
+        return fingerprint(key)  # type: ignore[arg-type]
+    except (AttributeError, TypeError, UnicodeEncodeError):
+        return "<invalid>"
+
+
+@clears_locals
 def validate_key(key: object, *, source: str = "", field: str = "current") -> str:
     """Check one key against Django's W009 rules and our text rules.
 
@@ -157,6 +168,7 @@ class Keyring:
     version: str | None = None
     source: str = ""
 
+    @clears_locals
     def __post_init__(self) -> None:
         previous: object = self.previous
         if not isinstance(previous, tuple):
@@ -214,11 +226,14 @@ class Keyring:
         )
 
     def __repr__(self) -> str:
-        fp = self.fingerprints
+        # Never raises, even for a keyring whose validation failed half-way (a traceback that
+        # shows locals calls repr on it): unusable members show as <invalid>.
+        previous = self.previous if isinstance(self.previous, (tuple, list)) else ()
         return (
-            f"Keyring(current={fp['current']}, next={fp['next']}, "
-            f"previous=[{', '.join(fp['previous'])}], version={self.version!r}, "
-            f"source={self.source!r})"
+            f"Keyring(current={_shown_fingerprint(self.current)}, "
+            f"next={_shown_fingerprint(self.next)}, "
+            f"previous=[{', '.join(_shown_fingerprint(key) for key in previous)}], "
+            f"version={self.version!r}, source={self.source!r})"
         )
 
     __str__ = __repr__
@@ -238,8 +253,9 @@ class Payload:
     previous: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
-        return f"Payload(kind={self.kind!r}, current={fingerprint(self.current)})"
+        return f"Payload(kind={self.kind!r}, current={_shown_fingerprint(self.current)})"
 
+    @clears_locals
     def to_keyring(
         self, *, version: str | None = None, source: str = "", history: Sequence[str] = ()
     ) -> Keyring:
@@ -347,6 +363,7 @@ def _load_json(text: str, source: str, field: str) -> Any:
         ) from None
 
 
+@clears_locals
 def parse_payload(raw: str | bytes, *, source: str = "", field: str | None = None) -> Payload:
     """Parse a secret value: keyring JSON, a JSON object with a named field, or a bare key.
 
@@ -396,6 +413,7 @@ def _is_number(text: str) -> bool:
     return True
 
 
+@clears_locals
 def parse_mapping(
     data: object,
     *,

@@ -39,6 +39,7 @@ from secret_keyring.errors import (
     SecretNotFound,
     SourceError,
     SourceUnavailable,
+    clears_locals,
 )
 from secret_keyring.keyring import MAX_KEYS, Keyring, Payload, parse_payload
 from secret_keyring.providers.base import BaseProvider, require_extra
@@ -660,6 +661,7 @@ class AwsSecretsManagerProvider(BaseProvider):
         self._session = session
         self._values: dict[str, Payload | _Unusable] = {}
 
+    @clears_locals
     def client(self) -> SecretsManagerClient:
         """This process's Secrets Manager client, built on first use.
 
@@ -682,6 +684,7 @@ class AwsSecretsManagerProvider(BaseProvider):
                 )
             return self._client
 
+    @clears_locals
     def fetch(self) -> Keyring:
         """Check the staged versions and read only those not read before.
 

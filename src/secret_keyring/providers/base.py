@@ -68,7 +68,8 @@ class BaseProvider:
         self._lock = threading.RLock()
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._source!r})"
+        # Safe on a half-built provider: tracebacks with locals repr it.
+        return f"{type(self).__name__}({getattr(self, '_source', None)!r})"
 
 
 _live: weakref.WeakSet[BaseProvider] = weakref.WeakSet()

@@ -14,6 +14,7 @@ from secret_keyring.errors import (
     InvalidSecret,
     SecretNotFound,
     SourceUnavailable,
+    clears_locals,
 )
 from secret_keyring.keyring import MAX_PAYLOAD_BYTES, Keyring, keyring_to_json, parse_payload
 from secret_keyring.providers.base import BaseProvider
@@ -63,6 +64,7 @@ class EnvProvider(BaseProvider):
         self.field = field
         self._environ = environ
 
+    @clears_locals
     def fetch(self) -> Keyring:
         """Read the variables now.
 
@@ -138,6 +140,7 @@ class FileProvider(BaseProvider):
         super().__init__(f"file://{self.path}" + (f"#{field}" if field else ""))
         self.field = field
 
+    @clears_locals
     def fetch(self) -> Keyring:
         """Read and parse the file.
 
@@ -166,6 +169,7 @@ class DevProvider(BaseProvider):
         self.path = Path(path) if path is not None else Path.cwd() / DEFAULT_DEV_PATH
         super().__init__(f"dev://{self.path}" if path is not None else "dev://")
 
+    @clears_locals
     def fetch(self) -> Keyring:
         """Read the dev keyring, creating it first if it does not exist.
 

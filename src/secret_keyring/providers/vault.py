@@ -50,6 +50,7 @@ from secret_keyring.errors import (
     SecretNotFound,
     SourceError,
     SourceUnavailable,
+    clears_locals,
 )
 from secret_keyring.keyring import MAX_KEYS, Keyring, Payload, member_names, parse_mapping
 from secret_keyring.providers.base import BaseProvider, require_extra
@@ -728,6 +729,7 @@ class VaultProvider(BaseProvider):
         """The address in use (the first of the list until a failover moves on)."""
         return self.settings.addresses[self._address_index]
 
+    @clears_locals
     def fetch(self) -> Keyring:
         """Read the keyring; on KV v2, re-read data only for versions not read before.
 
@@ -744,6 +746,7 @@ class VaultProvider(BaseProvider):
                 return self._fetch_v1()
             return self._fetch_v2()
 
+    @clears_locals
     def client(self) -> hvac.Client:
         """The authenticated hvac client this provider uses (logging in or renewing if due).
 
@@ -756,6 +759,7 @@ class VaultProvider(BaseProvider):
         with self._lock:
             return self._ready_client()
 
+    @clears_locals
     def run(
         self,
         operation: Callable[[hvac.Client], T],
@@ -782,6 +786,7 @@ class VaultProvider(BaseProvider):
         with self._lock:
             return self._run(operation, action=action, idempotent=idempotent)
 
+    @clears_locals
     def read_secret_data(self, version: int | None = None) -> tuple[dict[str, Any], int | None]:
         """Read the raw KV data (key material inside: never log it) and its version.
 

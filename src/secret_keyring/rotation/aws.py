@@ -30,6 +30,7 @@ from secret_keyring.errors import (
     RotationError,
     SecretKeyringError,
     SecretNotFound,
+    clears_locals,
 )
 from secret_keyring.keyring import Keyring, fingerprint, keyring_to_json, parse_payload
 from secret_keyring.rotation import RotationReport, zero_fallbacks_error
@@ -90,6 +91,7 @@ class SecretsManagerRotation:
 
     # -- the protocol -------------------------------------------------------------------------
 
+    @clears_locals
     def preconditions(self) -> bool:
         """The template's checks; returns False when there is nothing left to do.
 
@@ -123,6 +125,7 @@ class SecretsManagerRotation:
             )
         return True
 
+    @clears_locals
     def run(self, step: str) -> None:
         """Run one step by its protocol name.
 
@@ -144,6 +147,7 @@ class SecretsManagerRotation:
             )
         handlers[step]()
 
+    @clears_locals
     def create_secret(self) -> None:
         """Store the rotated value as the token's ``AWSPENDING`` version, once."""
         current_raw = self.value(stage=AWSCURRENT)
@@ -173,10 +177,12 @@ class SecretsManagerRotation:
             ",".join(fp["previous"]) or "-",
         )
 
+    @clears_locals
     def set_secret(self) -> None:
         """Nothing to configure: the consumers read the secret themselves."""
         logger.info("%s: setSecret: nothing to do (consumers read the secret)", self.source)
 
+    @clears_locals
     def test_secret(self) -> None:
         """Validate the pending value as the provider would, and its continuity with current.
 
@@ -218,6 +224,7 @@ class SecretsManagerRotation:
             pending_keyring.fingerprints["current"],
         )
 
+    @clears_locals
     def finish_secret(self) -> None:
         """Make the token's version ``AWSCURRENT`` and take ``AWSPENDING`` off it."""
         metadata = self.call("describe_secret", SecretId=self.secret_id)
@@ -255,6 +262,7 @@ class SecretsManagerRotation:
                 RemoveFromVersionId=self.token,
             )
 
+    @clears_locals
     def abandon(self) -> None:
         """After a failed run, take ``AWSPENDING`` off this token's version (best effort).
 
@@ -304,6 +312,7 @@ class SecretsManagerRotation:
         except SecretNotFound:
             return None
 
+    @clears_locals
     def value(self, *, stage: str, version: str | None = None) -> str | bytes:
         """Read a version's raw value (key material: never log it)."""
         params: dict[str, Any] = {"SecretId": self.secret_id, "VersionStage": stage}
@@ -316,6 +325,7 @@ class SecretsManagerRotation:
             return bytes(response["SecretBinary"])
         raise RotationError(f"{self.source}: the {stage} version has no value", source=self.source)
 
+    @clears_locals
     def call(self, operation: str, **params: Any) -> Any:
         """Call a Secrets Manager operation, translating its errors (most specific first)."""
         from secret_keyring.providers.aws import translate_error
@@ -328,6 +338,7 @@ class SecretsManagerRotation:
             raise translate_error(exc, source=self.source) from exc
 
 
+@clears_locals
 def rotate_secret(provider: AwsSecretsManagerProvider, *, max_fallbacks: int = 3) -> RotationReport:
     """Rotate now: ``RotateSecret`` when a rotation Lambda is configured, else the four steps
     here with a fresh token (the same code the Lambda runs).
@@ -371,6 +382,7 @@ def rotate_secret(provider: AwsSecretsManagerProvider, *, max_fallbacks: int = 3
     )
 
 
+@clears_locals
 def init_secret(provider: AwsSecretsManagerProvider) -> RotationReport:
     """Create the secret with a first keyring (current + next), or give a valueless secret its
     first value; a secret that has a current value is left alone.
@@ -427,6 +439,7 @@ def _lambda_client() -> SecretsManagerClient:
     return _client
 
 
+@clears_locals
 def lambda_handler(event: Mapping[str, Any], context: object) -> None:
     """Entry point for Secrets Manager: ``secret_keyring.rotation.aws.lambda_handler``.
 

@@ -11,7 +11,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from secret_keyring.errors import ConfigurationError, RotationError
+from secret_keyring.errors import ConfigurationError, RotationError, clears_locals
 from secret_keyring.keyring import MAX_KEYS, Keyring, keyring_to_json, parse_payload
 
 # These modules import their SDKs lazily: importing them here costs nothing.
@@ -25,6 +25,7 @@ from secret_keyring.rotation.keygen import generate_key, new_keyring, rotate
 __all__ = ["init_source", "rotate_source"]
 
 
+@clears_locals
 def rotate_source(provider: Provider, *, max_fallbacks: int = 3) -> RotationReport:
     """Rotate the keyring behind ``provider`` once.
 
@@ -68,6 +69,7 @@ def rotate_source(provider: Provider, *, max_fallbacks: int = 3) -> RotationRepo
     )
 
 
+@clears_locals
 def init_source(provider: Provider) -> RotationReport:
     """Write a first keyring (current + next) where none exists; leave an existing one alone.
 

@@ -24,6 +24,7 @@ from secret_keyring.errors import (
     InvalidSecret,
     RotationError,
     SecretNotFound,
+    clears_locals,
 )
 from secret_keyring.keyring import Keyring, keyring_to_json, parse_mapping
 from secret_keyring.rotation import RotationReport, zero_fallbacks_error
@@ -111,6 +112,7 @@ def _rotated_data(
     return new_data, keyring
 
 
+@clears_locals
 def rotate_keyring(provider: VaultProvider, *, max_fallbacks: int = 3) -> RotationReport:
     """Rotate once: read the latest version, write the rotated keyring with ``cas``.
 
@@ -156,6 +158,7 @@ def rotate_keyring(provider: VaultProvider, *, max_fallbacks: int = 3) -> Rotati
     return RotationReport(provider.source, str(written), True, "check-and-set write", fp)
 
 
+@clears_locals
 def init_keyring(provider: VaultProvider) -> RotationReport:
     """Write a first keyring (current + next) only where no secret exists (``cas=0``).
 
@@ -190,6 +193,7 @@ def init_keyring(provider: VaultProvider) -> RotationReport:
     )
 
 
+@clears_locals
 def lambda_handler(event: Mapping[str, Any], context: object) -> dict[str, Any]:
     """Scheduled rotation entry point: ``secret_keyring.rotation.vault.lambda_handler``.
 

@@ -7,6 +7,8 @@ Modes, switchable while connections are open:
   slow backend that still answers);
 * ``stall``: connections are accepted and the request is read, but nothing is ever answered (a
   backend that accepts connections and hangs, which connect timeouts do not catch);
+* ``swallow``: requests reach the server, its answers are dropped (the server acts on a write, the
+  client never learns it did: what a client killed mid-request leaves behind);
 * ``reset``: new connections are accepted and closed at once with a TCP reset (a backend whose
   port answers but whose process is gone).
 
@@ -26,7 +28,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Literal
 
-Mode = Literal["pass", "delay", "stall", "reset"]
+Mode = Literal["pass", "delay", "stall", "swallow", "reset"]
 _TICK = 0.05
 
 
@@ -171,7 +173,7 @@ class FaultProxy:
                         return
                     if source is server:
                         self._hold_back()
-                        if self.mode == "stall":
+                        if self.mode in ("stall", "swallow"):
                             continue  # the answer never arrives
                     target.sendall(data)
         except OSError:

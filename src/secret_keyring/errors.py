@@ -16,7 +16,7 @@ Messages name the source, the field and the fix. They never contain key material
 credentials: at most a fingerprint (the first 8 hex digits of the key's SHA-256).
 
 Tracebacks neither: the functions a caller enters the library through are decorated with
-:func:`clears_locals`, so an exception leaving them carries frames whose local variables (raw
+``clears_locals()``, so an exception leaving them carries frames whose local variables (raw
 payloads, keys, Vault tokens in request headers) have been cleared. Debug pages and error
 trackers that show locals then show none for those frames; file, line and function remain.
 """

@@ -139,7 +139,7 @@ def shown_name(name: object) -> str:
 
 
 def member_names(data: Mapping[Any, Any], limit: int = 10) -> str:
-    """The first ``limit`` member names of secret data, for messages (see :func:`shown_name`)."""
+    """The first ``limit`` member names of secret data, for messages (see ``shown_name()``)."""
     return ", ".join(shown_name(name) for name in list(data)[:limit])
 
 

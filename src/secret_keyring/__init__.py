@@ -8,14 +8,12 @@ nothing; ``from secret_keyring import Keyring`` loads what that name needs.
 
 from __future__ import annotations
 
-import importlib
+from secret_keyring._lazy import lazy_attributes
 
 # Not `from typing import TYPE_CHECKING`: importing typing would double this package's import
 # time, and type checkers treat a module-level TYPE_CHECKING constant the same way.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
-
     from secret_keyring.cache import CachedKeyring
     from secret_keyring.keyring import Keyring
     from secret_keyring.providers.base import Provider
@@ -23,22 +21,13 @@ if TYPE_CHECKING:
 
 __all__ = ["CachedKeyring", "Keyring", "Provider", "provider_from_url"]
 
-_LAZY = {
-    "CachedKeyring": "secret_keyring.cache",
-    "Keyring": "secret_keyring.keyring",
-    "Provider": "secret_keyring.providers.base",
-    "provider_from_url": "secret_keyring.urls",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_attributes(
+    __name__,
+    {
+        "CachedKeyring": "secret_keyring.cache",
+        "Keyring": "secret_keyring.keyring",
+        "Provider": "secret_keyring.providers.base",
+        "provider_from_url": "secret_keyring.urls",
+    },
+    __all__,
+)

@@ -10,9 +10,9 @@ standard-library dependencies are a third of its import time.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from secret_keyring._lazy import lazy_attributes
 from secret_keyring.providers.base import BaseProvider, Provider
 
 if TYPE_CHECKING:
@@ -30,23 +30,14 @@ __all__ = [
     "VaultProvider",
 ]
 
-_LAZY = {
-    "AwsSecretsManagerProvider": "secret_keyring.providers.aws",
-    "DevProvider": "secret_keyring.providers.local",
-    "EnvProvider": "secret_keyring.providers.local",
-    "FileProvider": "secret_keyring.providers.local",
-    "VaultProvider": "secret_keyring.providers.vault",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_attributes(
+    __name__,
+    {
+        "AwsSecretsManagerProvider": "secret_keyring.providers.aws",
+        "DevProvider": "secret_keyring.providers.local",
+        "EnvProvider": "secret_keyring.providers.local",
+        "FileProvider": "secret_keyring.providers.local",
+        "VaultProvider": "secret_keyring.providers.vault",
+    },
+    __all__,
+)

@@ -224,12 +224,12 @@ resource "aws_lambda_function" "rotation" {
   timeout          = var.lambda_timeout
   memory_size      = var.lambda_memory_size
 
-  dynamic "environment" {
-    for_each = length(var.lambda_environment_variables) > 0 ? [var.lambda_environment_variables] : []
-
-    content {
-      variables = environment.value
-    }
+  environment {
+    variables = merge(
+      var.lambda_environment_variables,
+      { SECRET_KEYRING_MAX_FALLBACKS = tostring(var.rotation_max_fallbacks) },
+      var.rotation_field == null ? {} : { SECRET_KEYRING_FIELD = var.rotation_field },
+    )
   }
 
   dynamic "vpc_config" {

@@ -230,6 +230,23 @@ variable "lambda_memory_size" {
   }
 }
 
+variable "rotation_max_fallbacks" {
+  description = "How many previous keys a rotated keyring keeps (SECRET_KEYRING_MAX_FALLBACKS of the handler). Signatures older than this many rotations stop verifying."
+  type        = number
+  default     = 3
+
+  validation {
+    condition     = var.rotation_max_fallbacks >= 1 && var.rotation_max_fallbacks <= 18 && floor(var.rotation_max_fallbacks) == var.rotation_max_fallbacks
+    error_message = "rotation_max_fallbacks must be a whole number from 1 to 18."
+  }
+}
+
+variable "rotation_field" {
+  description = "Member of a JSON secret that holds the key or keyring (SECRET_KEYRING_FIELD of the handler); null when the whole value is the keyring, as this module writes it."
+  type        = string
+  default     = null
+}
+
 variable "lambda_environment_variables" {
   description = "Extra environment variables for the rotation Lambda (for example its logging level). Never put keys here."
   type        = map(string)

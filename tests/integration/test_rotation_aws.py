@@ -29,7 +29,13 @@ from secret_keyring.errors import (
 from secret_keyring.keyring import fingerprint, keyring_to_json, parse_payload
 from secret_keyring.providers.aws import AwsSecretsManagerProvider
 from secret_keyring.rotation import aws as rotation_aws
-from secret_keyring.rotation.aws import STEPS, init_secret, lambda_handler, rotate_secret
+from secret_keyring.rotation.aws import (
+    STEPS,
+    SecretsManagerRotation,
+    init_secret,
+    lambda_handler,
+    rotate_secret,
+)
 from secret_keyring.rotation.keygen import new_keyring
 from secret_keyring.rotation.lambda_zip import build_lambda_zip
 from secret_keyring.rotation.run import rotate_source
@@ -710,6 +716,30 @@ def test_init_with_a_field(secretsmanager: Any, lambda_env: MotoServer) -> None:
     assert provider.fetch().next is not None
     document = secretsmanager.get_secret_value(SecretId=name, VersionStage="AWSCURRENT")
     assert list(json.loads(document["SecretString"])) == ["django"]
+
+
+def test_init_racing_another_init_leaves_theirs_alone(
+    secretsmanager: Any, lambda_env: MotoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = new_name()
+    theirs = json.dumps({"current": make_key(), "next": make_key(), "previous": []})
+    original = SecretsManagerRotation.call
+
+    def call(self: SecretsManagerRotation, operation: str, **params: Any) -> Any:
+        if operation == "create_secret":  # the other init wins between describe and create
+            secretsmanager.create_secret(Name=name, SecretString=theirs)
+        return original(self, operation, **params)
+
+    monkeypatch.setattr(SecretsManagerRotation, "call", call)
+    provider = AwsSecretsManagerProvider(name)
+
+    report = init_secret(provider)
+
+    assert not report.written
+    assert "another init" in report.how
+    stored = secretsmanager.get_secret_value(SecretId=name, VersionStage="AWSCURRENT")
+    assert stored["SecretString"] == theirs
+    assert report.fingerprints == provider.fetch().fingerprints
 
 
 def test_init_of_a_missing_arn_is_refused(lambda_env: MotoServer) -> None:

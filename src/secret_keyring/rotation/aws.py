@@ -30,6 +30,7 @@ from secret_keyring.errors import (
     RotationError,
     SecretKeyringError,
     SecretNotFound,
+    SourceError,
     clears_locals,
 )
 from secret_keyring.keyring import Keyring, fingerprint, keyring_to_json, parse_payload
@@ -406,7 +407,20 @@ def init_secret(provider: AwsSecretsManagerProvider) -> RotationReport:
                 "create it by name (or with the Terraform module)",
                 source=provider.source,
             ) from None
-        created = rotation.call("create_secret", Name=provider.secret_id, SecretString=value)
+        try:
+            created = rotation.call("create_secret", Name=provider.secret_id, SecretString=value)
+        except SourceError as exc:
+            if _error_code(exc.__cause__) != "ResourceExistsException":
+                raise
+            # Another init created it between our two calls: theirs stands, as with cas=0.
+            existing = provider.fetch()
+            return RotationReport(
+                provider.source,
+                existing.version,
+                False,
+                "created meanwhile by another init; left as it is",
+                existing.fingerprints,
+            )
         logger.info("%s: created with a first keyring", provider.source)
         return RotationReport(
             provider.source, created.get("VersionId"), True, "secret created", keyring.fingerprints
@@ -425,6 +439,13 @@ def init_secret(provider: AwsSecretsManagerProvider) -> RotationReport:
     return RotationReport(
         provider.source, put.get("VersionId"), True, "first value written", keyring.fingerprints
     )
+
+
+def _error_code(exc: BaseException | None) -> str | None:
+    response = getattr(exc, "response", None)
+    if isinstance(response, Mapping):
+        return str(response.get("Error", {}).get("Code", "")) or None
+    return None
 
 
 _client: SecretsManagerClient | None = None

@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import hvac
-from examples.local_stack import Browser, ExampleSite
+from examples.local_stack import Browser, ExampleSite, wait_until
 
 from secret_keyring.providers.vault import VaultProvider
 from secret_keyring.rotation.keygen import generate_key
@@ -317,18 +317,6 @@ def _drive(
         started.abort()
 
 
-def _poll(check: Any, timeout: float, what: str) -> Any:
-    """Poll ``check()`` against a monotonic deadline (another process's state: no event)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.05)
-
-
 def _status(site: ExampleSite) -> dict[str, Any] | None:
     try:
         return site.status()
@@ -458,7 +446,7 @@ def run_fleet(
     threads: list[threading.Thread] = []
     try:
         seen: dict[int, dict[str, Any]] = {}
-        _poll(lambda: _pids_with(site, seen, lambda s: True), START_TIMEOUT, "every worker")
+        wait_until(lambda: _pids_with(site, seen, lambda s: True), START_TIMEOUT, "every worker")
 
         tally = _Tally()
         users = [
@@ -507,7 +495,7 @@ def run_fleet(
 
         final = rotator.final
         converged: dict[int, dict[str, Any]] = {}
-        _poll(
+        wait_until(
             lambda: _pids_with(
                 site,
                 converged,

@@ -127,12 +127,10 @@ class MotoServer:
         if self._paused:
             process.send_signal(signal.SIGCONT)
             self._paused = False
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        # Imported here: this file also runs as the server process, where tests/ is not a package.
+        from tests.plugins.processes import stop_process
+
+        stop_process(process)
         if process.stdout is not None:
             process.stdout.close()
 

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.plugins.openbao import bao_binary
+from tests.plugins.processes import stop_process
 
 BOOT_DEADLINE = 90.0
 _POLL = 0.05
@@ -150,14 +151,7 @@ class RaftCluster:
     def stop(self) -> None:
         for node in self.nodes:
             process, node.process = node.process, None
-            if process is None or process.poll() is not None:
-                continue
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+            stop_process(process)
 
     def kill(self, node: Node) -> None:
         """``SIGKILL``: the node dies without telling anyone, as a crashed host would."""

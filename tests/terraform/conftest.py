@@ -19,6 +19,7 @@ from typing import IO, Any
 
 import pytest
 
+from tests.plugins.processes import stop_process
 from tests.terraform import tfconfig
 
 LAUNCHER = Path(__file__).with_name("moto_iam_server.py")
@@ -63,16 +64,6 @@ def http_json(
     except ValueError:
         decoded = None
     return response.status, decoded
-
-
-def _stop(process: subprocess.Popen[str]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 # -- moto with IAM enforcement ------------------------------------------------------------------
@@ -134,7 +125,7 @@ def moto_iam(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoIam]:
             try:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                _stop(process)
+                stop_process(process)
 
 
 # -- OpenBao dev server for the policy tests ---------------------------------------------------
@@ -218,6 +209,6 @@ def policy_bao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PolicyBao]:
             assert status == 200, health
             yield server
         finally:
-            _stop(process)
+            stop_process(process)
             if drainer is not None:
                 drainer.join(timeout=10)

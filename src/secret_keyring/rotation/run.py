@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 from secret_keyring.errors import ConfigurationError, RotationError, clears_locals
-from secret_keyring.keyring import MAX_KEYS, Keyring, keyring_to_json, parse_payload
+from secret_keyring.keyring import MAX_KEYS, keyring_to_json
 
 # These modules import their SDKs lazily: importing them here costs nothing.
 from secret_keyring.providers.aws import AwsSecretsManagerProvider
@@ -20,7 +20,7 @@ from secret_keyring.providers.base import Provider
 from secret_keyring.providers.local import DevProvider, EnvProvider, FileProvider
 from secret_keyring.providers.vault import VaultProvider
 from secret_keyring.rotation import RotationReport, zero_fallbacks_error
-from secret_keyring.rotation.keygen import generate_key, new_keyring, rotate
+from secret_keyring.rotation.keygen import new_keyring, rotate
 
 __all__ = ["init_source", "rotate_source"]
 
@@ -128,13 +128,9 @@ def _rotate_file(provider: FileProvider | DevProvider, max_fallbacks: int) -> Ro
     if max_fallbacks < 1:
         # Even a plain key becomes keyring JSON here, with the old key as its only fallback.
         raise zero_fallbacks_error(provider.source)
-    current = provider.fetch()
-    payload = parse_payload(path.read_bytes(), source=provider.source)
-    rotated: Keyring = (
-        rotate(current, max_fallbacks)
-        if payload.kind == "keyring"
-        else rotate(Keyring(current=current.current, next=generate_key()), max_fallbacks)
-    )
+    # A plain key has no `next`: rotate() then draws the new current itself, and the result is
+    # keyring JSON from here on. Reading it back checks what was written parses.
+    rotated = rotate(provider.fetch(), max_fallbacks)
     _write_atomically(path, keyring_to_json(rotated))
     new = provider.fetch()
     return RotationReport(

@@ -103,3 +103,7 @@ def until_signed_with(keyring: Keyring, ask: Callable[[], dict[str, str]]) -> di
         rotated, REFRESH_TIMEOUT, f"a signature by {fingerprint(keyring.current)}"
     )
     return answer
+
+
+# The Django test project's fixture that makes any provider the running site's keyring source.
+from tests.django.conftest import live_site  # noqa: E402, F401

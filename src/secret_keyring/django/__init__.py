@@ -140,9 +140,9 @@ def refresh_settings() -> None:
     The check the app runs on every request, for loops that serve none: a queue consumer, a
     long management command, a WebSocket consumer. It costs one clock read and one comparison
     until the TTL has run out; then it starts a background refresh (never waiting for the
-    backend) and a later call applies the new keys. Safe from any thread, and from async code:
-    it never blocks on I/O. Does nothing when ``SECRET_KEY`` does not come from
-    ``secret_keys()``.
+    backend) and a later call applies the new keys and sends ``keys_rotated``. Safe from any
+    thread, and from async code: it never waits on the backend (only your own ``keys_rotated``
+    receivers run in it). Does nothing when ``SECRET_KEY`` does not come from ``secret_keys()``.
 
     Raises:
         ImproperlyConfigured: the process was started with ``SECRET_KEYRING_BUILD_ONLY=1`` and

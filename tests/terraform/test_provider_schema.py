@@ -133,3 +133,13 @@ def test_ephemeral_types_a_package_cannot_describe_are_skipped_not_passed() -> N
         assert kind == "ephemeral"
         assert not minimum.providers[tfconfig.implied_provider(type_name)]["ephemeral_resources"]
         assert type_name in newest.data["ephemeral"]
+
+
+def test_docs_name_the_versions_each_extract_holds() -> None:
+    """docs/terraform.md's table follows a regeneration."""
+    doc = (tfconfig.REPO / "docs" / "terraform.md").read_text(encoding="utf-8")
+    for name in schema_check.EXTRACTS:
+        for provider, info in schema_check.Extract.load(name).providers.items():
+            package = f"`{info['package']}` {info['package_version']}"
+            row = f"| {provider} | {info['version']} | {package} |"
+            assert row in doc, f"docs/terraform.md lacks the row {row!r}"

@@ -192,15 +192,25 @@ EXPECTED_MINIMUM = [
 
 @pytest.fixture(scope="module")
 def faulty_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("faults")
-    tree = root / "terraform"
-    shutil.copytree(tfconfig.TERRAFORM, tree, ignore=shutil.ignore_patterns(".terraform*"))
+    """A copy of terraform/modules (the examples only call them) plus the faults."""
+    tree = tmp_path_factory.mktemp("faults") / "terraform"
+    shutil.copytree(
+        tfconfig.TERRAFORM / "modules",
+        tree / "modules",
+        ignore=shutil.ignore_patterns(".terraform*"),
+    )
     (tree / "modules/aws-secret/faults.tf").write_text(MODULE_FAULTS, encoding="utf-8")
     (tree / "modules/fault-callee").mkdir()
     (tree / "modules/fault-callee/main.tf").write_text(CALLEE, encoding="utf-8")
-    (tree / "examples/fault-caller").mkdir()
+    (tree / "examples/fault-caller").mkdir(parents=True)
     (tree / "examples/fault-caller/main.tf").write_text(CALLER, encoding="utf-8")
     return tree
+
+
+@pytest.fixture(scope="module")
+def parsed() -> dict[Path, tfconfig.Config]:
+    """The faulty tree is parsed once for both extracts."""
+    return {}
 
 
 def _relative(problem: schema_check.Problem, tree: Path) -> str:
@@ -211,9 +221,12 @@ def _relative(problem: schema_check.Problem, tree: Path) -> str:
     ("extract", "expected"), [("newest", EXPECTED), ("minimum", EXPECTED_MINIMUM)]
 )
 def test_every_injected_fault_is_reported(
-    faulty_tree: Path, extract: str, expected: list[tuple[str, str, str]]
+    faulty_tree: Path,
+    parsed: dict[Path, tfconfig.Config],
+    extract: str,
+    expected: list[tuple[str, str, str]],
 ) -> None:
-    problems = schema_check.check_tree(schema_check.Extract.load(extract), faulty_tree)
+    problems = schema_check.check_tree(schema_check.Extract.load(extract), faulty_tree, parsed)
     unmatched = list(problems)
     missed = []
     for file, address, fragment in expected:

@@ -543,8 +543,8 @@ class DirectoryCheck:
                             for item in spec.get("content", [])
                         )
                 continue
-            if key in {"provisioner", "connection", "lifecycle"}:
-                continue  # these accept ephemeral values
+            if key in _META["resource"]:
+                continue  # meta-arguments: provisioner and connection accept ephemeral values
             source = self._uses(value, symbols)
             if source and not schema["arguments"].get(key, {}).get("write_only"):
                 self.problems.append(

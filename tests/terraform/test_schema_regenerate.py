@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.terraform import schema_check
+from tests.terraform import schema_check, tfconfig
 from tests.terraform.schema import regenerate
 
 REGISTRY = "https://registry.terraform.io/providers/hashicorp/demo/1.2.3/docs"
@@ -220,3 +220,27 @@ def test_expected_types_file_is_well_formed() -> None:
     assert ("resource", "aws_scheduler_schedule") in types
     assert ("resource", "vault_aws_auth_backend_role") in types
     assert {kind for kind, _ in types} <= set(regenerate.KINDS)
+
+
+@pytest.mark.parametrize(
+    ("constraint", "floor"),
+    [(">= 6.0", "6.0"), (">= 6.0.1, < 7.0", "6.0"), ("~> 5.4", "5.4"), ("< 7.0, >= 6.2", "6.2")],
+)
+def test_floor_of_a_version_constraint(tmp_path: Path, constraint: str, floor: str) -> None:
+    (tmp_path / "versions.tf").write_text(
+        'terraform {\n  required_providers {\n    aws = {\n      source  = "hashicorp/aws"\n'
+        f'      version = "{constraint}"\n    }}\n  }}\n}}\n',
+        encoding="utf-8",
+    )
+    floors = regenerate.declared_floors([tfconfig.load(tmp_path)])
+    assert floors == {"aws": {floor: str(tmp_path)}}
+
+
+def test_a_constraint_without_a_lower_bound_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "versions.tf").write_text(
+        'terraform {\n  required_providers {\n    aws = {\n      source  = "hashicorp/aws"\n'
+        '      version = "< 7.0"\n    }\n  }\n}\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(regenerate.RegenerateError, match="needs one lower bound"):
+        regenerate.declared_floors([tfconfig.load(tmp_path)])

@@ -341,7 +341,8 @@ def required_providers(config: Config) -> dict[str, dict[str, str]]:
         for required in block.get("required_providers", []):
             for name, spec in required.items():
                 if not name.startswith("__") and isinstance(spec, dict):
-                    found[name] = {k: literal(v) for k, v in spec.items() if not k.startswith("__")}
+                    # source and version are strings; configuration_aliases is a list.
+                    found[name] = {k: literal(v) for k, v in spec.items() if is_quoted(v)}
     return found
 
 

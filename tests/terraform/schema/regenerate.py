@@ -90,7 +90,7 @@ _KIND_OF_PATH = {
     "ephemeral-resources": "ephemeral",
 }
 _WRITE_ONLY = "Write-only: the provider never returns this value"
-_FLOOR = re.compile(r"^\s*>=\s*(\d+)\.(\d+)(?:\.(\d+))?\s*$")
+_FLOOR = re.compile(r"^(?:>=|~>)\s*(\d+)\.(\d+)(?:\.\d+)?$")
 
 
 class RegenerateError(RuntimeError):
@@ -128,17 +128,20 @@ def expected_types(path: Path = EXPECTED_TYPES) -> set[tuple[str, str]]:
 
 
 def declared_floors(configs: Iterable[tfconfig.Config]) -> dict[str, dict[str, str]]:
-    """provider -> {floor "major.minor": first directory declaring it}, from ``>= X.Y``."""
+    """provider -> {floor "major.minor": first directory declaring it}, from the ``>= X.Y``
+    (or ``~> X.Y``) part of each ``required_providers`` version constraint."""
     floors: dict[str, dict[str, str]] = {}
     for config in configs:
         for name, spec in tfconfig.required_providers(config).items():
-            match = _FLOOR.match(spec.get("version", ""))
-            if match is None:
+            constraint = spec.get("version", "")
+            matches = [_FLOOR.match(part.strip()) for part in constraint.split(",")]
+            found = [match for match in matches if match is not None]
+            if len(found) != 1:
                 raise RegenerateError(
-                    f"{config.path}: provider {name!r} needs a '>= X.Y' version constraint "
-                    f"(found {spec.get('version')!r})"
+                    f"{config.path}: provider {name!r} needs one lower bound ('>= X.Y') in its "
+                    f"version constraint (found {constraint!r})"
                 )
-            floor = f"{match.group(1)}.{match.group(2)}"
+            floor = f"{found[0].group(1)}.{found[0].group(2)}"
             floors.setdefault(name, {}).setdefault(floor, str(config.path))
     return floors
 

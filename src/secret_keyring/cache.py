@@ -30,14 +30,13 @@ import dataclasses
 import functools
 import logging
 import math
-import os
 import random
 import threading
 import time
-import weakref
 from collections.abc import Callable
 from typing import Any, Literal
 
+from secret_keyring._fork import AfterFork
 from secret_keyring.errors import (
     ConfigurationError,
     SecretKeyringError,
@@ -568,13 +567,4 @@ def _check_number(
         raise ConfigurationError(f"{name} must be {' and '.join(bounds)}, got {value!r}")
 
 
-_live: weakref.WeakSet[CachedKeyring] = weakref.WeakSet()
-
-
-def _after_fork_in_child() -> None:
-    for cache in list(_live):
-        cache._after_fork()
-
-
-if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+_live: AfterFork[CachedKeyring] = AfterFork()

@@ -359,31 +359,30 @@ class Held:
         self.release.wait(30)
 
 
+def start_a_hung_refresh(
+    **options: object,
+) -> tuple[CachedKeyring, StaticProvider, FakeClock, Threads, Held]:
+    """Prime a cache whose ``spawn`` starts real threads (time is still a FakeClock), then let
+    the TTL run out: the refresh that starts hangs in the backend until ``Held.release``."""
+    threads, clock, provider, held = Threads(), FakeClock(), StaticProvider(), Held()
+    options = {"ttl": 10, "refresh_timeout": 30, "random": lambda: 0.0, **options}
+    cache = CachedKeyring(provider, clock=clock, spawn=threads, **options)  # type: ignore[arg-type]
+    old = cache.get()
+    provider.on_fetch = held
+    clock.advance(cache.ttl)
+    assert cache.get() is old
+    assert held.entered.wait(10)
+    return cache, provider, clock, threads, held
+
+
 def test_watchdog_counts_a_hung_refresh_as_failed_and_lets_the_next_one_start(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A fetch that never returns (a server that accepts and never answers): past
     ``refresh_timeout`` on the injected clock it is a failure like any other."""
     caplog.set_level(logging.INFO, logger="secret_keyring")
-    threads = Threads()
-    clock = FakeClock()
-    provider = StaticProvider()
-    cache = CachedKeyring(
-        provider,
-        ttl=10,
-        max_stale=35,
-        refresh_timeout=30,
-        backoff_initial=2,
-        clock=clock,
-        spawn=threads,
-        random=lambda: 0.0,
-    )
+    cache, provider, clock, threads, held = start_a_hung_refresh(max_stale=35, backoff_initial=2)
     old = cache.get()
-    held = Held()
-    provider.on_fetch = held
-    clock.advance(10)
-    assert cache.get() is old  # starts the refresh that hangs
-    assert held.entered.wait(10)
     clock.advance(29.9)
     assert cache.get() is old
     assert cache.status()["failures"] == 0  # still within refresh_timeout
@@ -419,16 +418,7 @@ def test_watchdog_counts_a_hung_refresh_as_failed_and_lets_the_next_one_start(
 
 
 def test_watchdog_releases_a_blocking_refresh_waiting_on_a_hung_one() -> None:
-    threads = Threads()
-    clock = FakeClock()
-    provider = StaticProvider()
-    cache = CachedKeyring(provider, ttl=10, refresh_timeout=30, clock=clock, spawn=threads)
-    cache.get()
-    held = Held()
-    provider.on_fetch = held
-    clock.advance(10)
-    cache.get()
-    assert held.entered.wait(10)
+    cache, _, clock, threads, held = start_a_hung_refresh()
     clock.advance(31)  # refresh() finds the one in flight past the bound: it does not wait
     with pytest.raises(SourceUnavailable, match="refresh_timeout"):
         cache.refresh()
@@ -437,17 +427,8 @@ def test_watchdog_releases_a_blocking_refresh_waiting_on_a_hung_one() -> None:
 
 
 def test_an_abandoned_refresh_that_answers_first_is_kept() -> None:
-    threads = Threads()
-    clock = FakeClock()
-    provider = StaticProvider()
-    cache = CachedKeyring(provider, ttl=10, refresh_timeout=30, clock=clock, spawn=threads)
-    cache.get()
-    held = Held()
-    provider.on_fetch = held
-    new = provider.rotate()
-    clock.advance(40)
-    cache.get()
-    assert held.entered.wait(10)
+    cache, provider, clock, threads, held = start_a_hung_refresh()
+    new = provider.rotate()  # what the hung fetch returns once released
     clock.advance(30)
     cache.get()  # abandoned
     assert cache.status()["failures"] == 1

@@ -13,13 +13,12 @@ cached value that is not the wrapped one.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
-import weakref
 from collections.abc import Callable
 from typing import Any
 
+from secret_keyring._fork import AfterFork
 from secret_keyring.cache import CachedKeyring
 from secret_keyring.keyring import Keyring
 
@@ -162,16 +161,7 @@ def drop_stale_cached_settings() -> None:
 
 
 _active: LiveKeyring | None = None
-_live: weakref.WeakSet[LiveKeyring] = weakref.WeakSet()
-
-
-def _after_fork_in_child() -> None:
-    for keyring in list(_live):
-        keyring._after_fork()
-
-
-if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+_live: AfterFork[LiveKeyring] = AfterFork()
 
 
 def activate(cache: CachedKeyring, keyring: Keyring) -> LiveKeyring:

@@ -99,7 +99,8 @@ class CachedKeyring:
             function that runs it inline or records it.
 
     Raises:
-        ConfigurationError: an option is out of range.
+        ConfigurationError: an option is out of range, or ``on_stale="fail"`` comes with a
+            ``max_stale`` below ``ttl + refresh_timeout``.
     """
 
     def __init__(

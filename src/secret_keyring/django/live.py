@@ -22,7 +22,7 @@ from secret_keyring._fork import AfterFork
 from secret_keyring.cache import CachedKeyring
 from secret_keyring.keyring import Keyring
 
-__all__ = ["LiveKeyring", "activate", "active", "apply_to_settings"]
+__all__ = ["LiveKeyring", "activate", "active", "apply_to_settings", "drop_stale_cached_settings"]
 
 logger = logging.getLogger("secret_keyring.django")
 

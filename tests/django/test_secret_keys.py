@@ -75,6 +75,14 @@ def test_bad_ttl_is_improperly_configured() -> None:
         secret_keys(StaticProvider(), ttl=0)
 
 
+def test_fail_policy_with_max_stale_below_the_ttl_is_improperly_configured() -> None:
+    """A keyring lives up to ttl on a healthy backend: a shorter max_stale with on_stale="fail"
+    would fail requests while nothing is wrong."""
+    with pytest.raises(ImproperlyConfigured, match="max_stale") as info:
+        secret_keys(StaticProvider(), ttl=300, max_stale=60, on_stale="fail")
+    assert "ttl" in str(info.value)
+
+
 def test_env_source_round_trip(monkeypatch: pytest.MonkeyPatch) -> None:
     key = make_key()
     monkeypatch.setenv("SKR_K", key)

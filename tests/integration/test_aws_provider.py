@@ -336,7 +336,8 @@ def test_missing_field(secretsmanager: Any) -> None:
             id="insecure-prefix",
         ),
         pytest.param({"SecretString": "   "}, InvalidSecret, "empty", id="blank"),
-        pytest.param({"SecretString": "[1, 2]"}, InvalidSecret, "a list", id="json-list"),
+        # Not a JSON object, so a plain key (and a weak one).
+        pytest.param({"SecretString": "[1, 2]"}, WeakSecretKey, "at least 50", id="json-list"),
         pytest.param(
             {"SecretString": '{"current": "a", "current": "b"}'},
             InvalidSecret,

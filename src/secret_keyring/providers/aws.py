@@ -658,6 +658,9 @@ class AwsSecretsManagerProvider(BaseProvider):
         self.role_session_name = role_session_name
         self._client = client
         self._owns_client = client is None
+        if client is not None:
+            # botocore logs response bodies at DEBUG whoever built the client.
+            _install_botocore_redaction()
         self._session = session
         self._values: dict[str, Payload | _Unusable] = {}
 

@@ -14,12 +14,13 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core.management import call_command
-from django.core.management.base import SystemCheckError
+from django.core.management.base import CommandError, SystemCheckError
 from django.test import override_settings
 
 from secret_keyring.django import audit
@@ -467,3 +468,32 @@ def test_a_user_that_is_installed_but_unused_is_quiet() -> None:
     strings = list(audit.setting_strings(__import__("django.conf").conf.settings))
     assert not audit.in_use(fake, strings)
     assert audit.in_use(fake, [*strings, ("X", "not_imported_anywhere.backends.Thing")])
+
+
+# -- before a rotation ------------------------------------------------------------------------
+
+
+def test_rotate_refuses_while_data_would_be_lost(using: Callable[..., None], site: Any) -> None:
+    using("django-fernet-fields-v2")
+    before = site.stored()
+    out, err = StringIO(), StringIO()
+    with pytest.raises(CommandError, match="refusing to rotate.*--i-understand-data-loss"):
+        call_command("rotate_secret_key", stdout=out, stderr=err)
+    assert site.stored().same_keys(before)
+    assert "secret_keyring.E010" in err.getvalue()
+    assert "FERNET_KEYS" in err.getvalue()
+
+    call_command("rotate_secret_key", "--i-understand-data-loss", stdout=out, stderr=err)
+    assert not site.stored().same_keys(before)
+    assert_no_key_material(out.getvalue() + err.getvalue(), "rotate_secret_key output")
+
+
+def test_rotate_warns_about_signatures_but_goes_ahead(
+    using: Callable[..., None], site: Any
+) -> None:
+    using("djangorestframework-simplejwt")
+    before = site.stored()
+    err = StringIO()
+    call_command("rotate_secret_key", stdout=StringIO(), stderr=err)
+    assert not site.stored().same_keys(before)
+    assert "secret_keyring.W011" in err.getvalue()

@@ -24,7 +24,7 @@ from django.core.management.base import CommandError, SystemCheckError
 from django.test import override_settings
 
 from secret_keyring.django import audit
-from secret_keyring.django.key_users import KNOWN_KEY_USERS, Kind, KeyUser, render_path
+from secret_keyring.django.key_users import KNOWN_KEY_USERS, KeyUser, Kind, render_path
 from secret_keyring.keyring import fingerprint
 from tests.plugins.leakguard import assert_no_key_material, make_key
 
@@ -176,7 +176,9 @@ def test_drf_jwt_pins_secret_key(rotation: Rotation) -> None:
     assert probe(DRF_JWT_VERIFY, {**apps, **rotation.after}, TOKEN=token) == "InvalidSignatureError"
 
     jwt_old, jwt_new = make_key(), make_key()
-    token = probe(DRF_JWT_ISSUE, {**apps, **rotation.before, "JWT_AUTH": {"JWT_SECRET_KEY": jwt_old}})
+    token = probe(
+        DRF_JWT_ISSUE, {**apps, **rotation.before, "JWT_AUTH": {"JWT_SECRET_KEY": jwt_old}}
+    )
     own_after = {"JWT_AUTH": {"JWT_SECRET_KEY": [jwt_new, jwt_old]}}
     assert probe(DRF_JWT_VERIFY, {**apps, **rotation.after, **own_after}, TOKEN=token) == 7
 
@@ -321,7 +323,9 @@ def test_every_entry_names_the_version_read_and_an_existing_test() -> None:
     here = Path(__file__).read_text()
     for user in KNOWN_KEY_USERS:
         assert user.read.split(":")[0][0].isdigit(), f"{user.distribution}: version read"
-        assert user.fix and user.breaks and user.uses
+        assert user.fix, user.distribution
+        assert user.breaks, user.distribution
+        assert user.uses, user.distribution
         for node in user.test.replace(" and ", " ").split():
             path, _, name = node.partition("::")
             assert (ROOT / path).is_file(), node
@@ -358,7 +362,9 @@ def using(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
     def use(*distributions: str) -> None:
         for name in distributions:
             needs(entry(name).modules[0])
-        monkeypatch.setattr(audit, "in_use", lambda user, strings: user.distribution in distributions)
+        monkeypatch.setattr(
+            audit, "in_use", lambda user, strings: user.distribution in distributions
+        )
 
     use()
     return use
@@ -477,7 +483,7 @@ def test_rotate_refuses_while_data_would_be_lost(using: Callable[..., None], sit
     using("django-fernet-fields-v2")
     before = site.stored()
     out, err = StringIO(), StringIO()
-    with pytest.raises(CommandError, match="refusing to rotate.*--i-understand-data-loss"):
+    with pytest.raises(CommandError, match=r"refusing to rotate.*--i-understand-data-loss"):
         call_command("rotate_secret_key", stdout=out, stderr=err)
     assert site.stored().same_keys(before)
     assert "secret_keyring.E010" in err.getvalue()

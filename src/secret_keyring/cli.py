@@ -24,6 +24,14 @@ __all__ = ["main"]
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 
+#: ``rotate`` runs outside any Django project, so it cannot see what else uses the key.
+CANNOT_AUDIT = (
+    "secret-keyring rotate: note: this command cannot see your Django project, so it has not "
+    "checked what else uses SECRET_KEY (JWT libraries, encrypted fields). Run "
+    "`manage.py rotate_secret_key` instead, or `manage.py check --deploy` first: see "
+    "'What a rotation affects' in the docs."
+)
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -94,6 +102,7 @@ def _rotate(args: argparse.Namespace) -> int:
     from secret_keyring.rotation.run import rotate_source
 
     provider = provider_from_url(args.url, max_fallbacks=args.max_fallbacks)
+    print(CANNOT_AUDIT, file=sys.stderr)
     _report(rotate_source(provider, max_fallbacks=args.max_fallbacks), args.json)
     return 0
 

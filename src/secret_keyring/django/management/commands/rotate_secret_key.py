@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from secret_keyring.django import live
+from secret_keyring.django import audit, live
 from secret_keyring.errors import SecretKeyringError
 from secret_keyring.rotation.run import rotate_source
 from secret_keyring.urls import provider_from_url
@@ -25,8 +25,15 @@ class Command(BaseCommand):
         parser.add_argument(
             "--max-fallbacks", type=int, default=3, help="previous keys to keep (default 3)"
         )
+        parser.add_argument(
+            "--i-understand-data-loss",
+            action="store_true",
+            help="rotate even though a package encrypts data with a key derived from SECRET_KEY "
+            "(secret_keyring.E010): that data becomes unreadable",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        self._audit(accept_data_loss=options["i_understand_data_loss"])
         current = live.active()
         try:
             if options["source"]:
@@ -52,3 +59,16 @@ class Command(BaseCommand):
                 current.cache.refresh()
             except SecretKeyringError as exc:
                 self.stderr.write(f"rotated, but this process could not re-read it: {exc}")
+
+    def _audit(self, *, accept_data_loss: bool) -> None:
+        """Say what the rotation breaks; refuse while it would lose data, unless told not to."""
+        findings = audit.audit()
+        for finding in findings:
+            self.stderr.write(f"{finding.check_id}: {finding.message}\n    HINT: {finding.hint}")
+        losses = [f for f in findings if f.data_loss]
+        if losses and not accept_data_loss:
+            raise CommandError(
+                f"refusing to rotate: {len(losses)} finding(s) above would make data encrypted "
+                "with a key derived from SECRET_KEY unreadable. Give those packages keys of their "
+                f"own first (see {audit.DOCS_PAGE}), or pass --i-understand-data-loss."
+            )

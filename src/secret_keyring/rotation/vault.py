@@ -6,7 +6,13 @@ can call a Python function). It is configured by environment variables only:
 
 * ``SECRET_KEYRING_SOURCE``: the ``vault://`` URL, with ``?auth=`` as for the provider (AppRole,
   JWT, Kubernetes, AWS IAM; credentials from the usual ``VAULT_*`` variables);
-* ``SECRET_KEYRING_MAX_FALLBACKS``: previous keys to keep (default 3).
+* ``SECRET_KEYRING_MAX_FALLBACKS``: previous keys to keep (default 3);
+* ``SECRET_KEYRING_MIN_INTERVAL``: seconds that must have passed since the latest version was
+  written (default 900); a run inside it writes nothing and reports ``skipped``, so a retried
+  invocation whose first write was applied does not rotate twice.
+
+A scheduled Lambda is built with ``secret-keyring lambda-zip PATH --backend vault`` (hvac and its
+dependencies included) and deployed by ``terraform/modules/vault-rotation-aws``.
 
 Only the standard library, hvac and this package are imported; logs carry fingerprints only.
 """
@@ -27,7 +33,12 @@ from secret_keyring.errors import (
     clears_locals,
 )
 from secret_keyring.keyring import Keyring, keyring_to_json, parse_mapping
-from secret_keyring.rotation import RotationReport, zero_fallbacks_error
+from secret_keyring.rotation import (
+    DEFAULT_MIN_INTERVAL,
+    IntervalGuard,
+    RotationReport,
+    zero_fallbacks_error,
+)
 from secret_keyring.rotation.keygen import generate_key, new_keyring, rotate
 
 if TYPE_CHECKING:
@@ -113,21 +124,34 @@ def _rotated_data(
 
 
 @clears_locals
-def rotate_keyring(provider: VaultProvider, *, max_fallbacks: int = 3) -> RotationReport:
+def rotate_keyring(
+    provider: VaultProvider, *, max_fallbacks: int = 3, guard: IntervalGuard | None = None
+) -> RotationReport:
     """Rotate once: read the latest version, write the rotated keyring with ``cas``.
 
     A plain key is replaced by a new one (its earlier versions stay fallbacks); keyring JSON
     follows the rotation rule. If another rotation wrote first, nothing is written and the
-    result says so (``written=False``): the secret was rotated exactly once.
+    result says so (``written=False``): the secret was rotated exactly once. If the latest
+    version is younger than ``guard.min_interval`` (by its ``created_time``), nothing is
+    written either and the report says ``skipped``.
+
+    Args:
+        provider: the ``vault://`` source, logged in as the rotator.
+        max_fallbacks: previous keys to keep.
+        guard: the minimum interval (default: 15 minutes, not forced).
 
     Raises:
         RotationError: KV v1, or the stored value cannot be rotated.
         AccessDenied: the token may read but not write (a reader's policy).
         SourceError: Vault failed.
     """
+    guard = guard or IntervalGuard()
     _require_kv2(provider)
-    data, version = provider.read_secret_data()
+    data, version, created = provider.read_secret_version()
     assert version is not None  # noqa: S101 - KV v2 always has a version
+    reason = guard.too_soon(created)
+    if reason is not None:
+        return guard.skipped(provider.source, reason, str(version), _fingerprints(provider, data))
     new_data, keyring = _rotated_data(provider, data, max_fallbacks)
     result = _cas_write(provider, new_data, cas=version)
     if isinstance(result, _Conflict):
@@ -156,6 +180,17 @@ def rotate_keyring(provider: VaultProvider, *, max_fallbacks: int = 3) -> Rotati
         ",".join(fp["previous"]) or "-",
     )
     return RotationReport(provider.source, str(written), True, "check-and-set write", fp)
+
+
+def _fingerprints(provider: VaultProvider, data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Fingerprints of the stored keyring, for a report; empty when it does not parse."""
+    try:
+        payload = parse_mapping(
+            data, source=provider.source, field=provider.field, default_field=DEFAULT_FIELD
+        )
+        return payload.to_keyring(source=provider.source).fingerprints
+    except (InvalidSecret, SecretNotFound):
+        return {}
 
 
 @clears_locals
@@ -216,16 +251,33 @@ def lambda_handler(event: Mapping[str, Any], context: object) -> dict[str, Any]:
     raw_max = os.environ.get("SECRET_KEYRING_MAX_FALLBACKS", "").strip() or "3"
     if not raw_max.isdigit() or int(raw_max) > 18:
         raise ConfigurationError("SECRET_KEYRING_MAX_FALLBACKS must be an integer from 0 to 18")
+    guard = IntervalGuard(
+        _env_seconds("SECRET_KEYRING_MIN_INTERVAL", DEFAULT_MIN_INTERVAL),
+        option="SECRET_KEYRING_MIN_INTERVAL",
+    )
     provider = provider_from_url(url)
     if not isinstance(provider, VaultProvider):
         raise ConfigurationError(
             f"SECRET_KEYRING_SOURCE must be a vault:// URL for this handler, got {provider.source}"
         )
-    result = rotate_keyring(provider, max_fallbacks=int(raw_max))
+    result = rotate_keyring(provider, max_fallbacks=int(raw_max), guard=guard)
     return {
         "source": result.source,
         "version": result.version,
         "rotated": result.written,
+        "skipped": result.skipped,
         "how": result.how,
         "fingerprints": dict(result.fingerprints),
     }
+
+
+def _env_seconds(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigurationError(
+            f"environment variable {name} must be a number of seconds, e.g. 900"
+        ) from None

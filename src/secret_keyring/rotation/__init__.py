@@ -97,6 +97,11 @@ class IntervalGuard:
                 f"got {value!r}"
             )
 
+    @property
+    def active(self) -> bool:
+        """Whether the age needs looking up at all (not forced, a minimum above 0)."""
+        return not self.force and self.min_interval > 0
+
     def too_soon(self, last_written: float | None) -> str | None:
         """Why this run must not rotate, or ``None`` when it may.
 
@@ -104,7 +109,7 @@ class IntervalGuard:
             last_written: when the latest version was written (epoch seconds); ``None`` when
                 the backend does not say, which never blocks a rotation.
         """
-        if self.force or last_written is None or self.min_interval == 0:
+        if not self.active or last_written is None:
             return None
         # A backend clock ahead of ours gives a negative age: as young as it gets.
         age = max(0.0, self.clock() - last_written)

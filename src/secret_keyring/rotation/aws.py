@@ -349,20 +349,20 @@ def rotate_secret(
     """Rotate now: ``RotateSecret`` when a rotation Lambda is configured, else the four steps
     here with a fresh token (the same code the Lambda runs).
 
-    Nothing is written when the ``AWSCURRENT`` version is younger than ``guard.min_interval``
-    (by its ``CreatedDate``): the report says ``skipped``.
+    With a ``guard``, nothing is written when the ``AWSCURRENT`` version is younger than
+    ``guard.min_interval`` (by its ``CreatedDate``): the report says ``skipped``. ``None``
+    rotates whatever the age (``rotate_source`` and the commands always pass a guard).
 
     Raises:
         RotationError: a step's checks failed.
         SourceError: Secrets Manager refused or failed a call.
     """
-    guard = guard or IntervalGuard()
     client = provider.client()
     token = str(uuid.uuid4())
     rotation = SecretsManagerRotation(
         client, provider.secret_id, token, field=provider.field, max_fallbacks=max_fallbacks
     )
-    if not guard.force:
+    if guard is not None and guard.active:
         skipped = _skip_if_recent(rotation, provider, guard)
         if skipped is not None:
             return skipped

@@ -138,19 +138,19 @@ def rotate_keyring(
     Args:
         provider: the ``vault://`` source, logged in as the rotator.
         max_fallbacks: previous keys to keep.
-        guard: the minimum interval (default: 15 minutes, not forced).
+        guard: the minimum interval between rotations. ``None`` rotates whatever the age:
+            the entry points (``rotate_source``, ``lambda_handler``, the commands) always pass
+            one, 15 minutes unless told otherwise.
 
     Raises:
         RotationError: KV v1, or the stored value cannot be rotated.
         AccessDenied: the token may read but not write (a reader's policy).
         SourceError: Vault failed.
     """
-    guard = guard or IntervalGuard()
     _require_kv2(provider)
     data, version, created = provider.read_secret_version()
     assert version is not None  # noqa: S101 - KV v2 always has a version
-    reason = guard.too_soon(created)
-    if reason is not None:
+    if guard is not None and (reason := guard.too_soon(created)) is not None:
         return guard.skipped(provider.source, reason, str(version), _fingerprints(provider, data))
     new_data, keyring = _rotated_data(provider, data, max_fallbacks)
     result = _cas_write(provider, new_data, cas=version)

@@ -152,7 +152,7 @@ def _rotate_together(vaults: list[VaultProvider]) -> list[RotationReport]:
     """Run one rotation per provider in its own thread; every thread reads before any writes."""
     barrier = threading.Barrier(len(vaults), timeout=30)
     for vault in vaults:
-        real_read = vault.read_secret_data
+        real_read = vault.read_secret_version
         first = [True]
 
         def read(
@@ -160,14 +160,14 @@ def _rotate_together(vaults: list[VaultProvider]) -> list[RotationReport]:
             *,
             _real: Any = real_read,
             _first: list[bool] = first,
-        ) -> tuple[dict[str, Any], int | None]:
+        ) -> tuple[dict[str, Any], int | None, float | None]:
             result = _real(version)
             if _first[0]:  # only the read that the write's cas comes from
                 _first[0] = False
                 barrier.wait()
             return result
 
-        vault.read_secret_data = read  # type: ignore[method-assign]
+        vault.read_secret_version = read  # type: ignore[method-assign]
 
     reports: list[RotationReport | None] = [None] * len(vaults)
     errors: list[Exception] = []

@@ -114,9 +114,7 @@ def _vault_handler() -> str:
 
 
 @pytest.mark.vault
-def test_vault_zip_alone_rotates_a_keyring_in_openbao(
-    tmp_path: Path, openbao: BaoServer
-) -> None:
+def test_vault_zip_alone_rotates_a_keyring_in_openbao(tmp_path: Path, openbao: BaoServer) -> None:
     """What the Lambda runtime does with the module's package: only the standard library and
     the zip on the path, the handler string from the module, the environment the module sets
     (token auth here: OpenBao has no AWS auth method to log in with)."""

@@ -265,7 +265,9 @@ def test_vault_secret_resource_has_nothing_to_update_in_place(vault_module: Conf
     }
     assert body["cas"] == 0
     assert body["count"] == "${local.write_initial_keyring ? 1 : 0}"
-    assert vault_module.locals["write_initial_keyring"] == "${var.create && var.write_initial_keyring}"
+    assert (
+        vault_module.locals["write_initial_keyring"] == "${var.create && var.write_initial_keyring}"
+    )
     assert vault_module.variables["write_initial_keyring"]["default"] is True
     for key in ("current", "next"):  # no key is generated when none is written
         assert vault_module.ephemerals[("random_password", key)]["count"] == body["count"]
@@ -288,11 +290,18 @@ def test_approle_credentials_expire_by_default(vault_module: Config) -> None:
         "secret_id_num_uses": 1000,
     }
     assert "secret_id_bound_cidrs = optional(list(string), [])" in body
-    conditions = " ".join(v["condition"] for v in vault_module.variables["approle_roles"]["validation"])
+    conditions = " ".join(
+        v["condition"] for v in vault_module.variables["approle_roles"]["validation"]
+    )
     assert "role.secret_id_ttl > 0" in conditions
     assert "role.token_ttl > 0" in conditions
     role = vault_module.resources[("vault_approle_auth_backend_role", "this")]
-    for argument in ("secret_id_ttl", "secret_id_num_uses", "secret_id_bound_cidrs", "token_max_ttl"):
+    for argument in (
+        "secret_id_ttl",
+        "secret_id_num_uses",
+        "secret_id_bound_cidrs",
+        "token_max_ttl",
+    ):
         assert role[argument] == f"${{each.value.{argument}}}"
 
 

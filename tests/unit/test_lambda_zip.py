@@ -8,11 +8,10 @@ import subprocess
 import sys
 import textwrap
 import zipfile
+from importlib import metadata
 from pathlib import Path
 
 import pytest
-
-from importlib import metadata
 
 from secret_keyring.cli import main
 from secret_keyring.errors import ConfigurationError

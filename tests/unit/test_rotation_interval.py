@@ -111,7 +111,9 @@ def test_a_file_older_than_the_interval_is_rotated(keyring_file: Path) -> None:
 
 
 @pytest.mark.parametrize("options", [{"force": True}, {"min_interval": 0}])
-def test_force_or_no_minimum_rotates_at_once(keyring_file: Path, options: dict[str, object]) -> None:
+def test_force_or_no_minimum_rotates_at_once(
+    keyring_file: Path, options: dict[str, object]
+) -> None:
     old = parse_payload(keyring_file.read_bytes()).to_keyring()
     report = rotate_source(FileProvider(str(keyring_file)), clock=lambda: NOW, **options)  # type: ignore[arg-type]
     assert report.written

@@ -323,13 +323,19 @@ def handler_env(openbao: BaoServer, monkeypatch: pytest.MonkeyPatch) -> BaoServe
     return openbao
 
 
+def _configured(server: BaoServer, path: str, monkeypatch: pytest.MonkeyPatch) -> Keyring:
+    """A keyring at ``path``, and the handler pointed at it with the root token."""
+    old = new_keyring()
+    server.write(path, json.loads(keyring_to_json(old)))
+    monkeypatch.setenv("VAULT_TOKEN", server.root_token)
+    monkeypatch.setenv("SECRET_KEYRING_SOURCE", f"vault://secret/{path}")
+    return old
+
+
 def test_handler_rotates_the_configured_source(
     handler_env: BaoServer, kv_path: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    old = new_keyring()
-    handler_env.write(kv_path, json.loads(keyring_to_json(old)))
-    monkeypatch.setenv("VAULT_TOKEN", handler_env.root_token)
-    monkeypatch.setenv("SECRET_KEYRING_SOURCE", f"vault://secret/{kv_path}")
+    old = _configured(handler_env, kv_path, monkeypatch)
     monkeypatch.setenv("SECRET_KEYRING_MIN_INTERVAL", "0")  # the keyring is seconds old
 
     result = lambda_handler({"source": "aws.events", "detail-type": "Scheduled Event"}, None)
@@ -409,10 +415,7 @@ def test_handler_skips_a_keyring_younger_than_the_minimum_interval(
     handler_env: BaoServer, kv_path: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The default (900 s) applies without any setting; the result says why nothing changed."""
-    old = new_keyring()
-    handler_env.write(kv_path, json.loads(keyring_to_json(old)))
-    monkeypatch.setenv("VAULT_TOKEN", handler_env.root_token)
-    monkeypatch.setenv("SECRET_KEYRING_SOURCE", f"vault://secret/{kv_path}")
+    old = _configured(handler_env, kv_path, monkeypatch)
 
     result = lambda_handler({}, None)
 

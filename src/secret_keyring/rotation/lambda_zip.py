@@ -61,14 +61,19 @@ def bundled_distributions(backend: str) -> list[metadata.Distribution]:
             f"unknown Lambda backend {backend!r}; choose one of {', '.join(BACKENDS)}"
         )
     found: dict[str, metadata.Distribution] = {}
-    pending = list(_ROOTS[backend])
+    # (name, conditional): a requirement with an environment marker (python_version...) that is
+    # not installed was not needed here, so it is not needed in the zip either.
+    pending = [(root, False) for root in _ROOTS[backend]]
     while pending:
-        name = _canonical(pending.pop())
+        raw_name, conditional = pending.pop()
+        name = _canonical(raw_name)
         if name in found:
             continue
         try:
             distribution = metadata.distribution(name)
         except metadata.PackageNotFoundError:
+            if conditional:
+                continue
             raise ImportError(
                 f"the {backend} rotation Lambda bundles {name}, which is not installed; install "
                 f"it with pip install 'django-secret-keyring[{backend}]'"
@@ -80,7 +85,7 @@ def bundled_distributions(backend: str) -> list[metadata.Distribution]:
                 continue  # an optional feature, such as requests[socks]
             match = _NAME.match(requirement_name)
             if match:
-                pending.append(match.group(1))
+                pending.append((match.group(1), bool(marker.strip())))
     return [found[name] for name in sorted(found)]
 
 

@@ -12,10 +12,12 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from secret_keyring.errors import ConfigurationError, RotationError
+from secret_keyring.errors import ConfigurationError, InvalidSecret, RotationError, SecretNotFound
 
 if TYPE_CHECKING:
     import argparse
+
+    from secret_keyring.keyring import Keyring
 
 __all__ = [
     "DEFAULT_MIN_INTERVAL",
@@ -121,10 +123,15 @@ class IntervalGuard:
         )
 
     def skipped(
-        self, source: str, reason: str, version: str | None, fingerprints: Mapping[str, Any]
+        self, source: str, reason: str, version: str | None, stored: Callable[[], Keyring]
     ) -> RotationReport:
-        """The report of a run that :meth:`too_soon` stopped (and its log line)."""
+        """The report of a run that :meth:`too_soon` stopped (and its log line), with the
+        fingerprints of the keyring ``stored()`` parses (none if it does not parse)."""
         logger.info("%s: %s", source, reason)
+        try:
+            fingerprints: Mapping[str, Any] = stored().fingerprints
+        except (InvalidSecret, SecretNotFound):
+            fingerprints = {}
         return RotationReport(source, version, False, reason, fingerprints, skipped=True)
 
 

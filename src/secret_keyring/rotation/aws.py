@@ -410,15 +410,14 @@ def _skip_if_recent(
     if reason is None:
         return None
     raw = current.get("SecretString", current.get("SecretBinary"))
-    try:
-        fingerprints = (
-            parse_payload(raw, source=provider.source, field=provider.field)
-            .to_keyring(source=provider.source)
-            .fingerprints
-        )
-    except (InvalidSecret, SecretNotFound):
-        fingerprints = {}
-    return guard.skipped(provider.source, reason, current.get("VersionId"), fingerprints)
+    return guard.skipped(
+        provider.source,
+        reason,
+        current.get("VersionId"),
+        lambda: parse_payload(raw, source=provider.source, field=provider.field).to_keyring(
+            source=provider.source
+        ),
+    )
 
 
 @clears_locals

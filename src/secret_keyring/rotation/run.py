@@ -160,7 +160,7 @@ def _rotate_file(
     reason = guard.too_soon(path.stat().st_mtime if path.exists() else None)
     if reason is not None:
         existing = provider.fetch()
-        return guard.skipped(provider.source, reason, existing.version, existing.fingerprints)
+        return guard.skipped(provider.source, reason, existing.version, lambda: existing)
     # A plain key has no `next`: rotate() then draws the new current itself, and the result is
     # keyring JSON from here on. Reading it back checks what was written parses.
     rotated = rotate(provider.fetch(), max_fallbacks)

@@ -151,7 +151,14 @@ def rotate_keyring(
     data, version, created = provider.read_secret_version()
     assert version is not None  # noqa: S101 - KV v2 always has a version
     if guard is not None and (reason := guard.too_soon(created)) is not None:
-        return guard.skipped(provider.source, reason, str(version), _fingerprints(provider, data))
+        return guard.skipped(
+            provider.source,
+            reason,
+            str(version),
+            lambda: parse_mapping(
+                data, source=provider.source, field=provider.field, default_field=DEFAULT_FIELD
+            ).to_keyring(source=provider.source),
+        )
     new_data, keyring = _rotated_data(provider, data, max_fallbacks)
     result = _cas_write(provider, new_data, cas=version)
     if isinstance(result, _Conflict):
@@ -180,17 +187,6 @@ def rotate_keyring(
         ",".join(fp["previous"]) or "-",
     )
     return RotationReport(provider.source, str(written), True, "check-and-set write", fp)
-
-
-def _fingerprints(provider: VaultProvider, data: Mapping[str, Any]) -> Mapping[str, Any]:
-    """Fingerprints of the stored keyring, for a report; empty when it does not parse."""
-    try:
-        payload = parse_mapping(
-            data, source=provider.source, field=provider.field, default_field=DEFAULT_FIELD
-        )
-        return payload.to_keyring(source=provider.source).fingerprints
-    except (InvalidSecret, SecretNotFound):
-        return {}
 
 
 @clears_locals

@@ -193,17 +193,18 @@ def test_cli_output_holds_fingerprints_only(tmp_path: Path) -> None:
 
     status = run([*cli, "status", f"file://{path}"])
     status_json = run([*cli, "status", "--json", f"file://{path}"])
-    rotated = run([*cli, "rotate", f"file://{path}"])
-    rotated_json = run([*cli, "rotate", "--json", f"file://{path}"])
+    rotated = run([*cli, "rotate", "--force", f"file://{path}"])
+    skipped_json = run([*cli, "rotate", "--json", f"file://{path}"])  # within the interval
     bad = tmp_path / "bad.json"
     bad.write_text(bad_keyring_json(keyring.current))
     failed = run([*cli, "status", f"file://{bad}"])
 
-    for result in (status, status_json, rotated, rotated_json):
+    for result in (status, status_json, rotated, skipped_json):
         assert result.returncode == 0, result.stderr
         assert_no_key_material(result.stdout + result.stderr, f"`{' '.join(result.args[3:])}`")
     assert fingerprint(keyring.current) in status.stdout
     assert json.loads(status_json.stdout)["fingerprints"]["current"] == fingerprint(keyring.current)
+    assert json.loads(skipped_json.stdout)["skipped"] is True
     assert failed.returncode == 1
     assert "WeakSecretKey" in failed.stderr
     assert_no_key_material(failed.stdout + failed.stderr, "the CLI's error output")
@@ -223,7 +224,7 @@ def test_management_commands_hold_fingerprints_only(tmp_path: Path) -> None:
 
     status = run([*manage, "secret_key_status", "--refresh"], env, SITE_DIR)
     status_json = run([*manage, "secret_key_status", "--json"], env, SITE_DIR)
-    rotated = run([*manage, "rotate_secret_key"], env, SITE_DIR)
+    rotated = run([*manage, "rotate_secret_key", "--force"], env, SITE_DIR)
     path.write_text(bad_keyring_json(keyring.current))
     failed = run([*manage, "secret_key_status", "--refresh"], env, SITE_DIR)
 

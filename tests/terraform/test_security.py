@@ -184,10 +184,15 @@ def _secret_bearing(ref: Reference) -> bool:
     )
 
 
+#: How many write-only arguments each module feeds generated keys into (a new module must say).
+KEY_WRITES = {"aws-secret": 1, "vault-secret": 1, "vault-rotation-aws": 0}
+
+
 @pytest.mark.parametrize("name", sorted(tfconfig.MODULES))
 def test_generated_keys_reach_only_write_only_arguments(
     configs: dict[str, Config], name: str
 ) -> None:
+    writes = KEY_WRITES[name]
     config = configs[name]
     assert not any(
         kind in {"random_password", "random_string", "random_bytes"} for kind, _ in config.resources
@@ -200,7 +205,7 @@ def test_generated_keys_reach_only_write_only_arguments(
         attribute = where.split(".")[-1]
         assert attribute.endswith("_wo"), f"{where} uses {refs[0]}"
         write_only_uses += 1
-    assert write_only_uses == 1
+    assert write_only_uses == writes
 
 
 @pytest.mark.parametrize(
@@ -244,7 +249,9 @@ def test_rotation_owns_the_value_after_the_first_write(aws_module: Config) -> No
 
 def test_vault_secret_resource_has_nothing_to_update_in_place(vault_module: Config) -> None:
     """An in-place update could resend a freshly generated write-only keyring over the rotated
-    one, so the KV resource holds only arguments that never change (metadata lives apart)."""
+    one, so the KV resource holds only arguments that never change: metadata and the destroy
+    behaviour (`delete_all_versions_on_destroy`, which users change after creation) live apart.
+    The one write is create-only (`cas = 0`) and can be switched off."""
     body = vault_module.resources[("vault_kv_secret_v2", "this")]
     arguments = {key for key in body if not key.startswith("__")}
     assert arguments == {
@@ -252,13 +259,50 @@ def test_vault_secret_resource_has_nothing_to_update_in_place(vault_module: Conf
         "mount",
         "name",
         "namespace",
+        "cas",
         "data_json_wo",
         "data_json_wo_version",
-        "delete_all_versions",
     }
+    assert body["cas"] == 0
+    assert body["count"] == "${local.write_initial_keyring ? 1 : 0}"
+    assert (
+        vault_module.locals["write_initial_keyring"] == "${var.create && var.write_initial_keyring}"
+    )
+    assert vault_module.variables["write_initial_keyring"]["default"] is True
+    for key in ("current", "next"):  # no key is generated when none is written
+        assert vault_module.ephemerals[("random_password", key)]["count"] == body["count"]
     metadata = vault_module.resources[("vault_generic_endpoint", "metadata")]
-    assert metadata["disable_delete"] is True  # deleting metadata would destroy every version
+    # Deleting the metadata destroys every version: only when asked for, and the flag is an
+    # ordinary in-place update of this resource.
+    assert metadata["disable_delete"] == "${!var.delete_all_versions_on_destroy}"
+    assert vault_module.variables["delete_all_versions_on_destroy"]["default"] is False
+    assert metadata["count"] == "${var.create ? 1 : 0}"  # also without the first write
     assert not any(_secret_bearing(ref) for ref in tfconfig.references_in(metadata))
+
+
+def test_approle_credentials_expire_by_default(vault_module: Config) -> None:
+    body = vault_module.variables["approle_roles"]["type"]
+    defaults = dict(re.findall(r"(\w+)\s*=\s*optional\(number, (\d+)\)", body))
+    assert {name: int(value) for name, value in defaults.items()} == {
+        "token_ttl": 3600,
+        "token_max_ttl": 14400,
+        "secret_id_ttl": 30 * 86400,
+        "secret_id_num_uses": 1000,
+    }
+    assert "secret_id_bound_cidrs = optional(list(string), [])" in body
+    conditions = " ".join(
+        v["condition"] for v in vault_module.variables["approle_roles"]["validation"]
+    )
+    assert "role.secret_id_ttl > 0" in conditions
+    assert "role.token_ttl > 0" in conditions
+    role = vault_module.resources[("vault_approle_auth_backend_role", "this")]
+    for argument in (
+        "secret_id_ttl",
+        "secret_id_num_uses",
+        "secret_id_bound_cidrs",
+        "token_max_ttl",
+    ):
+        assert role[argument] == f"${{each.value.{argument}}}"
 
 
 # -- sensitive outputs ---------------------------------------------------------------------------

@@ -27,10 +27,12 @@ TERRAFORM = REPO / "terraform"
 MODULES = {
     "aws-secret": TERRAFORM / "modules/aws-secret",
     "vault-secret": TERRAFORM / "modules/vault-secret",
+    "vault-rotation-aws": TERRAFORM / "modules/vault-rotation-aws",
 }
 EXAMPLES = {
     "aws-complete": TERRAFORM / "examples/aws-complete",
     "vault-complete": TERRAFORM / "examples/vault-complete",
+    "vault-rotation-aws-complete": TERRAFORM / "examples/vault-rotation-aws-complete",
 }
 
 _KEYWORDS = frozenset({"for", "in", "if", "true", "false", "null"})

@@ -848,13 +848,28 @@ class VaultProvider(BaseProvider):
             SecretNotFound: no such secret, or that version is deleted or destroyed.
             SecretKeyringError: as for [fetch][secret_keyring.providers.vault.VaultProvider.fetch].
         """
+        data, number, _ = self.read_secret_version(version)
+        return data, number
+
+    @clears_locals
+    def read_secret_version(
+        self, version: int | None = None
+    ) -> tuple[dict[str, Any], int | None, float | None]:
+        """As [read_secret_data][secret_keyring.providers.vault.VaultProvider.read_secret_data],
+        plus when the version was written (the server's ``created_time``, epoch seconds;
+        ``None`` on KV v1 or when the server does not say).
+
+        Raises:
+            SecretNotFound: no such secret, or that version is deleted or destroyed.
+            SecretKeyringError: as for [fetch][secret_keyring.providers.vault.VaultProvider.fetch].
+        """
         with self._lock:
             if self.kv_version == 1:
                 if version is not None:
                     raise ConfigurationError(
                         f"{self.source}: KV v1 has no versions", source=self.source
                     )
-                return self._read_v1(), None
+                return self._read_v1(), None, None
             data, found = self._read_v2(version)
             if data is None:
                 raise SecretNotFound(
@@ -862,7 +877,7 @@ class VaultProvider(BaseProvider):
                     "destroyed; undelete it or write a new version",
                     source=self.source,
                 )
-            return data, found.number
+            return data, found.number, _parse_time(found.created)
 
     # -- fork safety ----------------------------------------------------------------------------
 

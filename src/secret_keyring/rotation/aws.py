@@ -34,7 +34,7 @@ from secret_keyring.errors import (
     clears_locals,
 )
 from secret_keyring.keyring import Keyring, fingerprint, keyring_to_json, parse_payload
-from secret_keyring.rotation import RotationReport, zero_fallbacks_error
+from secret_keyring.rotation import IntervalGuard, RotationReport, zero_fallbacks_error
 from secret_keyring.rotation.keygen import generate_key, new_keyring, rotate
 
 if TYPE_CHECKING:
@@ -340,9 +340,18 @@ class SecretsManagerRotation:
 
 
 @clears_locals
-def rotate_secret(provider: AwsSecretsManagerProvider, *, max_fallbacks: int = 3) -> RotationReport:
+def rotate_secret(
+    provider: AwsSecretsManagerProvider,
+    *,
+    max_fallbacks: int = 3,
+    guard: IntervalGuard | None = None,
+) -> RotationReport:
     """Rotate now: ``RotateSecret`` when a rotation Lambda is configured, else the four steps
     here with a fresh token (the same code the Lambda runs).
+
+    With a ``guard``, nothing is written when the ``AWSCURRENT`` version is younger than
+    ``guard.min_interval`` (by its ``CreatedDate``): the report says ``skipped``. ``None``
+    rotates whatever the age (``rotate_source`` and the commands always pass a guard).
 
     Raises:
         RotationError: a step's checks failed.
@@ -353,6 +362,10 @@ def rotate_secret(provider: AwsSecretsManagerProvider, *, max_fallbacks: int = 3
     rotation = SecretsManagerRotation(
         client, provider.secret_id, token, field=provider.field, max_fallbacks=max_fallbacks
     )
+    if guard is not None and guard.active:
+        skipped = _skip_if_recent(rotation, provider, guard)
+        if skipped is not None:
+            return skipped
     metadata = rotation.call("describe_secret", SecretId=provider.secret_id)
     if metadata.get("RotationEnabled") and metadata.get("RotationLambdaARN"):
         rotation.call(
@@ -380,6 +393,30 @@ def rotate_secret(provider: AwsSecretsManagerProvider, *, max_fallbacks: int = 3
         True,
         "the four rotation steps, run locally",
         stored.to_keyring(source=provider.source).fingerprints,
+    )
+
+
+@clears_locals
+def _skip_if_recent(
+    rotation: SecretsManagerRotation, provider: AwsSecretsManagerProvider, guard: IntervalGuard
+) -> RotationReport | None:
+    # Read by stage, never the default version: it is AWSCURRENT that rotation replaces (and
+    # moto does not move the default version when the stage moves).
+    current = rotation.call(
+        "get_secret_value", SecretId=provider.secret_id, VersionStage=AWSCURRENT
+    )
+    created = current.get("CreatedDate")
+    reason = guard.too_soon(created.timestamp() if hasattr(created, "timestamp") else None)
+    if reason is None:
+        return None
+    raw = current.get("SecretString", current.get("SecretBinary"))
+    return guard.skipped(
+        provider.source,
+        reason,
+        current.get("VersionId"),
+        lambda: parse_payload(raw, source=provider.source, field=provider.field).to_keyring(
+            source=provider.source
+        ),
     )
 
 

@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from secret_keyring.django import audit, live
 from secret_keyring.errors import SecretKeyringError
+from secret_keyring.rotation import add_interval_options
 from secret_keyring.rotation.run import rotate_source
 from secret_keyring.urls import provider_from_url
 
@@ -15,7 +16,9 @@ from secret_keyring.urls import provider_from_url
 class Command(BaseCommand):
     help = (
         "Rotate the keyring behind SECRET_KEY now (Vault: check-and-set write; AWS: RotateSecret "
-        "or the four rotation steps). Running processes pick it up within their TTL."
+        "or the four rotation steps). Running processes pick it up within their TTL. A run "
+        "within --min-interval seconds of the last rotation writes nothing (exit 0); --force "
+        "rotates anyway."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -31,6 +34,7 @@ class Command(BaseCommand):
             help="rotate even though a package encrypts data with a key derived from SECRET_KEY "
             "(secret_keyring.E010): that data becomes unreadable",
         )
+        add_interval_options(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         self._audit(accept_data_loss=options["i_understand_data_loss"])
@@ -44,7 +48,12 @@ class Command(BaseCommand):
                 raise CommandError(
                     "SECRET_KEY does not come from secret_keys() here; pass --source URL"
                 )
-            report = rotate_source(provider, max_fallbacks=options["max_fallbacks"])
+            report = rotate_source(
+                provider,
+                max_fallbacks=options["max_fallbacks"],
+                min_interval=options["min_interval"],
+                force=options["force"],
+            )
         except SecretKeyringError as exc:
             raise CommandError(f"{type(exc).__name__}: {exc}") from exc
         fps = report.fingerprints or {}
@@ -54,7 +63,7 @@ class Command(BaseCommand):
                 f"current {fps.get('current')}  next {fps.get('next') or '-'}  previous "
                 f"{', '.join(fps.get('previous') or []) or '-'}"
             )
-        if current is not None and current.cache.provider is provider:
+        if not report.skipped and current is not None and current.cache.provider is provider:
             try:
                 current.cache.refresh()
             except SecretKeyringError as exc:

@@ -38,4 +38,3 @@ def make_app(folder: Path) -> Celery:
         accept_content=["json"],
     )
     return app
-

@@ -14,7 +14,9 @@ from tests.django.project.urls import urlpatterns as base_urlpatterns
 def sign(request: HttpRequest) -> JsonResponse:
     """A token signed with this process's ``SECRET_KEY``, and that key's fingerprint."""
     value = request.GET.get("value", "hello")
-    return JsonResponse({"signed": signing.dumps(value), "current": fingerprint(settings.SECRET_KEY)})
+    return JsonResponse(
+        {"signed": signing.dumps(value), "current": fingerprint(settings.SECRET_KEY)}
+    )
 
 
 def verify(request: HttpRequest) -> HttpResponse:

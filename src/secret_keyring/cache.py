@@ -267,6 +267,8 @@ class CachedKeyring:
             "last_error": self._last_error,
             "last_error_at": self._last_error_at,
             "fingerprints": keyring.fingerprints if keyring else None,
+            # A backend's own notes (e.g. an AWSPENDING version it no longer trusts).
+            "provider": _provider_status(self.provider),
         }
 
     def __repr__(self) -> str:
@@ -437,3 +439,8 @@ def _after_fork_in_child() -> None:
 
 if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX
     os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _provider_status(provider: Provider) -> dict[str, Any]:
+    report = getattr(provider, "status", None)
+    return dict(report()) if callable(report) else {}

@@ -13,7 +13,7 @@ import os
 import threading
 import weakref
 from types import ModuleType
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from secret_keyring.keyring import Keyring
 
@@ -62,6 +62,11 @@ class BaseProvider:
 
     def fetch(self) -> Keyring:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def status(self) -> dict[str, Any]:
+        """What the last fetch left out or noticed, for ``CachedKeyring.status()``; no key
+        material. Empty unless a backend has something to say."""
+        return {}
 
     def _after_fork(self) -> None:
         """Run in the child after ``fork()``: replace locks, drop clients and connections."""

@@ -114,18 +114,6 @@ class SecretsManager:
         return parse_payload(self.raw(stage=stage), field=field).to_keyring()
 
 
-@pytest.fixture
-def lambda_env(aws_env: MotoServer, monkeypatch: pytest.MonkeyPatch) -> MotoServer:
-    """The Lambda's environment: endpoint and region from the environment, no options set, and
-    no client cached from another test (the handler keeps one per warm container)."""
-    monkeypatch.setattr(rotation_aws, "_client", None)
-    monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", aws_env.endpoint_url)
-    monkeypatch.setenv("AWS_REGION", REGION)
-    monkeypatch.delenv("SECRET_KEYRING_MAX_FALLBACKS", raising=False)
-    monkeypatch.delenv("SECRET_KEYRING_FIELD", raising=False)
-    return aws_env
-
-
 def create(client: Any, **value: Any) -> SecretsManager:
     arn = client.create_secret(Name=new_name(), **value)["ARN"]
     return SecretsManager(client, str(arn))

@@ -22,7 +22,6 @@ from botocore.exceptions import ClientError
 from secret_keyring import Keyring
 from secret_keyring.keyring import keyring_to_json, parse_payload
 from secret_keyring.providers.aws import AwsSecretsManagerProvider
-from secret_keyring.rotation import aws as rotation_aws
 from secret_keyring.rotation.aws import STEPS, lambda_handler
 from secret_keyring.rotation.run import rotate_source
 from tests.plugins.leakguard import make_key
@@ -39,16 +38,6 @@ def label() -> str:
     """The module's own staging label, read from its HCL."""
     config = tfconfig.all_configs()["aws-secret"]
     return tfconfig.literal(config.locals["initial_version_stage"])
-
-
-@pytest.fixture
-def lambda_env(aws_env: MotoServer, monkeypatch: pytest.MonkeyPatch) -> MotoServer:
-    monkeypatch.setattr(rotation_aws, "_client", None)
-    monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", aws_env.endpoint_url)
-    monkeypatch.setenv("AWS_REGION", REGION)
-    monkeypatch.delenv("SECRET_KEYRING_MAX_FALLBACKS", raising=False)
-    monkeypatch.delenv("SECRET_KEYRING_FIELD", raising=False)
-    return aws_env
 
 
 def provision(client: Any, stages: list[str] | None) -> tuple[str, str, Keyring]:

@@ -11,14 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
-import boto3
 import pytest
 from botocore.stub import Stubber
 
 from secret_keyring.providers.aws import AwsSecretsManagerProvider
 from tests.plugins.leakguard import make_key
+from tests.unit.aws_stub import ARN, no_value, stubbed
 
-ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/myapp/django-AbCdEf"
 CURRENT = "a0000000-0000-4000-8000-00000000000a"
 PLACEHOLDER = "b0000000-0000-4000-8000-00000000000b"
 T0 = datetime(2026, 3, 1, 4, 0, 0, 123000, tzinfo=timezone.utc)
@@ -27,15 +26,8 @@ STAGES = {CURRENT: ["AWSCURRENT"], PLACEHOLDER: ["AWSPENDING"]}
 
 @pytest.fixture
 def stub() -> Iterator[Stubber]:
-    client = boto3.client(
-        "secretsmanager",
-        region_name="eu-west-1",
-        aws_access_key_id="AKIDEXAMPLE",
-        aws_secret_access_key="not-a-real-secret",
-    )
-    with Stubber(client) as stubber:
+    with stubbed() as stubber:
         yield stubber
-        stubber.assert_no_pending_responses()
 
 
 def describe(stub: Stubber, changed: datetime) -> None:
@@ -70,13 +62,7 @@ def test_the_placeholder_is_read_again_once_the_secret_changed(stub: Stubber) ->
 
     describe(stub, T0)
     get(stub, CURRENT, "AWSCURRENT", current, T0 - timedelta(days=30))
-    stub.add_client_error(
-        "get_secret_value",
-        service_error_code="ResourceNotFoundException",
-        service_message="Secrets Manager can't find the specified secret value for VersionId",
-        http_status_code=400,
-        expected_params={"SecretId": ARN, "VersionId": PLACEHOLDER, "VersionStage": "AWSPENDING"},
-    )
+    no_value(stub, PLACEHOLDER)
     assert provider.fetch().fallbacks == []
 
     describe(stub, T0)  # unchanged: nothing else is asked

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-import boto3
 import pytest
 from botocore.stub import Stubber
 
@@ -23,9 +22,8 @@ from secret_keyring.keyring import keyring_to_json
 from secret_keyring.rotation import aws as rotation_aws
 from secret_keyring.rotation.aws import lambda_handler
 from tests.plugins.leakguard import make_key
+from tests.unit.aws_stub import ARN, no_value, stubbed
 
-REGION = "eu-west-1"
-ARN = f"arn:aws:secretsmanager:{REGION}:123456789012:secret:prod/myapp/django-AbCdEf"
 A = "a0000000-0000-4000-8000-00000000000a"  # the AWSCURRENT createSecret rotated from
 P = "b0000000-0000-4000-8000-00000000000b"  # the pending version createSecret wrote
 E = "c0000000-0000-4000-8000-00000000000c"  # an emergency re-key made after P
@@ -38,19 +36,12 @@ RECOVERY = (
 
 @pytest.fixture
 def stub(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stubber]:
-    """The Lambda's client, stubbed; every scripted answer must be used, and nothing else."""
-    client = boto3.client(
-        "secretsmanager",
-        region_name=REGION,
-        aws_access_key_id="AKIDEXAMPLE",
-        aws_secret_access_key="not-a-real-secret",
-    )
-    monkeypatch.setattr(rotation_aws, "_client", client)
+    """The Lambda's client, stubbed."""
     monkeypatch.delenv("SECRET_KEYRING_MAX_FALLBACKS", raising=False)
     monkeypatch.delenv("SECRET_KEYRING_FIELD", raising=False)
-    with Stubber(client) as stubber:
+    with stubbed() as stubber:
+        monkeypatch.setattr(rotation_aws, "_client", stubber.client)
         yield stubber
-        stubber.assert_no_pending_responses()
 
 
 def describe(stub: Stubber, stages: dict[str, list[str]]) -> None:
@@ -168,13 +159,7 @@ def test_a_test_only_invocation_as_aws_makes_it(
     writes."""
     current = keyring_to_json(Keyring(current=make_key(), next=make_key(), previous=()))
     describe(stub, {A: ["AWSCURRENT"], P: ["AWSPENDING"]})
-    stub.add_client_error(
-        "get_secret_value",
-        service_error_code="ResourceNotFoundException",
-        service_message="Secrets Manager can't find the specified secret value for VersionId",
-        http_status_code=400,
-        expected_params={"SecretId": ARN, "VersionId": P, "VersionStage": "AWSPENDING"},
-    )
+    no_value(stub, P)
     get(stub, A, "AWSCURRENT", current, T0, by_id=False)
 
     with caplog.at_level("INFO", logger="secret_keyring.rotation"):

@@ -286,14 +286,13 @@ class SecretsManagerRotation:
 
     def _test_configuration(self, current_raw: str | bytes) -> None:
         """The test-only invocation: the next rotation would succeed; nothing is written."""
-        _, keyring = self._rotated(current_raw, "testSecret")
+        self._rotated(current_raw, "testSecret")  # a dry run: the value is not kept
         logger.info(
             "%s: testSecret: version %s was not written by createSecret: Secrets Manager is "
             "testing the rotation configuration (RotateImmediately=false). AWSCURRENT parses "
-            "and rotates (its next rotation promotes %s); nothing changed",
+            "and rotates; nothing changed",
             self.source,
             self.token,
-            keyring.fingerprints["current"],
         )
 
     def _refuse_if_current_moved(

@@ -333,6 +333,8 @@ class CachedKeyring:
             "last_error": self._last_error,
             "last_error_at": self._last_error_at,
             "fingerprints": keyring.fingerprints if keyring else None,
+            # A backend's own notes (e.g. an AWSPENDING version it no longer trusts).
+            "provider": _provider_status(self.provider),
         }
 
     def __repr__(self) -> str:
@@ -569,3 +571,8 @@ def _check_number(
 
 
 _live: AfterFork[CachedKeyring] = AfterFork()
+
+
+def _provider_status(provider: Provider) -> dict[str, Any]:
+    report = getattr(provider, "status", None)
+    return dict(report()) if callable(report) else {}

@@ -128,6 +128,31 @@ def test_rendered_app_policy_without_a_customer_key(aws_module: Config) -> None:
 # -- rotation Lambda ----------------------------------------------------------------------------
 
 
+# The EC2 actions of the AWS managed policy AWSLambdaVPCAccessExecutionRole (policy version v3).
+LAMBDA_VPC_ACCESS_EC2 = {
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+}
+
+
+def test_a_lambda_in_a_vpc_gets_what_the_managed_vpc_policy_grants(aws_module: Config) -> None:
+    known = {
+        "local.secret_arn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:x-AbCdEf",
+        "local.use_cmk": False,
+        "local.kms_key_arn": None,
+        "aws_cloudwatch_log_group.rotation[0].arn": "arn:aws:logs:eu-west-1:1:log-group:x",
+    }
+    inside = tfconfig.render_iam_policy(aws_module, "rotation", {**known, "local.in_vpc": True})
+    (vpc,) = [s for s in inside["Statement"] if any(a.startswith("ec2:") for a in s["Action"])]
+    assert set(vpc["Action"]) == LAMBDA_VPC_ACCESS_EC2
+    outside = tfconfig.render_iam_policy(aws_module, "rotation", {**known, "local.in_vpc": False})
+    assert not [a for s in outside["Statement"] for a in s["Action"] if a.startswith("ec2:")]
+
+
 def test_lambda_handler_and_package(aws_module: Config) -> None:
     function = aws_module.resources[("aws_lambda_function", "rotation")]
     assert tfconfig.literal(function["handler"]) == HANDLER
@@ -241,10 +266,21 @@ def test_first_keyring_is_keyring_json_through_write_only(
 
 
 def test_rotation_owns_the_value_after_the_first_write(aws_module: Config) -> None:
+    """The first version is written once with AWSCURRENT and a label of its own; Terraform then
+    ignores its labels, so it never moves AWSCURRENT back, and the own label (which no rotation,
+    put-secret-value or `secret-keyring rotate` touches) keeps the version from being
+    deprecated, so the provider never finds it gone and never writes a new first keyring. The
+    behaviour behind it is checked against moto in
+    tests/integration/test_terraform_initial_version.py."""
     version = aws_module.resources[("aws_secretsmanager_secret_version", "initial")]
     (lifecycle,) = version["lifecycle"]
     assert "version_stages" in lifecycle["ignore_changes"]
-    assert "version_stages" not in version  # never pinned, or Terraform would fight rotation
+    assert version["version_stages"] == ['"AWSCURRENT"', "${local.initial_version_stage}"]
+    label = tfconfig.literal(aws_module.locals["initial_version_stage"])
+    assert label not in {"AWSCURRENT", "AWSPENDING", "AWSPREVIOUS"}
+    assert 1 <= len(label) <= 256  # Secrets Manager's limit for a staging label
+    # Every mode (rotation on or off) writes through this same resource.
+    assert version["count"] == "${var.create && var.write_initial_keyring ? 1 : 0}"
 
 
 def test_vault_secret_resource_has_nothing_to_update_in_place(vault_module: Config) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import threading
 from types import ModuleType
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from secret_keyring._fork import AfterFork
 from secret_keyring.keyring import Keyring
@@ -68,6 +68,11 @@ class BaseProvider:
 
     def fetch(self) -> Keyring:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def status(self) -> dict[str, Any]:
+        """What the last fetch left out or noticed, for ``CachedKeyring.status()``; no key
+        material. Empty unless a backend has something to say."""
+        return {}
 
     def _after_fork(self) -> None:
         """Run in the child after ``fork()``: replace locks, drop clients and connections."""

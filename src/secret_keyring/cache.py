@@ -36,7 +36,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Literal
 
-from secret_keyring._fork import AfterFork
+from secret_keyring import _fork
 from secret_keyring.errors import (
     ConfigurationError,
     SecretKeyringError,
@@ -48,7 +48,7 @@ from secret_keyring.providers.base import Provider
 
 __all__ = ["DEFAULT_REFRESH_TIMEOUT", "CachedKeyring"]
 
-logger = logging.getLogger("secret_keyring")
+logger = logging.getLogger(__name__)
 
 Listener = Callable[[Keyring], None]
 
@@ -171,7 +171,7 @@ class CachedKeyring:
         self._inline = False  # set once a spawned refresh never began (a frozen process)
         self._listeners: list[Listener] = []
         self._new_locks()
-        _live.add(self)
+        _fork.register(self)
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -568,9 +568,6 @@ def _check_number(
         if maximum is not None:
             bounds.append(f"{'<' if exclusive_max else '<='} {maximum:g}")
         raise ConfigurationError(f"{name} must be {' and '.join(bounds)}, got {value!r}")
-
-
-_live: AfterFork[CachedKeyring] = AfterFork()
 
 
 def _provider_status(provider: Provider) -> dict[str, Any]:

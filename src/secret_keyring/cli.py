@@ -140,7 +140,7 @@ def _lambda_zip(args: argparse.Namespace) -> int:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from secret_keyring.rotation.keygen import generate_key, new_keyring
+    from secret_keyring.keygen import generate_key, new_keyring
 
     print(generate_key() if args.plain else keyring_to_json(new_keyring()))
     return 0

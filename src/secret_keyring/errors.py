@@ -60,11 +60,41 @@ class ConfigurationError(SecretKeyringError, ValueError):
 class SourceError(SecretKeyringError):
     """The backend could not give us the secret.
 
+    A backend's SDK errors are classified once, by that backend's error mapper, which records
+    here what callers need to decide what to do next; nobody digs in ``__cause__``.
+
     Attributes:
         retryable: whether trying again later may succeed.
+        status: the HTTP status of the backend's answer, or ``None`` when there was none.
+        code: the backend's own error code (``ResourceExistsException``), or ``""``.
+        action: what was being done when it failed (``"login"``, ``"read metadata"``...).
+        never_sent: the request never reached a server (a refused connection, a connect
+            timeout), so even a write may be retried elsewhere.
+        conflict: a conditional write lost (a Vault check-and-set saw a newer version).
+        already_exists: a create found the resource there already.
     """
 
     retryable: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        source: str = "",
+        status: int | None = None,
+        code: str = "",
+        action: str = "",
+        never_sent: bool = False,
+        conflict: bool = False,
+        already_exists: bool = False,
+    ) -> None:
+        super().__init__(message, source=source)
+        self.status = status
+        self.code = code
+        self.action = action
+        self.never_sent = never_sent
+        self.conflict = conflict
+        self.already_exists = already_exists
 
 
 class SecretNotFound(SourceError):

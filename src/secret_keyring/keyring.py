@@ -12,13 +12,22 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from secret_keyring.errors import InvalidSecret, SecretNotFound, WeakSecretKey, clears_locals
+from secret_keyring.errors import (
+    ConfigurationError,
+    InvalidSecret,
+    SecretNotFound,
+    WeakSecretKey,
+    clears_locals,
+)
 
 __all__ = [
+    "DEFAULT_FIELD",
+    "MAX_FALLBACKS",
     "MAX_KEYS",
     "MAX_PAYLOAD_BYTES",
     "Keyring",
     "Payload",
+    "check_max_fallbacks",
     "fingerprint",
     "keyring_to_json",
     "parse_mapping",
@@ -30,6 +39,13 @@ __all__ = [
 MAX_PAYLOAD_BYTES = 64 * 1024
 #: Most keys in one keyring: every fallback costs an HMAC on each failed verification.
 MAX_KEYS = 20
+#: Most previous keys a rotation keeps, and most older versions a plain payload takes as
+#: fallbacks: room for ``current`` and ``next`` within :data:`MAX_KEYS`. One range for every
+#: place the option is accepted (``secret_keys()``, the providers, the CLI, the handlers).
+MAX_FALLBACKS = MAX_KEYS - 2
+#: The member of a JSON object (a Vault KV secret's data) that holds a plain key when no
+#: ``#field`` names one and the object is not keyring JSON.
+DEFAULT_FIELD = "secret_key"
 #: Deepest JSON nesting accepted (a keyring is two levels deep). Checked before decoding because
 #: the depth at which ``json`` gives up with ``RecursionError`` differs between Python versions.
 MAX_JSON_DEPTH = 64
@@ -39,6 +55,34 @@ MIN_UNIQUE_CHARACTERS = 5
 INSECURE_PREFIX = "django-insecure-"
 
 _FIX_WEAK = "generate a new key with `secret-keyring generate` (or rotate the secret)"
+
+
+def check_max_fallbacks(value: object, *, source: str = "", name: str = "max_fallbacks") -> int:
+    """Validate a ``max_fallbacks`` option: an integer from 0 to :data:`MAX_FALLBACKS`.
+
+    The one check of the option, for both of its meanings: how many older versions a reader
+    takes as fallbacks for a plain key (a provider's ``history_fallbacks``), and how many
+    previous keys a rotation keeps (``keep_previous`` in ``secret_keyring.keygen.rotate``).
+
+    Args:
+        value: the option as given.
+        source: redacted source description, for the message.
+        name: how the caller spells the option (``--max-fallbacks``, an environment variable).
+
+    Returns:
+        The value, as an ``int``.
+
+    Raises:
+        ConfigurationError: not an integer (``bool`` included), or out of range.
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_FALLBACKS:
+        prefix = f"{source}: " if source else ""
+        raise ConfigurationError(
+            f"{prefix}{name} must be an integer from 0 to {MAX_FALLBACKS} (a keyring holds at "
+            f"most {MAX_KEYS} keys: current, next and the fallbacks), got {value!r}",
+            source=source,
+        )
+    return value
 
 
 def fingerprint(key: str) -> str:

@@ -19,8 +19,8 @@ import threading
 from collections.abc import Callable
 
 from secret_keyring.errors import SecretKeyringError
+from secret_keyring.keygen import new_keyring, rotate
 from secret_keyring.keyring import Keyring
-from secret_keyring.rotation.keygen import new_keyring, rotate
 
 __all__ = ["FakeClock", "StaticProvider"]
 

@@ -43,8 +43,11 @@ def test_contents(lambda_zip: Path) -> None:
         "secret_keyring/keyring.py",
         "secret_keyring/rotation/__init__.py",
         "secret_keyring/rotation/aws.py",
-        "secret_keyring/rotation/keygen.py",
-        "secret_keyring/providers/aws.py",
+        "secret_keyring/keygen.py",
+        "secret_keyring/providers/aws/__init__.py",
+        "secret_keyring/providers/aws/client.py",
+        "secret_keyring/providers/aws/errors.py",
+        "secret_keyring/providers/aws/secrets_manager.py",
     ):
         assert required in names
     assert all(name.startswith("secret_keyring/") for name in names)

@@ -49,7 +49,7 @@ def test_vault_field_and_kv1() -> None:
 def test_vault_auth_methods(url: str, auth: str, role: str | None) -> None:
     p = provider_from_url(url)
     assert isinstance(p, VaultProvider)
-    assert (p.auth, p.role) == (auth, role)
+    assert (p.auth, p.session.login_options.role) == (auth, role)
 
 
 def test_vault_role_required_for_role_based_auth() -> None:

@@ -16,11 +16,12 @@ from secret_keyring.errors import (
     SourceError,
     SourceUnavailable,
 )
-from secret_keyring.providers import vault
+from secret_keyring.providers.vault import errors as vault_errors
+from secret_keyring.providers.vault import settings as vault_settings
 from secret_keyring.providers.vault import VaultProvider, translate_error
 
 TOKEN = "hvs.CAESIJustATestTokenThatMustNeverAppear"
-WHERE = vault._Where(
+WHERE = vault_errors.Where(
     address="https://vault.example.com:8200",
     mount="secret",
     path="myapp/django",
@@ -124,7 +125,7 @@ def test_provider_raises_from_the_cause() -> None:
 
 def test_credential_precedence(tmp_path: Path) -> None:
     (tmp_path / "id").write_text(" from-file \n")
-    credential = vault._credential
+    credential = vault_settings.credential
     assert credential({"VAULT_ROLE_ID": "direct", "VAULT_ROLE_ID_FILE": "x"}, "ROLE_ID") == "direct"
     assert credential({"VAULT_ROLE_ID_FILE": str(tmp_path / "id")}, "ROLE_ID") == "from-file"
     assert credential({"BAO_ROLE_ID": "bao"}, "ROLE_ID") == "bao"
@@ -138,11 +139,11 @@ def test_unreadable_or_empty_credential_file(tmp_path: Path, content: str | None
     if content is not None:
         path.write_text(content)
     with pytest.raises(ConfigurationError, match="VAULT_SECRET_ID_FILE"):
-        vault._credential({"VAULT_SECRET_ID_FILE": str(path)}, "SECRET_ID")
+        vault_settings.credential({"VAULT_SECRET_ID_FILE": str(path)}, "SECRET_ID")
 
 
 def test_cli_token_sources(tmp_path: Path) -> None:
-    cli_token = vault._cli_token
+    cli_token = vault_settings.cli_token
     assert cli_token({"VAULT_TOKEN": "a", "HOME": str(tmp_path)}) == "a"
     assert cli_token({"BAO_TOKEN": "b", "HOME": str(tmp_path)}) == "b"
     assert cli_token({"HOME": str(tmp_path)}) is None

@@ -68,18 +68,21 @@ def test_auth_options() -> None:
         "vault://secret/app?auth=kubernetes&role=web&auth_mount=k8s-prod"
         "&jwt_file=/var/run/secrets/tokens/vault"
     )
-    assert (provider.auth, provider.role, provider.auth_mount) == ("kubernetes", "web", "k8s-prod")
-    assert provider.jwt_file == "/var/run/secrets/tokens/vault"
+    login = provider.session.login_options
+    assert (login.method, login.role, login.mount) == ("kubernetes", "web", "k8s-prod")
+    assert login.jwt_file == "/var/run/secrets/tokens/vault"
 
     aws = vault(
         "vault://secret/app?auth=aws&role=web&aws_region=eu-west-1&aws_header_value=vault.example"
     )
-    assert (aws.aws_region, aws.aws_header_value, aws.auth_mount) == (
+    aws_login = aws.session.login_options
+    assert (aws_login.aws_region, aws_login.aws_header_value, aws_login.mount) == (
         "eu-west-1",
         "vault.example",
         "aws",
     )
-    assert vault("vault://secret/app?auth=aws&role=web").aws_region == "us-east-1"
+    default = vault("vault://secret/app?auth=aws&role=web")
+    assert default.session.login_options.aws_region == "us-east-1"
 
 
 @pytest.mark.parametrize("auth", sorted(AUTH_METHODS))
@@ -87,7 +90,7 @@ def test_default_auth_mounts(auth: str, tmp_path: Path) -> None:
     cert = tmp_path / "client.pem"
     cert.write_text("x")
     url = f"vault://secret/app?auth={auth}&role=web&client_cert={cert}"
-    assert vault(url).auth_mount == auth
+    assert vault(url).session.auth_mount == auth
 
 
 def test_max_fallbacks_is_passed_on() -> None:

@@ -6,7 +6,7 @@ import datetime
 
 import pytest
 
-from secret_keyring.providers import vault
+from secret_keyring.providers.vault import kv as vault
 
 NOW = datetime.datetime(2026, 3, 1, 12, 0, 0, tzinfo=datetime.timezone.utc).timestamp()
 

@@ -36,7 +36,7 @@ from secret_keyring.urls import provider_from_url
 
 __all__ = ["BUILD_ONLY_ENV", "SOURCE_ENV", "refresh_settings", "secret_keys"]
 
-logger = logging.getLogger("secret_keyring.django")
+logger = logging.getLogger(__name__)
 
 #: Environment variable read when ``secret_keys()`` is called without a source.
 SOURCE_ENV = "DJANGO_SECRET_KEY_SOURCE"

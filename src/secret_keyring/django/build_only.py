@@ -19,7 +19,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 __all__ = ["BUILD_ONLY_ENV", "enabled", "ensure_serving", "start"]
 
-logger = logging.getLogger("secret_keyring.django")
+logger = logging.getLogger(__name__)
 
 #: Environment variable that starts a process without the backend (``1``) for image builds.
 BUILD_ONLY_ENV = "SECRET_KEYRING_BUILD_ONLY"
@@ -50,7 +50,7 @@ def start() -> tuple[str, list[str]]:
     global _started  # noqa: PLW0603 - a process-wide mode, like settings themselves
     from django.core.signals import request_started
 
-    from secret_keyring.rotation.keygen import generate_key
+    from secret_keyring.keygen import generate_key
 
     # weak=False: the guard must outlive any reference this module could lose.
     request_started.connect(

@@ -18,13 +18,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from secret_keyring._fork import AfterFork
+from secret_keyring import _fork
 from secret_keyring.cache import CachedKeyring
 from secret_keyring.keyring import Keyring
 
 __all__ = ["LiveKeyring", "activate", "active", "apply_to_settings", "drop_stale_cached_settings"]
 
-logger = logging.getLogger("secret_keyring.django")
+logger = logging.getLogger(__name__)
 
 #: While a background refresh is in flight, look again after this many seconds.
 _POLL_WHILE_REFRESHING = 0.05
@@ -53,7 +53,7 @@ class LiveKeyring:
         self._settle_until = 0.0
         self._lock = threading.Lock()
         cache.add_listener(self._on_new_keyring)
-        _live.add(self)
+        _fork.register(self)
 
     def check(self) -> None:
         """The per-request hook: cheap unless something is due."""
@@ -161,7 +161,6 @@ def drop_stale_cached_settings() -> None:
 
 
 _active: LiveKeyring | None = None
-_live: AfterFork[LiveKeyring] = AfterFork()
 
 
 def activate(cache: CachedKeyring, keyring: Keyring) -> LiveKeyring:

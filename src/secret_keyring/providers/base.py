@@ -11,9 +11,9 @@ from __future__ import annotations
 import importlib
 import threading
 from types import ModuleType
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from secret_keyring._fork import AfterFork
+from secret_keyring import _fork
 from secret_keyring.keyring import Keyring
 
 __all__ = ["BaseProvider", "Provider", "require_extra"]
@@ -52,12 +52,26 @@ class BaseProvider:
     def __init__(self, source: str) -> None:
         self._source = source
         self._lock = threading.RLock()
-        _register_fork_hook(self)
+        _fork.register(self)
 
     @property
     def source(self) -> str:
         """Where the keyring comes from, safe to log."""
         return self._source
+
+    #: The ``?option=`` names the provider's URL scheme accepts (see ``from_url``).
+    url_options: ClassVar[frozenset[str]] = frozenset()
+    #: A source for one developer's machine only: the deploy checks refuse it.
+    development_only: ClassVar[bool] = False
+    #: Whether a rotation reaches running processes without a restart (an environment
+    #: variable cannot change inside a process).
+    live_rotation: ClassVar[bool] = True
+
+    @property
+    def backend_history(self) -> bool:
+        """Whether a plain payload gets fallbacks from the backend's older versions (Vault KV
+        v2, Secrets Manager). Without history a plain key has no fallbacks of its own."""
+        return False
 
     @property
     def fetch_timeout(self) -> float | None:
@@ -81,12 +95,6 @@ class BaseProvider:
     def __repr__(self) -> str:
         # Safe on a half-built provider: tracebacks with locals repr it.
         return f"{type(self).__name__}({getattr(self, '_source', None)!r})"
-
-
-_live: AfterFork[BaseProvider] = AfterFork()
-_register_fork_hook = _live.add
-#: What a forked child runs for every provider (tests call it to stand in for a fork).
-_reset_providers_after_fork = _live.run
 
 
 def require_extra(module: str, extra: str) -> ModuleType:

@@ -5,19 +5,26 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
 
 from secret_keyring.errors import (
     AccessDenied,
     ConfigurationError,
     InvalidSecret,
+    RotationError,
     SecretNotFound,
     SourceUnavailable,
     clears_locals,
 )
 from secret_keyring.keyring import MAX_PAYLOAD_BYTES, Keyring, keyring_to_json, parse_payload
 from secret_keyring.providers.base import BaseProvider
+
+if TYPE_CHECKING:
+    from secret_keyring.rotation import Rotator
+    from secret_keyring.urls import SourceURL
 
 __all__ = ["DEFAULT_DEV_PATH", "DevProvider", "EnvProvider", "FileProvider"]
 
@@ -30,6 +37,22 @@ def _content_version(raw: bytes | str) -> str:
     data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
     # A digest of the payload identifies the version without revealing it.
     return "sha256:" + hashlib.sha256(data).hexdigest()[:12]
+
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _absolute_path(url: SourceURL, what: str, example: str) -> str:
+    """The URL's location as an absolute path without traversal."""
+    from secret_keyring.urls import path_segments
+
+    if not url.location.startswith("/"):
+        raise ConfigurationError(
+            f"source {url.redacted!r}: {example}",
+            source=url.redacted,
+        )
+    path_segments(url.location[1:], url.redacted, what)
+    return url.location
 
 
 class EnvProvider(BaseProvider):
@@ -63,6 +86,42 @@ class EnvProvider(BaseProvider):
         self.fallbacks_variable = fallbacks_variable
         self.field = field
         self._environ = environ
+
+    #: The ``?option=`` names an ``env://`` URL accepts.
+    url_options: ClassVar[frozenset[str]] = frozenset({"fallbacks"})
+    #: A variable cannot change inside a running process: rotating needs a restart.
+    live_rotation: ClassVar[bool] = False
+
+    @classmethod
+    def from_url(cls, url: SourceURL, *, max_fallbacks: int = 3) -> EnvProvider:
+        """``env://VAR[?fallbacks=VAR2][#field]``.
+
+        Raises:
+            ConfigurationError: a name is not an environment variable name.
+        """
+        fallbacks = url.options.get("fallbacks")
+        for name in (url.location, fallbacks):
+            if name is not None and not _ENV_NAME.match(name):
+                shown = "***@" + name.rsplit("@", 1)[1] if "@" in name else name  # credentials
+                raise ConfigurationError(
+                    f"source {url.redacted!r}: {shown[:64]!r} is not an environment variable "
+                    "name (letters, digits, underscore)",
+                    source=url.redacted,
+                )
+        return cls(url.location, fallbacks_variable=fallbacks, field=url.field)
+
+    def rotator(self) -> Rotator:
+        """Never returns: an environment variable cannot be rotated from here.
+
+        Raises:
+            RotationError: always, saying what to do instead.
+        """
+        raise RotationError(
+            f"{self.source}: an environment variable cannot be rotated from here; write "
+            "a new value where the variable is set and restart, or move to a vault://, "
+            "aws-secretsmanager:// or file:// source",
+            source=self.source,
+        )
 
     @clears_locals
     def fetch(self) -> Keyring:
@@ -140,6 +199,28 @@ class FileProvider(BaseProvider):
         super().__init__(f"file://{self.path}" + (f"#{field}" if field else ""))
         self.field = field
 
+    url_options: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def from_url(cls, url: SourceURL, *, max_fallbacks: int = 3) -> FileProvider:
+        """``file:///ABSOLUTE/PATH[#field]``.
+
+        Raises:
+            ConfigurationError: a relative path, or one with traversal.
+        """
+        path = _absolute_path(
+            url,
+            "file path",
+            "file:// needs an absolute path, as in file:///run/secrets/django_secret_key",
+        )
+        return cls(path, field=url.field)
+
+    def rotator(self) -> Rotator:
+        """Atomic replacement of the file (``secret_keyring.rotation.local``)."""
+        from secret_keyring.rotation.local import FileRotator
+
+        return FileRotator(self)
+
     @clears_locals
     def fetch(self) -> Keyring:
         """Read and parse the file.
@@ -169,6 +250,37 @@ class DevProvider(BaseProvider):
         self.path = Path(path) if path is not None else Path.cwd() / DEFAULT_DEV_PATH
         super().__init__(f"dev://{self.path}" if path is not None else "dev://")
 
+    url_options: ClassVar[frozenset[str]] = frozenset()
+    #: A per-machine keyring: every host of a deployment would sign with its own key.
+    development_only: ClassVar[bool] = True
+
+    @classmethod
+    def from_url(cls, url: SourceURL, *, max_fallbacks: int = 3) -> DevProvider:
+        """``dev://`` or ``dev:///ABSOLUTE/PATH``.
+
+        Raises:
+            ConfigurationError: a ``#field``, a relative path, or one with traversal.
+        """
+        if url.field:
+            raise ConfigurationError(
+                f"source {url.redacted!r}: dev:// takes no '#field'", source=url.redacted
+            )
+        if not url.location:
+            return cls()
+        return cls(
+            _absolute_path(
+                url,
+                "dev keyring path",
+                "dev:// takes nothing or an absolute path, as in dev:///tmp/myapp-dev-keyring.json",
+            )
+        )
+
+    def rotator(self) -> Rotator:
+        """Rotated like a file; ``init`` creates the keyring (``secret_keyring.rotation.local``)."""
+        from secret_keyring.rotation.local import DevRotator
+
+        return DevRotator(self)
+
     @clears_locals
     def fetch(self) -> Keyring:
         """Read the dev keyring, creating it first if it does not exist.
@@ -188,7 +300,7 @@ class DevProvider(BaseProvider):
     def _ensure(self) -> None:
         if self.path.exists():
             return
-        from secret_keyring.rotation.keygen import new_keyring
+        from secret_keyring.keygen import new_keyring
 
         folder = self.path.parent
         try:

@@ -1,4 +1,9 @@
-"""Producing keyrings: key generation and the rotation handlers for AWS and Vault/OpenBao.
+"""Producing keyrings: the rotation handlers for AWS and Vault/OpenBao, and what they share.
+
+A provider whose backend can be rotated from here has a ``rotator()`` method returning a
+[Rotator][secret_keyring.rotation.Rotator] (see
+[Rotatable][secret_keyring.rotation.Rotatable]); ``rotation.run`` asks for it instead of knowing
+every provider. Key generation and the rotation rule itself are ``secret_keyring.keygen``.
 
 Nothing here imports Django; ``rotation.aws`` needs only boto3 and ``rotation.vault`` only hvac.
 """
@@ -8,11 +13,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import os
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from secret_keyring.errors import ConfigurationError, InvalidSecret, RotationError, SecretNotFound
+from secret_keyring.keyring import check_max_fallbacks
 
 if TYPE_CHECKING:
     import argparse
@@ -22,12 +29,17 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_MIN_INTERVAL",
     "IntervalGuard",
+    "Rotatable",
     "RotationReport",
+    "Rotator",
     "add_interval_options",
+    "env_max_fallbacks",
+    "env_seconds",
+    "lambda_logging",
     "zero_fallbacks_error",
 ]
 
-logger = logging.getLogger("secret_keyring.rotation")
+logger = logging.getLogger(__name__)
 
 #: Seconds that must pass between two rotations unless forced: 15 minutes, comfortably over
 #: twice the default cache TTL (300 s), so every process has read ``next`` before it signs.
@@ -165,3 +177,90 @@ def add_interval_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="rotate even inside the minimum interval (a leaked key: see the leak runbook)",
     )
+
+
+class Rotator(Protocol):
+    """Rotates one source's keyring; what a [Rotatable][secret_keyring.rotation.Rotatable]
+    provider's ``rotator()`` returns."""
+
+    def rotate(self, *, keep_previous: int, guard: IntervalGuard) -> RotationReport:
+        """Rotate once (the rule of ``keygen.rotate``), unless ``guard`` says it is too soon.
+
+        Args:
+            keep_previous: how many previous keys the rotated keyring keeps.
+            guard: the minimum interval between rotations.
+
+        Raises:
+            RotationError: the stored value cannot be rotated.
+            SourceError: the backend failed or refused.
+        """
+        ...
+
+    def init(self) -> RotationReport:
+        """Write a first keyring (current + next) where none exists; leave one alone.
+
+        Raises:
+            RotationError: the source cannot be written from here.
+            SourceError: the backend failed or refused.
+        """
+        ...
+
+
+@runtime_checkable
+class Rotatable(Protocol):
+    """A provider whose keyring ``secret-keyring rotate`` and ``init`` can write."""
+
+    @property
+    def source(self) -> str: ...
+
+    def rotator(self) -> Rotator:
+        """The rotator of this source.
+
+        Raises:
+            RotationError: this source cannot be rotated from here (and says what to do).
+        """
+        ...
+
+
+def env_seconds(name: str, default: float) -> float:
+    """A number of seconds from environment variable ``name`` (a scheduled handler's setting).
+
+    Raises:
+        ConfigurationError: not a number.
+    """
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigurationError(
+            f"environment variable {name} must be a number of seconds, e.g. 900"
+        ) from None
+
+
+def env_max_fallbacks(name: str = "SECRET_KEYRING_MAX_FALLBACKS", default: int = 3) -> int:
+    """How many previous keys a scheduled rotation keeps, from environment variable ``name``.
+
+    Raises:
+        ConfigurationError: not an integer from 0 to 18.
+    """
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    return check_max_fallbacks(
+        int(raw) if raw.isdigit() else raw, name=f"environment variable {name}"
+    )
+
+
+def lambda_logging() -> None:
+    """Called first by the scheduled handlers, which are a process's entry point: let this
+    package's INFO records (what a rotation did, by fingerprint) reach the Lambda log.
+
+    The Lambda runtime leaves the root logger at WARNING unless its logging configuration sets
+    a level (``AWS_LAMBDA_LOG_LEVEL``); a level set on this package's logger or chosen in the
+    function's configuration is left alone. Importing the library never sets a level.
+    """
+    package = logging.getLogger("secret_keyring")
+    if package.level == logging.NOTSET and not os.environ.get("AWS_LAMBDA_LOG_LEVEL"):
+        package.setLevel(logging.INFO)

@@ -38,7 +38,6 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from secret_keyring.errors import (
-    ConfigurationError,
     InvalidSecret,
     RotationError,
     SecretKeyringError,
@@ -46,34 +45,48 @@ from secret_keyring.errors import (
     SourceError,
     clears_locals,
 )
+from secret_keyring.keygen import generate_key, new_keyring, rotate
 from secret_keyring.keyring import Keyring, fingerprint, keyring_to_json, parse_payload
-from secret_keyring.rotation import IntervalGuard, RotationReport, zero_fallbacks_error
-from secret_keyring.rotation.keygen import generate_key, new_keyring, rotate
+from secret_keyring.providers.aws.errors import translate_error
+from secret_keyring.providers.aws.secrets_manager import AWSCURRENT, AWSPENDING
+from secret_keyring.rotation import (
+    IntervalGuard,
+    RotationReport,
+    env_max_fallbacks,
+    lambda_logging,
+    zero_fallbacks_error,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
     from secret_keyring.providers.aws import AwsSecretsManagerProvider
 
-__all__ = ["STEPS", "SecretsManagerRotation", "init_secret", "lambda_handler", "rotate_secret"]
+__all__ = [
+    "STEPS",
+    "AwsRotator",
+    "SecretsManagerRotation",
+    "init_secret",
+    "lambda_handler",
+    "rotate_secret",
+]
 
-logger = logging.getLogger("secret_keyring.rotation")
-logger.setLevel(logging.INFO)
+logger = logging.getLogger(__name__)
 
 STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
-AWSCURRENT = "AWSCURRENT"
-AWSPENDING = "AWSPENDING"
 
 
-def _env_int(name: str, default: int, low: int, high: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise ConfigurationError(
-            f"environment variable {name} must be an integer from {low} to {high}"
-        )
-    return int(raw)
+class AwsRotator:
+    """The [Rotator][secret_keyring.rotation.Rotator] of an ``aws-secretsmanager://`` source."""
+
+    def __init__(self, provider: AwsSecretsManagerProvider) -> None:
+        self.provider = provider
+
+    def rotate(self, *, keep_previous: int, guard: IntervalGuard) -> RotationReport:
+        return rotate_secret(self.provider, max_fallbacks=keep_previous, guard=guard)
+
+    def init(self) -> RotationReport:
+        return init_secret(self.provider)
 
 
 class SecretsManagerRotation:
@@ -420,8 +433,6 @@ class SecretsManagerRotation:
     @clears_locals
     def call(self, operation: str, **params: Any) -> Any:
         """Call a Secrets Manager operation, translating its errors (most specific first)."""
-        from secret_keyring.providers.aws import translate_error
-
         try:
             return getattr(self.client, operation)(**params)
         except Exception as exc:
@@ -538,7 +549,7 @@ def init_secret(provider: AwsSecretsManagerProvider) -> RotationReport:
         try:
             created = rotation.call("create_secret", Name=provider.secret_id, SecretString=value)
         except SourceError as exc:
-            if _error_code(exc.__cause__) != "ResourceExistsException":
+            if not exc.already_exists:
                 raise
             # Another init created it between our two calls: theirs stands, as with cas=0.
             existing = provider.fetch()
@@ -582,13 +593,6 @@ def _raw(answer: Mapping[str, Any]) -> str | bytes | None:
     return None
 
 
-def _error_code(exc: BaseException | None) -> str | None:
-    response = getattr(exc, "response", None)
-    if isinstance(response, Mapping):
-        return str(response.get("Error", {}).get("Code", "")) or None
-    return None
-
-
 _client: SecretsManagerClient | None = None
 
 
@@ -611,6 +615,7 @@ def lambda_handler(event: Mapping[str, Any], context: object) -> None:
         ConfigurationError: an environment variable has a bad value.
         SourceError: Secrets Manager refused or failed a call.
     """
+    lambda_logging()
     missing = [name for name in ("SecretId", "ClientRequestToken", "Step") if not event.get(name)]
     if missing:
         raise RotationError(
@@ -618,7 +623,7 @@ def lambda_handler(event: Mapping[str, Any], context: object) -> None:
             "invoked by Secrets Manager rotation"
         )
     field = os.environ.get("SECRET_KEYRING_FIELD", "").strip() or None
-    max_fallbacks = _env_int("SECRET_KEYRING_MAX_FALLBACKS", 3, 0, 18)
+    max_fallbacks = env_max_fallbacks()
     rotation = SecretsManagerRotation(
         _lambda_client(),
         str(event["SecretId"]),

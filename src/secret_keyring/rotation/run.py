@@ -1,33 +1,26 @@
 """One entry point for ``secret-keyring rotate|init`` and ``manage.py rotate_secret_key``.
 
-Dispatches on the provider: Vault/OpenBao (check-and-set), AWS (RotateSecret or the four steps),
-and the local ``file://``/``dev://`` sources (an atomic file replace). ``env://`` cannot be
-rotated from inside a process.
+It asks the provider for its [Rotator][secret_keyring.rotation.Rotator] (a
+[Rotatable][secret_keyring.rotation.Rotatable] provider's ``rotator()``): Vault/OpenBao
+(check-and-set), AWS (RotateSecret or the four steps), ``file://``/``dev://`` (an atomic file
+replace). A provider without one cannot be rotated from here; ``env://`` says why.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 
-from secret_keyring.errors import ConfigurationError, RotationError, clears_locals
-from secret_keyring.keyring import MAX_KEYS, keyring_to_json
-
-# These modules import their SDKs lazily: importing them here costs nothing.
-from secret_keyring.providers.aws import AwsSecretsManagerProvider
+from secret_keyring.errors import RotationError, clears_locals
+from secret_keyring.keyring import check_max_fallbacks
 from secret_keyring.providers.base import Provider
-from secret_keyring.providers.local import DevProvider, EnvProvider, FileProvider
-from secret_keyring.providers.vault import VaultProvider
 from secret_keyring.rotation import (
     DEFAULT_MIN_INTERVAL,
     IntervalGuard,
+    Rotatable,
     RotationReport,
-    zero_fallbacks_error,
+    Rotator,
 )
-from secret_keyring.rotation.keygen import new_keyring, rotate
 
 __all__ = ["init_source", "rotate_source"]
 
@@ -58,39 +51,11 @@ def rotate_source(
         RotationError: the source cannot be rotated from here, or its value cannot be rotated.
         SourceError: the backend failed or refused.
     """
-    # Checked here, not deep in keygen.rotate(): a ValueError from there reached the commands'
-    # users as a traceback.
-    if (
-        isinstance(max_fallbacks, bool)
-        or not isinstance(max_fallbacks, int)
-        or not 0 <= max_fallbacks <= MAX_KEYS - 2
-    ):
-        raise ConfigurationError(
-            f"{provider.source}: max_fallbacks must be an integer from 0 to {MAX_KEYS - 2} (a "
-            f"keyring holds at most {MAX_KEYS} keys), got {max_fallbacks!r}",
-            source=provider.source,
-        )
+    # Checked before anything is read, with the source in the message.
+    keep_previous = check_max_fallbacks(max_fallbacks, source=provider.source)
     guard = IntervalGuard(min_interval, force=force, clock=clock)
-    if isinstance(provider, VaultProvider):
-        from secret_keyring.rotation.vault import rotate_keyring
-
-        return rotate_keyring(provider, max_fallbacks=max_fallbacks, guard=guard)
-    if isinstance(provider, AwsSecretsManagerProvider):
-        from secret_keyring.rotation.aws import rotate_secret
-
-        return rotate_secret(provider, max_fallbacks=max_fallbacks, guard=guard)
-    if isinstance(provider, (FileProvider, DevProvider)):
-        return _rotate_file(provider, max_fallbacks, guard)
-    if isinstance(provider, EnvProvider):
-        raise RotationError(
-            f"{provider.source}: an environment variable cannot be rotated from here; write "
-            "a new value where the variable is set and restart, or move to a vault://, "
-            "aws-secretsmanager:// or file:// source",
-            source=provider.source,
-        )
-    raise RotationError(
-        f"{provider.source}: this source cannot be rotated by secret-keyring",
-        source=provider.source,
+    return _rotator(provider, "this source cannot be rotated by secret-keyring").rotate(
+        keep_previous=keep_previous, guard=guard
     )
 
 
@@ -102,86 +67,10 @@ def init_source(provider: Provider) -> RotationReport:
         RotationError: the source cannot be written from here.
         SourceError: the backend failed or refused.
     """
-    if isinstance(provider, VaultProvider):
-        from secret_keyring.rotation.vault import init_keyring
-
-        return init_keyring(provider)
-    if isinstance(provider, AwsSecretsManagerProvider):
-        from secret_keyring.rotation.aws import init_secret
-
-        return init_secret(provider)
-    if isinstance(provider, DevProvider):
-        keyring = provider.fetch()  # creates it when missing
-        return RotationReport(
-            provider.source, keyring.version, False, "dev keyring ready", keyring.fingerprints
-        )
-    if isinstance(provider, FileProvider):
-        if provider.path.exists():
-            existing = provider.fetch()
-            return RotationReport(
-                provider.source,
-                existing.version,
-                False,
-                "the file exists already; left as it is",
-                existing.fingerprints,
-            )
-        if provider.field:
-            # The keyring JSON written here has no such member: the provider could not read it.
-            raise RotationError(
-                f"{provider.source}: writing a keyring into one field of a JSON file is not "
-                "supported; keep the keyring in a file of its own (drop the '#field')",
-                source=provider.source,
-            )
-        keyring = new_keyring()
-        _write_atomically(provider.path, keyring_to_json(keyring), exclusive=True)
-        return RotationReport(provider.source, None, True, "file written", keyring.fingerprints)
-    raise RotationError(
-        f"{provider.source}: secret-keyring cannot write a first keyring to this source",
-        source=provider.source,
-    )
+    return _rotator(provider, "secret-keyring cannot write a first keyring to this source").init()
 
 
-def _rotate_file(
-    provider: FileProvider | DevProvider, max_fallbacks: int, guard: IntervalGuard
-) -> RotationReport:
-    path = provider.path
-    field = getattr(provider, "field", None)
-    if field:
-        raise RotationError(
-            f"{provider.source}: rotating one field of a JSON file is not supported; keep the "
-            "keyring in a file of its own",
-            source=provider.source,
-        )
-    if max_fallbacks < 1:
-        # Even a plain key becomes keyring JSON here, with the old key as its only fallback.
-        raise zero_fallbacks_error(provider.source)
-    # The file's modification time is when it was last written: by a rotation, or by whoever
-    # put the key there.
-    reason = guard.too_soon(path.stat().st_mtime if path.exists() else None)
-    if reason is not None:
-        existing = provider.fetch()
-        return guard.skipped(provider.source, reason, existing.version, lambda: existing)
-    # A plain key has no `next`: rotate() then draws the new current itself, and the result is
-    # keyring JSON from here on. Reading it back checks what was written parses.
-    rotated = rotate(provider.fetch(), max_fallbacks)
-    _write_atomically(path, keyring_to_json(rotated))
-    new = provider.fetch()
-    return RotationReport(
-        provider.source, new.version, True, "file replaced atomically", rotated.fingerprints
-    )
-
-
-def _write_atomically(path: Path, text: str, *, exclusive: bool = False) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o600
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text + "\n")
-        if exclusive:
-            os.link(temp, path)  # fails if someone created it meanwhile
-        else:
-            Path(temp).replace(path)
-    finally:
-        Path(temp).unlink(missing_ok=True)
+def _rotator(provider: Provider, refusal: str) -> Rotator:
+    if not isinstance(provider, Rotatable):
+        raise RotationError(f"{provider.source}: {refusal}", source=provider.source)
+    return provider.rotator()

@@ -30,57 +30,62 @@ from secret_keyring.errors import (
     InvalidSecret,
     RotationError,
     SecretNotFound,
+    SourceError,
     clears_locals,
 )
-from secret_keyring.keyring import Keyring, keyring_to_json, parse_mapping
+from secret_keyring.keygen import generate_key, new_keyring, rotate
+from secret_keyring.keyring import (
+    DEFAULT_FIELD,
+    Keyring,
+    keyring_to_json,
+    parse_mapping,
+)
 from secret_keyring.rotation import (
     DEFAULT_MIN_INTERVAL,
     IntervalGuard,
     RotationReport,
+    env_max_fallbacks,
+    env_seconds,
+    lambda_logging,
     zero_fallbacks_error,
 )
-from secret_keyring.rotation.keygen import generate_key, new_keyring, rotate
 
 if TYPE_CHECKING:
-    import hvac
-
     from secret_keyring.providers.vault import VaultProvider
 
-__all__ = ["init_keyring", "lambda_handler", "rotate_keyring"]
+__all__ = ["VaultRotator", "init_keyring", "lambda_handler", "rotate_keyring"]
 
-logger = logging.getLogger("secret_keyring.rotation")
-logger.setLevel(logging.INFO)
-
-DEFAULT_FIELD = "secret_key"
+logger = logging.getLogger(__name__)
 
 
-class _Conflict:
-    """The write lost a check-and-set race."""
+class VaultRotator:
+    """The [Rotator][secret_keyring.rotation.Rotator] of a ``vault://`` source."""
+
+    def __init__(self, provider: VaultProvider) -> None:
+        self.provider = provider
+
+    def rotate(self, *, keep_previous: int, guard: IntervalGuard) -> RotationReport:
+        return rotate_keyring(self.provider, max_fallbacks=keep_previous, guard=guard)
+
+    def init(self) -> RotationReport:
+        return init_keyring(self.provider)
 
 
-def _cas_write(
-    provider: VaultProvider, data: Mapping[str, Any], cas: int
-) -> dict[str, Any] | _Conflict:
-    hvac_exceptions = _hvac_exceptions()
-
-    def write(client: hvac.Client) -> dict[str, Any] | _Conflict:
-        try:
-            response = client.secrets.kv.v2.create_or_update_secret(
+def _cas_write(provider: VaultProvider, data: Mapping[str, Any], cas: int) -> dict[str, Any] | None:
+    """Write ``data`` with check-and-set; ``None`` when another writer's version won."""
+    try:
+        response = provider.session.run(
+            lambda client: client.secrets.kv.v2.create_or_update_secret(
                 path=provider.path, secret=dict(data), cas=cas, mount_point=provider.mount
-            )
-        except hvac_exceptions.InvalidRequest as exc:
-            if "check-and-set" in str(exc):
-                return _Conflict()
-            raise
-        return dict(response or {})
-
-    return provider.run(write, action="write", idempotent=False)
-
-
-def _hvac_exceptions() -> Any:
-    from secret_keyring.providers.base import require_extra
-
-    return require_extra("hvac.exceptions", "vault")
+            ),
+            action="write",
+            idempotent=False,
+        )
+    except SourceError as exc:
+        if exc.conflict:
+            return None
+        raise
+    return dict(response or {})
 
 
 def _require_kv2(provider: VaultProvider) -> None:
@@ -161,8 +166,8 @@ def rotate_keyring(
         )
     new_data, keyring = _rotated_data(provider, data, max_fallbacks)
     result = _cas_write(provider, new_data, cas=version)
-    if isinstance(result, _Conflict):
-        _, latest = provider.read_secret_data()
+    if result is None:
+        _, latest, _ = provider.read_secret_version()
         logger.warning(
             "%s: another rotation wrote version %s first; this one wrote nothing",
             provider.source,
@@ -203,7 +208,7 @@ def init_keyring(provider: VaultProvider) -> RotationReport:
     if provider.field:
         data = {provider.field: keyring_to_json(keyring)}
     result = _cas_write(provider, data, cas=0)
-    if isinstance(result, _Conflict):
+    if result is None:
         existing = provider.fetch()
         logger.info(
             "%s: a keyring exists already (version %s); left as it is",
@@ -239,16 +244,15 @@ def lambda_handler(event: Mapping[str, Any], context: object) -> dict[str, Any]:
     from secret_keyring.providers.vault import VaultProvider
     from secret_keyring.urls import provider_from_url
 
+    lambda_logging()
     url = os.environ.get("SECRET_KEYRING_SOURCE", "").strip()
     if not url:
         raise ConfigurationError(
             "SECRET_KEYRING_SOURCE is not set; set it to the vault:// URL to rotate"
         )
-    raw_max = os.environ.get("SECRET_KEYRING_MAX_FALLBACKS", "").strip() or "3"
-    if not raw_max.isdigit() or int(raw_max) > 18:
-        raise ConfigurationError("SECRET_KEYRING_MAX_FALLBACKS must be an integer from 0 to 18")
+    max_fallbacks = env_max_fallbacks()
     guard = IntervalGuard(
-        _env_seconds("SECRET_KEYRING_MIN_INTERVAL", DEFAULT_MIN_INTERVAL),
+        env_seconds("SECRET_KEYRING_MIN_INTERVAL", DEFAULT_MIN_INTERVAL),
         option="SECRET_KEYRING_MIN_INTERVAL",
     )
     provider = provider_from_url(url)
@@ -256,7 +260,7 @@ def lambda_handler(event: Mapping[str, Any], context: object) -> dict[str, Any]:
         raise ConfigurationError(
             f"SECRET_KEYRING_SOURCE must be a vault:// URL for this handler, got {provider.source}"
         )
-    result = rotate_keyring(provider, max_fallbacks=int(raw_max), guard=guard)
+    result = rotate_keyring(provider, max_fallbacks=max_fallbacks, guard=guard)
     return {
         "source": result.source,
         "version": result.version,
@@ -265,15 +269,3 @@ def lambda_handler(event: Mapping[str, Any], context: object) -> dict[str, Any]:
         "how": result.how,
         "fingerprints": dict(result.fingerprints),
     }
-
-
-def _env_seconds(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise ConfigurationError(
-            f"environment variable {name} must be a number of seconds, e.g. 900"
-        ) from None

@@ -1,0 +1,68 @@
+"""Key generation and the keyring rotation rule, as pure functions.
+
+Keyring-level, not rotation-level: the ``dev://`` provider, ``secret-keyring generate`` and
+``secret_keyring.testing`` draw keys here too.
+
+The rule: ``previous = [current] + previous`` (trimmed to ``max_fallbacks``),
+``current = next``, ``next = a new random key``. Because ``next`` is published one rotation
+period before it signs anything, every process that holds a keyring up to one period old already
+accepts signatures made with the new key.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+
+from secret_keyring.keyring import Keyring, check_max_fallbacks, validate_key
+
+__all__ = ["ALPHABET", "KEY_LENGTH", "generate_key", "new_keyring", "rotate"]
+
+#: URL- and shell-safe: 64 symbols, 6 bits each; a key pastes into any env file unquoted.
+ALPHABET = string.ascii_letters + string.digits + "-_"
+#: 50 characters of a 64-symbol alphabet: 300 bits, and Django's W009 minimum length.
+KEY_LENGTH = 50
+
+
+def generate_key(length: int = KEY_LENGTH) -> str:
+    """Return a new random key from ``secrets`` (at least 256 bits, Django-valid).
+
+    Raises:
+        ValueError: ``length`` is below 50 (Django's minimum; 43 would be 256 bits).
+    """
+    if length < KEY_LENGTH:
+        raise ValueError(f"length must be at least {KEY_LENGTH}, got {length}")
+    while True:
+        key = "".join(secrets.choice(ALPHABET) for _ in range(length))
+        # Vanishingly unlikely to fail, but never hand out a key Django would flag.
+        try:
+            return validate_key(key, field="generated")
+        except ValueError:  # pragma: no cover - probability ~ 64**-45
+            continue
+
+
+def new_keyring() -> Keyring:
+    """A first keyring: a ``current`` and a ``next`` key, no previous keys."""
+    return Keyring(current=generate_key(), next=generate_key())
+
+
+def rotate(keyring: Keyring, max_fallbacks: int = 3) -> Keyring:
+    """Apply the rotation rule and return the new keyring (version and source are cleared).
+
+    A keyring with no ``next`` (a plain payload promoted to keyring JSON) gets a fresh current
+    key instead, so the result is always a full keyring.
+
+    Args:
+        keyring: the keyring to rotate.
+        max_fallbacks: how many previous keys the result keeps (a rotator's ``keep_previous``).
+
+    Raises:
+        ConfigurationError: ``max_fallbacks`` is not an integer from 0 to 18 (a ``ValueError``).
+    """
+    check_max_fallbacks(max_fallbacks)
+    current = keyring.next if keyring.next is not None else generate_key()
+    previous: list[str] = []
+    for key in (keyring.current, *keyring.previous):
+        if key != current and key not in previous:
+            previous.append(key)
+    return Keyring(current=current, next=generate_key(), previous=tuple(previous[:max_fallbacks]))

@@ -1,0 +1,321 @@
+"""The one place that maps hvac and requests exceptions to this library's errors.
+
+Most specific first: transport errors (TLS, timeouts, refused connections), then Vault's answers
+by status (403 -> [AccessDenied][secret_keyring.errors.AccessDenied], 404 ->
+``SecretNotFound``, sealed, 429 and 5xx -> ``SourceUnavailable``). The result records what
+callers act on (``status``, ``action``, ``never_sent``, ``conflict``: see
+[SourceError][secret_keyring.errors.SourceError]), so nobody else looks at an hvac exception.
+Messages name the address, mount, path and field and say what to fix; never a token or a key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from secret_keyring.errors import (
+    AccessDenied,
+    ConfigurationError,
+    SecretKeyringError,
+    SecretNotFound,
+    SourceError,
+    SourceUnavailable,
+)
+from secret_keyring.providers.base import require_extra
+
+__all__ = ["KvPath", "VersionGone", "Where", "is_failover", "never_sent", "translate_error"]
+
+
+class VersionGone(SecretNotFound):
+    """A KV v2 version that is deleted or destroyed: Vault answers 404 with its metadata.
+
+    Attributes:
+        version: the version number.
+        created_time: when it was written (RFC 3339), or ``""``.
+    """
+
+    def __init__(self, message: str, *, source: str, version: int, created_time: str) -> None:
+        super().__init__(message, source=source, status=404)
+        self.version = version
+        self.created_time = created_time
+
+
+@dataclasses.dataclass(frozen=True)
+class KvPath:
+    """A secret in a KV engine: what a session reads and writes, for messages."""
+
+    mount: str
+    path: str
+    field: str | None = None
+    kv_version: int = 2
+
+    def api_paths(self) -> str:
+        if self.kv_version == 1:
+            return f"{self.mount}/{self.path}"
+        return f"{self.mount}/data/{self.path} (and {self.mount}/metadata/{self.path})"
+
+
+@dataclasses.dataclass(frozen=True)
+class Where:
+    """What a message names: the address, the KV location, the auth method."""
+
+    address: str
+    mount: str
+    path: str
+    field: str | None
+    kv_version: int
+    auth: str
+    auth_mount: str
+    timeout: float
+    source: str
+
+    def location(self) -> str:
+        text = f"{self.address}: KV v{self.kv_version} mount {self.mount!r}, path {self.path!r}"
+        if self.field:
+            text += f", field {self.field!r}"
+        return text
+
+    def api_paths(self) -> str:
+        return KvPath(self.mount, self.path, self.field, self.kv_version).api_paths()
+
+
+def _hvac_exceptions() -> Any:
+    return require_extra("hvac.exceptions", "vault")
+
+
+def _requests_exceptions() -> Any:
+    return require_extra("requests.exceptions", "vault")
+
+
+#: HTTP status of each hvac exception class (hvac keeps the class, not the status).
+_STATUS: dict[str, int] = {
+    "InvalidRequest": 400,
+    "Unauthorized": 401,
+    "Forbidden": 403,
+    "InvalidPath": 404,
+    "PreconditionFailed": 412,
+    "RateLimitExceeded": 429,
+    "InternalServerError": 500,
+    "VaultNotInitialized": 501,
+    "BadGateway": 502,
+    "VaultDown": 503,
+}
+
+
+def translate_error(exc: BaseException, where: Where, action: str) -> SecretKeyringError:
+    """Map an hvac/requests exception to this library's tree. The one place that does it.
+
+    ``action`` says what was being done: ``"login"``, ``"read"``, ``"read metadata"``,
+    ``"write"``, ``"renew token"``... The caller raises the result ``from exc``.
+    """
+    if isinstance(exc, SecretKeyringError):
+        return exc
+    error = _classify(exc, where, action)
+    if isinstance(error, SourceError):
+        status = next(
+            (_STATUS[cls.__name__] for cls in type(exc).__mro__ if cls.__name__ in _STATUS),
+            None,
+        )
+        error.status = status
+        error.action = action
+        error.never_sent = status is None and never_sent(exc)
+        error.conflict = status == 400 and "check-and-set" in _vault_errors(exc)
+    return error
+
+
+def _vault_errors(exc: BaseException) -> str:
+    errors = getattr(exc, "errors", None)
+    if isinstance(errors, str):
+        errors = [errors]
+    text = "; ".join(str(error) for error in errors or () if error)
+    text = " ".join(text.split())
+    return (text[:200] + "...") if len(text) > 200 else text
+
+
+def _reason(exc: BaseException) -> str:
+    errors = _vault_errors(exc)
+    return f" ({errors})" if errors else ""
+
+
+def _classify(  # noqa: PLR0911, PLR0912 - one ordered table, most specific case first
+    exc: BaseException, where: Where, action: str
+) -> SecretKeyringError:
+    hvac_exceptions = _hvac_exceptions()
+    requests_exceptions = _requests_exceptions()
+    source = where.source
+    loc = where.location()
+    login = action == "login"
+    who = f"auth={where.auth} at auth/{where.auth_mount}"
+    # Transport first: an SSLError is also a ConnectionError, a ConnectTimeout also a Timeout.
+    if isinstance(exc, requests_exceptions.SSLError):
+        detail = str(exc)
+        if "CERTIFICATE_VERIFY_FAILED" in detail or "certificate verify failed" in detail:
+            fix = (
+                "the server certificate is not signed by a trusted CA; set VAULT_CACERT (or "
+                "?cacert=) to the CA bundle that signed it, or VAULT_CAPATH to a hashed CA "
+                "directory"
+            )
+        else:
+            fix = (
+                "the TLS handshake failed; check that the address uses the right scheme and "
+                "port, and the client certificate (VAULT_CLIENT_CERT, VAULT_CLIENT_KEY)"
+            )
+        return SourceError(f"{loc}: TLS error while trying to {action}: {fix}", source=source)
+    if isinstance(exc, requests_exceptions.Timeout):
+        return SourceUnavailable(
+            f"{loc}: no answer within {where.timeout:g}s while trying to {action}; check that "
+            "the server is up and reachable, or raise ?timeout= / VAULT_CLIENT_TIMEOUT",
+            source=source,
+        )
+    if isinstance(exc, (requests_exceptions.InvalidURL, requests_exceptions.MissingSchema)):
+        return ConfigurationError(
+            f"{loc}: the address is not a valid URL; fix VAULT_ADDR or ?addr=", source=source
+        )
+    if isinstance(exc, requests_exceptions.ConnectionError):
+        return SourceUnavailable(
+            f"{loc}: cannot connect while trying to {action} (refused, reset or unknown "
+            "host); check VAULT_ADDR (or ?addr=) and that the server is running",
+            source=source,
+        )
+    if isinstance(exc, requests_exceptions.RequestException):
+        return SourceUnavailable(
+            f"{loc}: HTTP error while trying to {action} ({type(exc).__name__})", source=source
+        )
+    if isinstance(exc, (hvac_exceptions.Forbidden, hvac_exceptions.Unauthorized)):
+        if login:
+            return AccessDenied(
+                f"{loc}: login with {who} was refused{_reason(exc)}; check the role, the "
+                "credentials (for jwt/kubernetes: the bound audience and claims) and that the "
+                f"{where.auth} auth method is enabled at auth/{where.auth_mount} (?auth_mount=)",
+                source=source,
+            )
+        verb = "write" if action == "write" else "read"
+        return AccessDenied(
+            f"{loc}: permission denied trying to {action}{_reason(exc)}; the token (from "
+            f"{who}) needs a policy granting {verb} on {where.api_paths()}",
+            source=source,
+        )
+    if isinstance(exc, hvac_exceptions.InvalidRequest):
+        if login:
+            return AccessDenied(
+                f"{loc}: login with {who} was rejected{_reason(exc)}; check the role name and "
+                "the credentials",
+                source=source,
+            )
+        if "unavailable for a brief period" in _vault_errors(exc):
+            # KV v2 answers 400 while it upgrades its storage: a new or migrated mount, or a
+            # standby waiting for the primary to finish. It passes on its own.
+            return SourceUnavailable(
+                f"{loc}: the KV engine is upgrading its storage{_reason(exc)}; retrying",
+                source=source,
+            )
+        return SourceError(
+            f"{loc}: the server rejected the request to {action}{_reason(exc)}", source=source
+        )
+    if isinstance(exc, hvac_exceptions.InvalidPath):
+        if login:
+            return ConfigurationError(
+                f"{loc}: no {where.auth} auth method is enabled at auth/{where.auth_mount}"
+                f"{_reason(exc)}; enable it or set ?auth_mount=",
+                source=source,
+            )
+        gone = _gone_version(exc)
+        if gone is not None:
+            return VersionGone(
+                f"{loc}: version {gone[0]} is deleted or destroyed; undelete it or write a new "
+                "version",
+                source=source,
+                version=gone[0],
+                created_time=gone[1],
+            )
+        return SecretNotFound(
+            f"{loc}: nothing found trying to {action}{_reason(exc)}; check the mount and the "
+            f"path (KV v{where.kv_version}: {where.api_paths()}), or write the secret with "
+            "`secret-keyring init`",
+            source=source,
+        )
+    if isinstance(exc, hvac_exceptions.VaultDown):
+        reason = _vault_errors(exc)
+        state = "is sealed" if "sealed" in reason.lower() else "is unavailable (503)"
+        return SourceUnavailable(
+            f"{loc}: the server {state} while trying to {action}{_reason(exc)}; unseal it or "
+            "wait for a leader, then retry",
+            source=source,
+        )
+    if isinstance(exc, hvac_exceptions.RateLimitExceeded):
+        return SourceUnavailable(
+            f"{loc}: throttled (429) while trying to {action}; retry later or raise the "
+            "server's rate limit quota",
+            source=source,
+        )
+    if isinstance(
+        exc,
+        (
+            hvac_exceptions.InternalServerError,
+            hvac_exceptions.BadGateway,
+            hvac_exceptions.VaultNotInitialized,
+            hvac_exceptions.UnexpectedError,
+        ),
+    ):
+        return SourceUnavailable(
+            f"{loc}: server error while trying to {action}{_reason(exc)}; retry, and check "
+            "the server's logs",
+            source=source,
+        )
+    if isinstance(exc, hvac_exceptions.VaultError):
+        return SourceError(
+            f"{loc}: {type(exc).__name__} while trying to {action}{_reason(exc)}", source=source
+        )
+    return SourceError(
+        f"{loc}: unexpected {type(exc).__name__} while trying to {action}; the server's answer "
+        "was not what a Vault/OpenBao KV engine sends",
+        source=source,
+    )
+
+
+def _gone_version(exc: BaseException) -> tuple[int, str] | None:
+    """The version number and creation time a KV v2 404 carries for a deleted or destroyed
+    version (a 404 for a path that does not exist has no metadata)."""
+    body = getattr(exc, "json", None)
+    data = body.get("data") if isinstance(body, Mapping) else None
+    metadata = data.get("metadata") if isinstance(data, Mapping) else None
+    if not isinstance(metadata, Mapping) or not metadata.get("version"):
+        return None
+    try:
+        return int(metadata["version"]), str(metadata.get("created_time") or "")
+    except (TypeError, ValueError):
+        return None
+
+
+def never_sent(exc: BaseException) -> bool:
+    """Whether a transport error happened before the request reached a server.
+
+    Only then may a write (a check-and-set) be retried on another address: after a reset or a
+    read timeout the first server may have applied it.
+    """
+    requests_exceptions = _requests_exceptions()
+    urllib3_exceptions = require_extra("urllib3.exceptions", "vault")
+    if isinstance(exc, requests_exceptions.ConnectTimeout):
+        return True
+    if isinstance(exc, requests_exceptions.SSLError) or not isinstance(
+        exc, requests_exceptions.ConnectionError
+    ):
+        return False
+    reason = exc.args[0] if exc.args else None
+    reason = getattr(reason, "reason", reason)  # urllib3's MaxRetryError wraps the cause
+    return isinstance(reason, urllib3_exceptions.NewConnectionError)
+
+
+def is_failover(exc: BaseException, *, idempotent: bool) -> bool:
+    """Whether ``exc`` should move a request on to the next address of an HA list: a sealed or
+    unavailable node, or a transport failure (for a write, only one that never reached a
+    server: after a reset or a read timeout the first server may have applied it)."""
+    if isinstance(exc, _hvac_exceptions().VaultDown):
+        return True
+    if not idempotent:
+        return never_sent(exc)
+    requests_exceptions = _requests_exceptions()
+    return isinstance(
+        exc, (requests_exceptions.ConnectionError, requests_exceptions.Timeout)
+    ) and not isinstance(exc, requests_exceptions.SSLError)

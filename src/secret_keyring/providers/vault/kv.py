@@ -1,0 +1,602 @@
+"""The Vault/OpenBao KV reader: a keyring from a KV v2 (default) or KV v1 secret.
+
+How a fetch reads the secret:
+
+* **KV v2**: ``GET MOUNT/metadata/PATH`` gives ``current_version`` and the state of each
+  version. Versions are immutable, so their parsed payloads are kept by number: a fetch reads
+  ``MOUNT/data/PATH?version=N`` only for versions it has not read yet, and an unchanged secret
+  costs one metadata read. For a plain key, the earlier live versions (deleted and destroyed ones
+  skipped) become the fallbacks, newest first, up to ``max_fallbacks``. A token that may read the
+  data but not the metadata still works: the provider then reads the latest data each time.
+* **KV v1**: ``GET MOUNT/PATH`` at every fetch; no versions, so no history.
+
+Everything between the reader and the server (settings, login, renewal, failover, error
+translation) is the [VaultSession][secret_keyring.providers.vault.session.VaultSession]'s, which
+the rotation (``secret_keyring.rotation.vault``) uses too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from secret_keyring.errors import (
+    AccessDenied,
+    ConfigurationError,
+    InvalidSecret,
+    SecretNotFound,
+    clears_locals,
+)
+from secret_keyring.keyring import (
+    DEFAULT_FIELD,
+    Keyring,
+    Payload,
+    check_max_fallbacks,
+    member_names,
+    parse_mapping,
+)
+from secret_keyring.providers.base import BaseProvider, require_extra
+from secret_keyring.providers.vault.errors import KvPath, VersionGone
+from secret_keyring.providers.vault.session import VaultSession
+from secret_keyring.providers.vault.settings import VaultSettings, parse_timeout
+
+if TYPE_CHECKING:
+    import hvac
+
+    from secret_keyring.rotation import Rotator
+    from secret_keyring.urls import SourceURL
+
+__all__ = ["VaultProvider"]
+
+logger = logging.getLogger(__name__)
+
+_RFC3339 = re.compile(
+    r"^(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(?:\.\d+)?(?:[Zz]|([+-])(\d\d):(\d\d))$"
+)
+_AWS_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+_FORBIDDEN = 403
+
+
+@dataclasses.dataclass(frozen=True, order=True)
+class _VersionId:
+    """A KV v2 version. The creation time tells apart two version 1s when the secret's metadata
+    was deleted and the secret written again."""
+
+    number: int
+    created: str = ""
+
+
+def _version_id(metadata: Mapping[str, Any]) -> _VersionId:
+    return _VersionId(int(metadata.get("version") or 0), str(metadata.get("created_time") or ""))
+
+
+@dataclasses.dataclass(frozen=True)
+class _Version:
+    """One KV v2 version as read: its payload, or why it cannot be used."""
+
+    payload: Payload | None
+    problem: str | None = None
+
+
+def _parse_time(text: str) -> float | None:
+    match = _RFC3339.match(text)
+    if not match:
+        return None
+    year, month, day, hour, minute, second = (int(group) for group in match.groups()[:6])
+    stamp = datetime.datetime(
+        year, month, day, hour, minute, second, tzinfo=datetime.timezone.utc
+    ).timestamp()
+    if match.group(7):
+        offset = int(match.group(8)) * 3600 + int(match.group(9)) * 60
+        stamp -= offset if match.group(7) == "+" else -offset
+    return stamp
+
+
+def _is_live(info: object, now: float) -> bool:
+    """Whether a KV v2 metadata version entry is neither destroyed nor deleted."""
+    if not isinstance(info, Mapping) or info.get("destroyed"):
+        return False
+    deletion = info.get("deletion_time") or ""
+    if not deletion:
+        return True
+    when = _parse_time(str(deletion))
+    # A deletion time in the future (delete_version_after) has not happened yet.
+    return when is not None and when > now
+
+
+class VaultProvider(BaseProvider):
+    """Reads a keyring from a KV v2 (default) or KV v1 secret in Vault or OpenBao.
+
+    Args:
+        mount: the KV engine's mount (``secret``).
+        path: the secret's path inside the mount (``myapp/django``).
+        field: the member of the KV data holding the key or keyring JSON. Without it, data with
+            a ``current`` member is keyring JSON, else the ``secret_key`` member is used.
+        kv_version: 2 (default) or 1.
+        auth: ``token``, ``approle``, ``kubernetes``, ``jwt``, ``cert``, ``aws`` or ``userpass``.
+        role: the role to log in as (required for ``kubernetes``, ``jwt`` and ``aws``; the
+            certificate role name for ``cert``).
+        auth_mount: where the auth method is mounted (default: its name).
+        addr: the server address, or a comma-separated list for HA (``VAULT_ADDR``).
+        namespace: the Vault Enterprise / OpenBao namespace (``VAULT_NAMESPACE``).
+        cacert: a CA bundle file (``VAULT_CACERT``).
+        capath: a hashed CA directory (``VAULT_CAPATH``).
+        client_cert: a TLS client certificate file (``VAULT_CLIENT_CERT``).
+        client_key: the client certificate's key file (``VAULT_CLIENT_KEY``).
+        timeout: seconds per HTTP request (``VAULT_CLIENT_TIMEOUT``). These connection settings
+            override the ``VAULT_*``/``BAO_*`` variables (see
+            [resolve_settings][secret_keyring.providers.vault.resolve_settings]).
+        max_fallbacks: for a plain key on KV v2, how many earlier versions become fallbacks.
+        environ: the environment to read (default ``os.environ``).
+        client: an hvac client to use instead of building one (its token is used for
+            ``auth=token``).
+        clock: monotonic clock, in seconds, used for token renewal.
+        wall_clock: seconds since the epoch, to judge KV v2 deletion times.
+        jwt_file: for ``kubernetes`` and ``jwt``, the file holding the JWT (kubernetes default:
+            the service-account token; jwt default: ``VAULT_JWT`` or ``VAULT_JWT_FILE``).
+        aws_region: the STS region the ``aws`` login request is signed for.
+        aws_header_value: the ``X-Vault-AWS-IAM-Server-ID`` value, if the server requires one.
+
+    Raises:
+        ConfigurationError: an option is invalid, or a ``VAULT_*`` variable is malformed.
+        ImportError: hvac is not installed (``pip install 'django-secret-keyring[vault]'``).
+    """
+
+    #: The ``?option=`` names a ``vault://`` URL accepts.
+    url_options: ClassVar[frozenset[str]] = frozenset(
+        {
+            "kv_version",
+            "auth",
+            "role",
+            "auth_mount",
+            "addr",
+            "namespace",
+            "cacert",
+            "capath",
+            "client_cert",
+            "client_key",
+            "timeout",
+            "jwt_file",
+            "aws_region",
+            "aws_header_value",
+        }
+    )
+
+    def __init__(
+        self,
+        mount: str,
+        path: str,
+        *,
+        field: str | None = None,
+        kv_version: int = 2,
+        auth: str = "token",
+        role: str | None = None,
+        auth_mount: str | None = None,
+        addr: str | None = None,
+        namespace: str | None = None,
+        cacert: str | None = None,
+        capath: str | None = None,
+        client_cert: str | None = None,
+        client_key: str | None = None,
+        timeout: float | None = None,
+        max_fallbacks: int = 3,
+        environ: Mapping[str, str] | None = None,
+        client: hvac.Client | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        jwt_file: str | None = None,
+        aws_region: str = "us-east-1",
+        aws_header_value: str | None = None,
+    ) -> None:
+        require_extra("hvac", "vault")
+        super().__init__(f"vault://{mount}/{path}" + (f"#{field}" if field else ""))
+        source = self.source
+        mount, path = mount.strip("/"), path.strip("/")
+        if not mount or not path:
+            raise ConfigurationError(
+                f"{source}: expected a mount and a path, as in vault://secret/myapp/django",
+                source=source,
+            )
+        if kv_version not in (1, 2):
+            raise ConfigurationError(
+                f"{source}: kv_version must be 1 or 2, got {kv_version!r}", source=source
+            )
+        self.mount = mount
+        self.path = path
+        self.field = field
+        self.kv_version = kv_version
+        #: For a plain key on KV v2: how many earlier versions a fetch takes as fallbacks.
+        self.history_fallbacks = check_max_fallbacks(max_fallbacks, source=source)
+        self._wall_clock = wall_clock
+        #: Settings, client, login, renewal, failover and error translation; the rotation
+        #: writes through it too.
+        self.session = VaultSession(
+            KvPath(mount, path, field, kv_version),
+            source=source,
+            auth=auth,
+            role=role,
+            auth_mount=auth_mount,
+            connection={
+                "addr": addr,
+                "namespace": namespace,
+                "cacert": cacert,
+                "capath": capath,
+                "client_cert": client_cert,
+                "client_key": client_key,
+                "timeout": timeout,
+            },
+            environ=environ,
+            client=client,
+            clock=clock,
+            jwt_file=jwt_file,
+            aws_region=aws_region,
+            aws_header_value=aws_header_value,
+        )
+        self._metadata_readable = True
+        self._versions: dict[_VersionId, _Version] = {}
+        self._last: tuple[tuple[_VersionId, ...], Keyring] | None = None
+
+    @classmethod
+    def from_url(cls, url: SourceURL, *, max_fallbacks: int = 3) -> VaultProvider:
+        """The provider a parsed ``vault://MOUNT/PATH[?options][#field]`` URL describes.
+
+        Raises:
+            ConfigurationError: a malformed location or option.
+        """
+        from secret_keyring.urls import path_segments
+
+        redacted = url.redacted
+        head = url.location.split("/", 1)[0]
+        if "@" in head:
+            raise ConfigurationError(
+                f"source {redacted!r}: credentials do not belong in the URL; set VAULT_TOKEN or "
+                "choose an auth method with ?auth=",
+                source=redacted,
+            )
+        if "/" not in url.location:
+            raise ConfigurationError(
+                f"source {redacted!r}: expected vault://MOUNT/PATH, as in "
+                "vault://secret/myapp/django",
+                source=redacted,
+            )
+        mount, path = url.location.split("/", 1)
+        path_segments(url.location, redacted, "Vault path")
+        options = url.options
+        kv_version = options.get("kv_version", "2")
+        if kv_version not in ("1", "2"):
+            raise ConfigurationError(
+                f"source {redacted!r}: option kv_version must be one of 1, 2", source=redacted
+            )
+        aws_region = options.get("aws_region")
+        if aws_region is not None and not _AWS_REGION.match(aws_region):
+            raise ConfigurationError(
+                f"source {redacted!r}: aws_region {aws_region[:32]!r} is not an AWS region name "
+                "(e.g. us-east-1)",
+                source=redacted,
+            )
+        raw_timeout = options.get("timeout")
+        return cls(
+            mount,
+            path,
+            field=url.field,
+            kv_version=int(kv_version),
+            auth=options.get("auth", "token"),
+            role=options.get("role"),
+            auth_mount=options.get("auth_mount"),
+            addr=options.get("addr"),
+            namespace=options.get("namespace"),
+            cacert=options.get("cacert"),
+            capath=options.get("capath"),
+            client_cert=options.get("client_cert"),
+            client_key=options.get("client_key"),
+            timeout=(
+                parse_timeout(raw_timeout, f"source {redacted!r}: option timeout")
+                if raw_timeout is not None
+                else None
+            ),
+            max_fallbacks=max_fallbacks,
+            jwt_file=options.get("jwt_file"),
+            aws_region=aws_region or "us-east-1",
+            aws_header_value=options.get("aws_header_value"),
+        )
+
+    # -- public ---------------------------------------------------------------------------------
+
+    @property
+    def settings(self) -> VaultSettings:
+        """The connection settings, resolved once from the options and the environment."""
+        return self.session.settings
+
+    @property
+    def address(self) -> str:
+        """The address in use (the first of the list until a failover moves on)."""
+        return self.session.address
+
+    @property
+    def auth(self) -> str:
+        """The ``auth=`` method."""
+        return self.session.auth
+
+    @property
+    def backend_history(self) -> bool:
+        """KV v2 keeps versions; KV v1 does not."""
+        return self.kv_version == 2
+
+    @property
+    def max_fallbacks(self) -> int:
+        """Same as :attr:`history_fallbacks` (the constructor's name for it)."""
+        return self.history_fallbacks
+
+    @property
+    def fetch_timeout(self) -> float:
+        """Every request of one fetch taking its whole connect and read timeout on every
+        address: a login, a renewal, the metadata, the current version and each fallback
+        version, and one more login and read after a token turned out dead."""
+        requests_per_fetch = 6 + self.history_fallbacks
+        return 2 * self.settings.timeout * len(self.settings.addresses) * requests_per_fetch
+
+    def rotator(self) -> Rotator:
+        """Check-and-set rotation of this KV v2 secret (``secret_keyring.rotation.vault``)."""
+        from secret_keyring.rotation.vault import VaultRotator
+
+        return VaultRotator(self)
+
+    @clears_locals
+    def fetch(self) -> Keyring:
+        """Read the keyring; on KV v2, re-read data only for versions not read before.
+
+        Raises:
+            AccessDenied: login refused, or the token's policy does not allow the read.
+            SecretNotFound: no such mount, path, version or field.
+            SourceUnavailable: unreachable, sealed, 5xx or timed out (retryable).
+            SourceError: any other failure (a TLS verification error, for one).
+            ConfigurationError: credentials are missing from the environment.
+            InvalidSecret: the data is not a usable keyring.
+        """
+        with self._lock:
+            if self.kv_version == 1:
+                return self._fetch_v1()
+            return self._fetch_v2()
+
+    def read_secret_version(
+        self, version: int | None = None
+    ) -> tuple[dict[str, Any], int | None, float | None]:
+        """Read the raw KV data (key material inside: never log it), its version and when it
+        was written (the server's ``created_time``, epoch seconds; ``None`` on KV v1 or when
+        the server does not say).
+
+        Args:
+            version: a KV v2 version (default: the latest). KV v1 has no versions.
+
+        Raises:
+            SecretNotFound: no such secret, or that version is deleted or destroyed.
+            SecretKeyringError: as for [fetch][secret_keyring.providers.vault.VaultProvider.fetch].
+        """
+        with self._lock:
+            if self.kv_version == 1:
+                if version is not None:
+                    raise ConfigurationError(
+                        f"{self.source}: KV v1 has no versions", source=self.source
+                    )
+                return self._read_v1(), None, None
+            data, found = self._read_v2(version)
+            if data is None:
+                raise SecretNotFound(
+                    f"{self._location()}: version {found.number} is deleted or "
+                    "destroyed; undelete it or write a new version",
+                    source=self.source,
+                )
+            return data, found.number, _parse_time(found.created)
+
+    # -- fork safety ----------------------------------------------------------------------------
+
+    def _after_fork(self) -> None:
+        super()._after_fork()
+        self.session._after_fork()
+
+    # -- KV reads -------------------------------------------------------------------------------
+
+    def _fetch_v1(self) -> Keyring:
+        data = self._read_v1()
+        return self._payload(data).to_keyring(version=None, source=self.source)
+
+    def _read_v1(self) -> dict[str, Any]:
+        response = self.session.run(
+            lambda client: client.secrets.kv.v1.read_secret(self.path, mount_point=self.mount),
+            action="read",
+        )
+        data = response.get("data") if isinstance(response, Mapping) else None
+        if not isinstance(data, dict):
+            raise self.session.unexpected("read", "no data object in the KV v1 response")
+        return data
+
+    def _read_v2(self, version: int | None) -> tuple[dict[str, Any] | None, _VersionId]:
+        """Data and version; data is ``None`` when that version is deleted or destroyed."""
+        action = "read" if version is None else f"read version {version}"
+        try:
+            response = self.session.run(
+                lambda client: client.secrets.kv.v2.read_secret_version(
+                    self.path,
+                    version=version,
+                    mount_point=self.mount,
+                    raise_on_deleted_version=True,
+                ),
+                action=action,
+            )
+        except VersionGone as exc:
+            return None, _VersionId(exc.version, exc.created_time)
+        body = response.get("data") if isinstance(response, Mapping) else None
+        metadata = body.get("metadata") if isinstance(body, Mapping) else None
+        if not isinstance(body, Mapping) or not isinstance(metadata, Mapping):
+            raise self.session.unexpected(action, "no data and metadata in the KV v2 response")
+        data = body.get("data")
+        if data is not None and not isinstance(data, dict):
+            raise self.session.unexpected(action, "the KV v2 data is not an object")
+        return data, _version_id(metadata)
+
+    def _read_metadata(self) -> Mapping[str, Any] | None:
+        """The KV v2 metadata, or ``None`` when the token may not read it."""
+        if not self._metadata_readable:
+            return None
+        try:
+            response = self.session.run(
+                lambda client: client.secrets.kv.v2.read_secret_metadata(
+                    self.path, mount_point=self.mount
+                ),
+                action="read metadata",
+            )
+        except AccessDenied as exc:
+            if exc.status != _FORBIDDEN or exc.action != "read metadata":
+                raise  # a refused login, say
+            return None  # many policies grant only MOUNT/data/PATH: see _fetch_v2
+        data = response.get("data") if isinstance(response, Mapping) else None
+        if not isinstance(data, Mapping):
+            raise self.session.unexpected(
+                "read metadata", "no data object in the metadata response"
+            )
+        return data
+
+    def _fetch_v2(self) -> Keyring:
+        if self._last is None and self._metadata_readable:
+            # First fetch: the latest data carries its version, and keyring JSON needs nothing
+            # else, so start-up costs one request. Plain keys go on to read the metadata.
+            head = self._read_latest()
+            if head.payload is not None and head.payload.kind == "keyring":
+                return self._assemble(next(iter(self._versions)), [])
+        metadata = self._read_metadata()
+        if metadata is None:
+            self._read_latest()  # AccessDenied naming the data path if that is denied too
+            if self._metadata_readable:
+                self._metadata_readable = False
+                logger.warning(
+                    "secret_keyring: %s: the token may read %s/data/%s but not %s/metadata/%s; "
+                    "every refresh now reads the data, and plain keys get no fallbacks from "
+                    "older versions. Grant read on the metadata path to fix this.",
+                    self.source,
+                    self.mount,
+                    self.path,
+                    self.mount,
+                    self.path,
+                )
+            return self._assemble(next(iter(self._versions)), [])
+        versions = metadata.get("versions") or {}
+        if not isinstance(versions, Mapping):
+            raise self.session.unexpected("read metadata", "'versions' is not an object")
+        number = int(metadata.get("current_version") or 0)
+        now = self._wall_clock()
+        info = versions.get(str(number))
+        if number == 0 or not isinstance(info, Mapping):
+            raise SecretNotFound(
+                f"{self._location()}: the secret has no versions; write one "
+                "(`secret-keyring init`)",
+                source=self.source,
+            )
+        if not _is_live(info, now):
+            raise self._deleted(number)
+        older = sorted(
+            (
+                _VersionId(int(key), str(entry.get("created_time") or ""))
+                for key, entry in versions.items()
+                if str(key).isdigit()
+                and int(key) < number
+                and isinstance(entry, Mapping)
+                and _is_live(entry, now)
+            ),
+            reverse=True,
+        )
+        return self._assemble(_VersionId(number, str(info.get("created_time") or "")), older)
+
+    def _read_latest(self) -> _Version:
+        """Read the latest version's data and make it the only cached version."""
+        data, current = self._read_v2(None)
+        if data is None:
+            raise self._deleted(current.number)
+        entry = self._versions.get(current) or _Version(self._payload(data))
+        self._versions = {current: entry}
+        return entry
+
+    def _deleted(self, number: int) -> SecretNotFound:
+        return SecretNotFound(
+            f"{self._location()}: the latest version ({number}) is deleted or "
+            "destroyed; undelete it or write a new version",
+            source=self.source,
+        )
+
+    def _version(self, version: _VersionId) -> _Version:
+        """A version's payload, read once: versions never change."""
+        known = self._versions.get(version)
+        if known is not None:
+            return known
+        data, _ = self._read_v2(version.number)
+        if data is None:
+            entry = _Version(None, "deleted or destroyed")
+        else:
+            try:
+                entry = _Version(self._payload(data, number=version.number))
+            except (InvalidSecret, SecretNotFound) as exc:
+                entry = _Version(None, f"{type(exc).__name__}: {exc}")
+        self._versions[version] = entry
+        return entry
+
+    def _assemble(self, current: _VersionId, older: list[_VersionId]) -> Keyring:
+        """The keyring of ``current`` plus, for a plain key, the live ``older`` versions."""
+        head = self._versions.get(current)
+        if head is None or head.payload is None:
+            data, _ = self._read_v2(current.number)
+            if data is None:
+                raise self._deleted(current.number)
+            head = _Version(self._payload(data))
+            self._versions[current] = head
+        payload = head.payload
+        if payload is None:  # pragma: no cover - assigned just above
+            raise self._deleted(current.number)
+        used = [current]
+        examined = [current]
+        history: list[str] = []
+        if payload.kind == "plain":
+            for version in older:
+                if len(history) >= self.history_fallbacks:
+                    break
+                entry = self._version(version)
+                examined.append(version)
+                if entry.payload is None:
+                    if entry.problem != "deleted or destroyed":
+                        logger.warning(
+                            "secret_keyring: %s: version %d is not used as a fallback (%s)",
+                            self.source,
+                            version.number,
+                            entry.problem,
+                        )
+                    continue
+                used.append(version)
+                history.append(entry.payload.current)
+        self._versions = {key: value for key, value in self._versions.items() if key in examined}
+        window = tuple(used)
+        if self._last is not None and self._last[0] == window:
+            return self._last[1]
+        keyring = payload.to_keyring(
+            version=str(current.number), source=self.source, history=history
+        )
+        self._last = (window, keyring)
+        return keyring
+
+    def _payload(self, data: Mapping[str, Any], *, number: int | None = None) -> Payload:
+        if self.field is not None and self.field not in data:
+            names = member_names(data) or "none"
+            version = f" version {number}" if number is not None else ""
+            raise SecretNotFound(
+                f"{self._location()}: the secret{version} has no field {self.field!r} "
+                f"(it has {names}); fix the '#field' part of the source URL",
+                source=self.source,
+            )
+        return parse_mapping(
+            data, source=self.source, field=self.field, default_field=DEFAULT_FIELD
+        )
+
+    def _location(self) -> str:
+        return self.session.where().location()

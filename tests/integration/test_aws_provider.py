@@ -538,7 +538,7 @@ def test_pending_is_not_trusted_while_rotation_is_disabled(
     warnings = [
         r.getMessage()
         for r in caplog.records
-        if r.name == "secret_keyring.aws" and r.levelno == logging.WARNING
+        if r.name == "secret_keyring.providers.aws.secrets_manager" and r.levelno == logging.WARNING
     ]
     assert len(warnings) == 1
     assert v2 in warnings[0]
@@ -579,7 +579,7 @@ def test_pending_older_than_pending_max_age_is_left_out(
     warnings = [
         r.getMessage()
         for r in caplog.records
-        if r.name == "secret_keyring.aws" and r.levelno == logging.WARNING
+        if r.name == "secret_keyring.providers.aws.secrets_manager" and r.levelno == logging.WARNING
     ]
     assert len(warnings) == 1, warnings
     assert "pending_max_age" in warnings[0]

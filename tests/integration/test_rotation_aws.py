@@ -162,7 +162,7 @@ def test_rotation_promotes_next_and_leaves_no_pending(
     assert fetched.same_keys(new)
     assert fetched.version == token
     # Every step logged, with fingerprints.
-    messages = [r.getMessage() for r in caplog.records if r.name == "secret_keyring.rotation"]
+    messages = [r.getMessage() for r in caplog.records if r.name == "secret_keyring.rotation.aws"]
     for step in STEPS:
         assert any(f"{step}:" in m for m in messages), step
     assert any(fingerprint(new.current) in m for m in messages)

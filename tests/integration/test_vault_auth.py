@@ -157,7 +157,7 @@ def test_approle_reads_with_a_read_only_policy(
     assert f"auth=approle at auth/{mount}" in caplog.text
     # The token may read, not write.
     with pytest.raises(AccessDenied, match="needs a policy granting write"):
-        vault.run(
+        vault.session.run(
             lambda client: client.secrets.kv.v2.create_or_update_secret(
                 path, secret={"secret_key": make_key()}, mount_point="secret"
             ),
@@ -246,7 +246,7 @@ def test_login_token_is_renewed_before_it_expires(
     )
     with caplog.at_level(logging.INFO):
         vault.fetch()
-        token = vault.client().token
+        token = vault.session.client().token
         assert "last_renewal_time" not in openbao.token_info(token) or not openbao.token_info(
             token
         ).get("last_renewal_time")
@@ -260,7 +260,7 @@ def test_login_token_is_renewed_before_it_expires(
 
     info = openbao.token_info(token)
     assert info.get("last_renewal_time")
-    assert vault.client().token == token
+    assert vault.session.client().token == token
     assert logins(caplog) == 1
 
 
@@ -278,11 +278,11 @@ def test_token_that_cannot_be_renewed_is_replaced_by_a_login(
     )
     with caplog.at_level(logging.INFO):
         vault.fetch()
-        first = vault.client().token
+        first = vault.session.client().token
         clock.now += 25
         assert vault.fetch().current == key
 
-    assert vault.client().token != first
+    assert vault.session.client().token != first
     assert logins(caplog) == 2
 
 
@@ -292,14 +292,14 @@ def test_login_again_after_the_token_is_revoked(
     path, key, policy = secret
     vault, _ = approle_provider(openbao, path, policy)
     vault.fetch()
-    first = vault.client().token
+    first = vault.session.client().token
 
     openbao.revoke(first)
     caplog.clear()
     with caplog.at_level(logging.INFO):
         assert vault.fetch().current == key
 
-    assert vault.client().token != first
+    assert vault.session.client().token != first
     assert logins(caplog) == 1
     assert "expired or was revoked" in caplog.text
 
@@ -317,7 +317,7 @@ def test_login_again_after_the_token_expires_on_the_server(
         role_options={"token_ttl": "1s", "token_max_ttl": "1s"},
     )
     vault.fetch()
-    first = vault.client().token
+    first = vault.session.client().token
 
     deadline = time.monotonic() + 15
     while True:
@@ -331,7 +331,7 @@ def test_login_again_after_the_token_expires_on_the_server(
     caplog.clear()
     with caplog.at_level(logging.INFO):
         assert vault.fetch().current == key
-    assert vault.client().token != first
+    assert vault.session.client().token != first
     assert logins(caplog) == 1
 
 
@@ -438,7 +438,7 @@ def test_kubernetes_service_account_token(
     second = service_account_jwt()
     fake_kubernetes_api.valid = {second}
     token_file.write_text(second)
-    openbao.revoke(vault.client().token)
+    openbao.revoke(vault.session.client().token)
     assert vault.fetch().current == key
     assert len(fake_kubernetes_api.reviews) == 2
 

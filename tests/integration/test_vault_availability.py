@@ -21,7 +21,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from secret_keyring.errors import SourceUnavailable
-from secret_keyring.providers import base
+from secret_keyring import _fork
 from secret_keyring.providers.vault import VaultProvider
 from tests.plugins.leakguard import make_key
 from tests.plugins.openbao import BaoServer, RecordingServer, decode_b64_json
@@ -164,7 +164,7 @@ def test_read_timeout_moves_on_for_reads_but_not_for_writes(
     # The hanging node may have applied the write: sending it to another node could apply it
     # twice, so a timed-out write is reported instead.
     with pytest.raises(SourceUnavailable, match="no answer"):
-        writer.run(write, action="write", idempotent=False)
+        writer.session.run(write, action="write", idempotent=False)
     assert writer.address == hanging_server.url
     assert (
         openbao.client().secrets.kv.v2.read_secret_metadata(kv_path)["data"]["current_version"] == 1
@@ -177,7 +177,7 @@ def test_refused_connection_moves_on_even_for_writes(openbao: BaoServer, kv_path
     environ = openbao.environ(openbao.root_token, VAULT_ADDR=f"{dead},{openbao.addr}")
     writer = VaultProvider("secret", kv_path, environ=environ)
 
-    response = writer.run(
+    response = writer.session.run(
         lambda client: client.secrets.kv.v2.create_or_update_secret(
             kv_path, secret={"secret_key": make_key()}, cas=1, mount_point="secret"
         ),
@@ -200,15 +200,15 @@ def test_child_after_fork_builds_its_own_client_and_keeps_the_token(
     environ = openbao.environ(VAULT_ROLE_ID=role_id, VAULT_SECRET_ID=secret_id)
     vault = VaultProvider("secret", kv_path, auth="approle", auth_mount=mount, environ=environ)
     vault.fetch()
-    parent_client = vault.client()
+    parent_client = vault.session.client()
     parent_lock = vault._lock
 
     caplog.clear()
-    base._reset_providers_after_fork()
+    _fork.run_after_fork()
 
     assert vault._lock is not parent_lock
     assert vault.fetch().current == key
-    child_client = vault.client()
+    child_client = vault.session.client()
     assert child_client is not parent_client
     assert child_client.session is not parent_client.session
     assert child_client.token == parent_client.token
@@ -222,9 +222,9 @@ def test_injected_client_gets_a_fresh_session_after_fork(openbao: BaoServer, kv_
     old_session = client.session
     vault = VaultProvider("secret", kv_path, client=client, environ=openbao.environ())
 
-    base._reset_providers_after_fork()
+    _fork.run_after_fork()
 
-    assert vault.client() is client
+    assert vault.session.client() is client
     assert client.session is not old_session
     assert vault.fetch().current == key
 
@@ -258,7 +258,7 @@ def test_injected_client_keeps_its_mounted_adapter_headers_and_auth_after_fork(
     assert vault.fetch().current == key
     parent_adapter, parent_pool = sent[-1]
 
-    base._reset_providers_after_fork()
+    _fork.run_after_fork()
 
     sent.clear()
     assert vault.fetch().current == key
@@ -441,7 +441,7 @@ def test_renewal_capped_by_max_ttl_leads_to_a_new_login() -> None:
         clock.now += 45
         vault.fetch()
         assert (fake.logins, fake.renewals) == (2, 2)
-        assert vault.client().token == "tok-2"
+        assert vault.session.client().token == "tok-2"
 
         clock.now += 61  # expired on our clock: log in without trying to renew
         vault.fetch()

@@ -26,7 +26,7 @@ def provider(server: BaoServer, path: str, **options: Any) -> VaultProvider:
 
 def record_requests(vault: VaultProvider) -> list[tuple[str, str, Any]]:
     """Record (method, path, version) of every HTTP request the provider's client sends."""
-    session = vault.client().session
+    session = vault.session.client().session
     calls: list[tuple[str, str, Any]] = []
     original = session.request
 
@@ -276,7 +276,7 @@ def test_kv_v1_keyring_json(openbao: BaoServer) -> None:
     assert (keyring.current, keyring.next) == (current, nxt)
 
 
-def test_read_secret_data_returns_the_raw_data_and_version(
+def test_read_secret_version_returns_the_raw_data_and_version(
     openbao: BaoServer, kv_path: str
 ) -> None:
     first, second = make_key(), make_key()
@@ -284,11 +284,11 @@ def test_read_secret_data_returns_the_raw_data_and_version(
     openbao.write(kv_path, {"current": second})
     vault = provider(openbao, kv_path)
 
-    assert vault.read_secret_data() == ({"current": second}, 2)
-    assert vault.read_secret_data(1) == ({"current": first}, 1)
+    assert vault.read_secret_version()[:2] == ({"current": second}, 2)
+    assert vault.read_secret_version(1)[:2] == ({"current": first}, 1)
     openbao.delete_versions(kv_path, [1])
     with pytest.raises(SecretNotFound, match="version 1 is deleted"):
-        vault.read_secret_data(1)
+        vault.read_secret_version(1)
 
 
 def test_run_passes_errors_of_ours_through(openbao: BaoServer, kv_path: str) -> None:
@@ -298,7 +298,7 @@ def test_run_passes_errors_of_ours_through(openbao: BaoServer, kv_path: str) -> 
         raise error
 
     with pytest.raises(RotationError) as caught:
-        provider(openbao, kv_path).run(operation, action="write", idempotent=False)
+        provider(openbao, kv_path).session.run(operation, action="write", idempotent=False)
     assert caught.value is error
     assert caught.value.__cause__ is None
 

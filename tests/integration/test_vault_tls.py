@@ -127,7 +127,7 @@ def test_cert_auth_over_tls(
     vault = VaultProvider("secret", path, auth="cert", role=role, auth_mount=mount, environ=environ)
 
     assert vault.fetch().current == key
-    assert vault.client().token != openbao_tls.root_token
+    assert vault.session.client().token != openbao_tls.root_token
 
 
 def test_cert_auth_with_an_untrusted_certificate(

@@ -31,6 +31,8 @@ _active = live.active()
 assert _active is not None, "the example site's settings call secret_keys()"
 _cache: Any = _active.cache
 _provider: Any = _cache.provider
+# The Vault provider's client lives in its session (a fork resets both).
+_session: Any = _provider.session
 
 
 def _pooled_ports(client: Any) -> list[int]:
@@ -52,12 +54,12 @@ def _pooled_ports(client: Any) -> list[int]:
 # Strong references to what the master holds at fork time.
 _MASTER: dict[str, Any] = {
     "pid": os.getpid(),
-    "client": _provider._client,
-    "session": getattr(_provider._client, "session", None),
+    "client": _session._client,
+    "session": getattr(_session._client, "session", None),
     "provider_lock": _provider._lock,
     "cache_lock": _cache._lock,
     "cache_cond": _cache._cond,
-    "ports": _pooled_ports(_provider._client),
+    "ports": _pooled_ports(_session._client),
 }
 
 if os.environ.get("FORK_TEST_DISABLE_HOOKS") == "1":
@@ -67,7 +69,7 @@ if os.environ.get("FORK_TEST_DISABLE_HOOKS") == "1":
 
 
 def report() -> dict[str, Any]:
-    client = _provider._client
+    client = _session._client
     status = _cache.status()
     return {
         "pid": os.getpid(),

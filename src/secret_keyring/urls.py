@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from secret_keyring.providers.base import Provider
 
 __all__ = [
+    "AWS_REGION",
     "PROVIDERS",
     "SCHEMES",
     "SourceURL",
@@ -102,6 +103,29 @@ class SourceURL:
     options: Mapping[str, str]
     field: str | None
     redacted: str
+
+    def option(self, name: str, pattern: re.Pattern[str], what: str) -> str | None:
+        """Option ``name``, checked against ``pattern``; ``None`` when it is not given.
+
+        Args:
+            name: the option.
+            pattern: what a valid value matches.
+            what: what a valid value is, with an example, for the message.
+
+        Raises:
+            ConfigurationError: the value does not match (shown shortened).
+        """
+        value = self.options.get(name)
+        if value is not None and not pattern.match(value):
+            raise ConfigurationError(
+                f"source {self.redacted!r}: {name} {value[:32]!r} is not {what}",
+                source=self.redacted,
+            )
+        return value
+
+
+#: An AWS region name (``eu-west-1``), for the options that take one.
+AWS_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
 
 
 def _redact(url: str) -> str:

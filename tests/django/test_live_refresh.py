@@ -296,7 +296,7 @@ def test_a_failing_keys_rotated_receiver_does_not_fail_the_request(
         keys_rotated.disconnect(broken)
     assert response.status_code == 200
     assert settings.SECRET_KEY == new.current
-    records = [r for r in caplog.records if r.name == "secret_keyring.django"]
+    records = [r for r in caplog.records if r.name.startswith("secret_keyring.django")]
     failed = next(r for r in records if "keys_rotated receiver" in r.getMessage())
     assert failed.levelno == logging.ERROR
     assert "broken" in failed.getMessage()

@@ -69,13 +69,13 @@ def test_the_source_url_logs_in_with_the_lambda_role(module: Config) -> None:
     )
     provider = provider_from_url(url)
     assert isinstance(provider, VaultProvider)
-    assert (provider.mount, provider.path, provider.auth, provider.role) == (
+    assert (provider.mount, provider.path, provider.auth, provider.session.login_options.role) == (
         "secret",
         "myapp/django",
         "aws",
         "myapp-django-rotator",
     )
-    assert provider.aws_header_value == "vault.example.com"
+    assert provider.session.login_options.aws_header_value == "vault.example.com"
 
 
 def test_the_vault_role_is_bound_to_the_lambda_role_with_the_rotator_policy(

@@ -77,9 +77,13 @@ def check_deploy_source(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
     current = live.active()
     if current is None or settings.DEBUG:
         return []
-    source = current.cache.provider.source
+    provider = current.cache.provider
+    source = provider.source
+    # Asked of the provider, not read from the URL: a user's own provider can say so too.
+    development_only = bool(getattr(provider, "development_only", False))
+    live_rotation = bool(getattr(provider, "live_rotation", True))
     messages: list[CheckMessage] = []
-    if source.startswith("dev://"):
+    if development_only:
         messages.append(
             Error(
                 f"SECRET_KEY comes from {source}, a per-machine development keyring: every host "
@@ -88,7 +92,7 @@ def check_deploy_source(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
                 id="secret_keyring.E002",
             )
         )
-    elif source.startswith("env://"):
+    elif not live_rotation:
         messages.append(
             CheckWarning(
                 f"SECRET_KEY comes from {source}: an environment variable cannot change in a "
@@ -97,7 +101,7 @@ def check_deploy_source(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
                 id="secret_keyring.W002",
             )
         )
-    if current.applied.next is None and not source.startswith(("dev://", "env://")):
+    if current.applied.next is None and live_rotation and not development_only:
         messages.append(
             CheckWarning(
                 f"SECRET_KEY comes from a plain payload at {source}: during a rotation, processes "

@@ -408,7 +408,6 @@ class SecretsManagerRotation:
             return None
         return answer if _raw(answer) is not None else None
 
-    @clears_locals
     def answer(self, *, stage: str, version: str | None = None) -> Mapping[str, Any]:
         """A version's ``GetSecretValue`` answer: value and ``CreatedDate`` (never log it)."""
         params: dict[str, Any] = {"SecretId": self.secret_id, "VersionStage": stage}
@@ -417,7 +416,6 @@ class SecretsManagerRotation:
         response: Mapping[str, Any] = self.call("get_secret_value", **params)
         return response
 
-    @clears_locals
     def value(self, *, stage: str, version: str | None = None) -> str | bytes:
         """Read a version's raw value (key material: never log it)."""
         return self._require_raw(self.answer(stage=stage, version=version), stage)
@@ -430,7 +428,6 @@ class SecretsManagerRotation:
             )
         return raw
 
-    @clears_locals
     def call(self, operation: str, **params: Any) -> Any:
         """Call a Secrets Manager operation, translating its errors (most specific first)."""
         try:
@@ -498,7 +495,6 @@ def rotate_secret(
     )
 
 
-@clears_locals
 def _skip_if_recent(
     rotation: SecretsManagerRotation, provider: AwsSecretsManagerProvider, guard: IntervalGuard
 ) -> RotationReport | None:

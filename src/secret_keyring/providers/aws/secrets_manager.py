@@ -65,13 +65,13 @@ from secret_keyring.providers.aws.client import (
 )
 from secret_keyring.providers.aws.errors import denies_this_version, translate_error
 from secret_keyring.providers.base import BaseProvider, require_extra
+from secret_keyring.urls import AWS_REGION, SourceURL
 
 if TYPE_CHECKING:
     import boto3
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
     from secret_keyring.rotation import Rotator
-    from secret_keyring.urls import SourceURL
 
 __all__ = [
     "AWSCURRENT",
@@ -100,7 +100,6 @@ _AWS_ARN = re.compile(
     r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}$"
 )
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/\S+$")
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
 
 
 class _StageMoved(Exception):
@@ -269,20 +268,10 @@ class AwsSecretsManagerProvider(BaseProvider):
                 "and / _ + = . @ - (at most 512 characters)",
                 source="aws-secretsmanager://...",
             )
-        role_arn = url.options.get("role_arn")
-        if role_arn is not None and not _ROLE_ARN.match(role_arn):
-            raise ConfigurationError(
-                f"source {redacted!r}: role_arn must be an IAM role ARN "
-                "(arn:aws:iam::ACCOUNT:role/NAME)",
-                source=redacted,
-            )
-        region = url.options.get("region")
-        if region is not None and not _REGION.match(region):
-            raise ConfigurationError(
-                f"source {redacted!r}: region {region[:32]!r} is not an AWS region name "
-                "(e.g. eu-west-1)",
-                source=redacted,
-            )
+        role_arn = url.option(
+            "role_arn", _ROLE_ARN, "an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)"
+        )
+        region = url.option("region", AWS_REGION, "an AWS region name (e.g. eu-west-1)")
         pending_max_age = DEFAULT_PENDING_MAX_AGE
         raw_pending_max_age = url.options.get("pending_max_age")
         if raw_pending_max_age is not None:

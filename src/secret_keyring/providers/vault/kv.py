@@ -44,12 +44,12 @@ from secret_keyring.providers.base import BaseProvider, require_extra
 from secret_keyring.providers.vault.errors import KvPath, VersionGone
 from secret_keyring.providers.vault.session import VaultSession
 from secret_keyring.providers.vault.settings import VaultSettings, parse_timeout
+from secret_keyring.urls import AWS_REGION, SourceURL, path_segments
 
 if TYPE_CHECKING:
     import hvac
 
     from secret_keyring.rotation import Rotator
-    from secret_keyring.urls import SourceURL
 
 __all__ = ["VaultProvider"]
 
@@ -58,7 +58,6 @@ logger = logging.getLogger(__name__)
 _RFC3339 = re.compile(
     r"^(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(?:\.\d+)?(?:[Zz]|([+-])(\d\d):(\d\d))$"
 )
-_AWS_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
 _FORBIDDEN = 403
 
 
@@ -248,8 +247,6 @@ class VaultProvider(BaseProvider):
         Raises:
             ConfigurationError: a malformed location or option.
         """
-        from secret_keyring.urls import path_segments
-
         redacted = url.redacted
         head = url.location.split("/", 1)[0]
         if "@" in head:
@@ -272,13 +269,7 @@ class VaultProvider(BaseProvider):
             raise ConfigurationError(
                 f"source {redacted!r}: option kv_version must be one of 1, 2", source=redacted
             )
-        aws_region = options.get("aws_region")
-        if aws_region is not None and not _AWS_REGION.match(aws_region):
-            raise ConfigurationError(
-                f"source {redacted!r}: aws_region {aws_region[:32]!r} is not an AWS region name "
-                "(e.g. us-east-1)",
-                source=redacted,
-            )
+        aws_region = url.option("aws_region", AWS_REGION, "an AWS region name (e.g. us-east-1)")
         raw_timeout = options.get("timeout")
         return cls(
             mount,

@@ -1,6 +1,6 @@
 """Source URLs: parse, validate and turn into a provider.
 
-Grammar: ``SCHEME://LOCATION[?OPTION=VALUE&...][#FIELD]``. [PROVIDERS][] maps each scheme to the
+Grammar: ``SCHEME://LOCATION[?OPTION=VALUE&...][#FIELD]``. ``PROVIDERS`` maps each scheme to the
 provider class that reads it; the class names the options its scheme accepts (``url_options``)
 and builds itself from the parsed URL (``from_url``), so a backend's options are written once,
 in its own module. An unknown scheme or option is a
@@ -52,7 +52,7 @@ _MAX_URL = 4096
 
 
 class ProviderClass(Protocol):
-    """What [PROVIDERS][] names: a provider class that builds itself from a parsed URL."""
+    """What ``PROVIDERS`` names: a provider class that builds itself from a parsed URL."""
 
     url_options: frozenset[str]
 
@@ -91,7 +91,7 @@ class SourceURL:
     """A parsed source URL.
 
     Attributes:
-        scheme: one of [PROVIDERS][] (``vault``, ``aws-secretsmanager``, ``env``...).
+        scheme: one of ``PROVIDERS`` (``vault``, ``aws-secretsmanager``, ``env``...).
         location: everything between ``://`` and ``?``/``#``, percent-decoded.
         options: the query options.
         field: the fragment (``#FIELD``), or ``None``.

@@ -3,7 +3,7 @@
 One entry per method: its default mount, whether it needs ``role=``, and a function that reads
 the credentials (now: files may have been rotated) and returns the hvac login call. ``token``
 has no login call: the session takes the token from ``VAULT_TOKEN`` or ``~/.vault-token``.
-Adding a method is one function and one line of [AUTH_METHODS][].
+Adding a method is one function and one line of ``AUTH_METHODS``.
 """
 
 from __future__ import annotations

@@ -366,7 +366,7 @@ class VaultProvider(BaseProvider):
 
         Raises:
             SecretNotFound: no such secret, or that version is deleted or destroyed.
-            SecretKeyringError: as for [fetch][secret_keyring.providers.vault.VaultProvider.fetch].
+            SecretKeyringError: as for ``fetch()``.
         """
         with self._lock:
             if self.kv_version == 1:

@@ -3,7 +3,7 @@
 A [VaultSession][secret_keyring.providers.vault.session.VaultSession] owns everything between
 "call this hvac method" and the server: connection settings (resolved once from options and the
 environment), the hvac client, failover across an HA address list, login with the configured
-auth method (see [AUTH_METHODS][secret_keyring.providers.vault.auth.AUTH_METHODS]), token
+auth method (the table in ``providers.vault.auth``), token
 renewal, one re-login after a token turned out expired or revoked, and error translation (see
 [translate_error][secret_keyring.providers.vault.errors.translate_error]).
 
@@ -69,10 +69,9 @@ class VaultSession:
         role: the role to log in as (required for ``kubernetes``, ``jwt`` and ``aws``; the
             certificate role name for ``cert``).
         auth_mount: where the auth method is mounted (default: its name).
-        settings: the connection settings; default: resolved from ``connection`` and
-            ``environ`` (see
-            [resolve_settings][secret_keyring.providers.vault.settings.resolve_settings]).
-        connection: URL options and arguments for ``resolve_settings`` (``addr``,
+        connection: URL options and arguments for
+            [resolve_settings][secret_keyring.providers.vault.settings.resolve_settings]
+            (``addr``,
             ``namespace``, ``cacert``, ``capath``, ``client_cert``, ``client_key``,
             ``timeout``).
         environ: the environment to read (default ``os.environ``).

@@ -354,6 +354,7 @@ class VaultProvider(BaseProvider):
                 return self._fetch_v1()
             return self._fetch_v2()
 
+    @clears_locals
     def read_secret_version(
         self, version: int | None = None
     ) -> tuple[dict[str, Any], int | None, float | None]:

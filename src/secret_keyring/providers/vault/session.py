@@ -28,6 +28,7 @@ from secret_keyring.errors import (
     ConfigurationError,
     SecretKeyringError,
     SourceError,
+    clears_locals,
 )
 from secret_keyring.providers.base import require_extra
 from secret_keyring.providers.vault.auth import Login, check_auth
@@ -143,6 +144,7 @@ class VaultSession:
         """The address in use (the first of the list until a failover moves on)."""
         return self.settings.addresses[self._address_index]
 
+    @clears_locals
     def client(self) -> hvac.Client:
         """The authenticated hvac client (logging in or renewing if due).
 
@@ -152,6 +154,7 @@ class VaultSession:
         with self._lock:
             return self._ready_client()
 
+    @clears_locals
     def run(
         self,
         operation: Callable[[hvac.Client], T],

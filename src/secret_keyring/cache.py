@@ -267,6 +267,7 @@ class CachedKeyring:
             "last_error": self._last_error,
             "last_error_at": self._last_error_at,
             "fingerprints": keyring.fingerprints if keyring else None,
+            "backend_history": bool(getattr(self.provider, "backend_history", False)),
         }
 
     def __repr__(self) -> str:

@@ -24,6 +24,7 @@ except ImportError as exc:  # pragma: no cover - exercised by the wheel smoke te
 
 from secret_keyring.cache import CachedKeyring
 from secret_keyring.errors import SecretKeyringError
+from secret_keyring.keyring import check_max_fallbacks
 from secret_keyring.providers.base import Provider
 from secret_keyring.urls import provider_from_url
 
@@ -73,14 +74,10 @@ def secret_keys(
                 f"secret_keys(): no source given and {SOURCE_ENV} is not set; pass a URL such as "
                 f"secret_keys('vault://secret/myapp/django') or export {SOURCE_ENV}"
             )
-    if (
-        isinstance(max_fallbacks, bool)
-        or not isinstance(max_fallbacks, int)
-        or not (0 <= max_fallbacks <= 18)
-    ):
-        raise ImproperlyConfigured(
-            f"secret_keys(): max_fallbacks must be an integer from 0 to 18, got {max_fallbacks!r}"
-        )
+    try:
+        check_max_fallbacks(max_fallbacks)
+    except SecretKeyringError as exc:
+        raise ImproperlyConfigured(f"secret_keys(): {exc}") from None
     described = source if isinstance(source, str) else getattr(source, "source", repr(source))
     try:
         if isinstance(source, str):

@@ -41,7 +41,7 @@ from secret_keyring.errors import (
     SourceUnavailable,
     clears_locals,
 )
-from secret_keyring.keyring import MAX_KEYS, Keyring, Payload, parse_payload
+from secret_keyring.keyring import Keyring, Payload, check_max_fallbacks, parse_payload
 from secret_keyring.providers.base import BaseProvider, require_extra
 
 if TYPE_CHECKING:
@@ -602,6 +602,11 @@ class AwsSecretsManagerProvider(BaseProvider):
         ImportError: boto3 is not installed (the ``aws`` extra).
     """
 
+    @property
+    def backend_history(self) -> bool:
+        """Secrets Manager keeps ``AWSPREVIOUS`` (and ``AWSPENDING`` during a rotation)."""
+        return True
+
     def __init__(
         self,
         secret_id: str,
@@ -625,15 +630,7 @@ class AwsSecretsManagerProvider(BaseProvider):
             raise ConfigurationError(
                 "aws-secretsmanager://: the secret id (name or ARN) is empty", source=self.source
             )
-        if (
-            isinstance(max_fallbacks, bool)
-            or not isinstance(max_fallbacks, int)
-            or not (0 <= max_fallbacks < MAX_KEYS)
-        ):
-            raise ConfigurationError(
-                f"{self.source}: max_fallbacks must be an integer from 0 to {MAX_KEYS - 1}",
-                source=self.source,
-            )
+        check_max_fallbacks(max_fallbacks, source=self.source)
         arn_region = _ARN_REGION.match(secret_id)
         if arn_region and region and region != arn_region.group(1):
             raise ConfigurationError(

@@ -60,6 +60,16 @@ class BaseProvider:
         """Where the keyring comes from, safe to log."""
         return self._source
 
+    @property
+    def backend_history(self) -> bool:
+        """Whether a plain payload gets fallbacks from the backend's older versions (Vault KV
+        v2, Secrets Manager). Without history a plain key has no fallbacks of its own."""
+        return False
+
+    def describe_as(self, source: str) -> None:
+        """Use ``source`` (a redacted URL) in messages and status from now on."""
+        self._source = source
+
     def fetch(self) -> Keyring:  # pragma: no cover - abstract
         raise NotImplementedError
 

@@ -52,7 +52,13 @@ from secret_keyring.errors import (
     SourceUnavailable,
     clears_locals,
 )
-from secret_keyring.keyring import MAX_KEYS, Keyring, Payload, member_names, parse_mapping
+from secret_keyring.keyring import (
+    Keyring,
+    Payload,
+    check_max_fallbacks,
+    member_names,
+    parse_mapping,
+)
 from secret_keyring.providers.base import BaseProvider, require_extra
 
 if TYPE_CHECKING:
@@ -616,6 +622,11 @@ class VaultProvider(BaseProvider):
         ImportError: hvac is not installed (``pip install 'django-secret-keyring[vault]'``).
     """
 
+    @property
+    def backend_history(self) -> bool:
+        """KV v2 keeps versions; KV v1 does not."""
+        return self.kv_version == 2
+
     def __init__(
         self,
         mount: str,
@@ -672,16 +683,7 @@ class VaultProvider(BaseProvider):
             raise ConfigurationError(
                 f"{source}: auth={auth} needs a role, as in ?auth={auth}&role=web", source=source
             )
-        if (
-            isinstance(max_fallbacks, bool)
-            or not isinstance(max_fallbacks, int)
-            or not 0 <= max_fallbacks < MAX_KEYS
-        ):
-            raise ConfigurationError(
-                f"{source}: max_fallbacks must be an integer from 0 to {MAX_KEYS - 1}, got "
-                f"{max_fallbacks!r}",
-                source=source,
-            )
+        check_max_fallbacks(max_fallbacks, source=source)
         self.mount = mount
         self.path = path
         self.field = field

@@ -33,7 +33,13 @@ from secret_keyring.errors import (
     SourceError,
     clears_locals,
 )
-from secret_keyring.keyring import Keyring, fingerprint, keyring_to_json, parse_payload
+from secret_keyring.keyring import (
+    MAX_FALLBACKS,
+    Keyring,
+    fingerprint,
+    keyring_to_json,
+    parse_payload,
+)
 from secret_keyring.rotation import RotationReport, zero_fallbacks_error
 from secret_keyring.rotation.keygen import generate_key, new_keyring, rotate
 
@@ -384,9 +390,16 @@ def rotate_secret(provider: AwsSecretsManagerProvider, *, max_fallbacks: int = 3
 
 
 @clears_locals
-def init_secret(provider: AwsSecretsManagerProvider) -> RotationReport:
+def init_secret(
+    provider: AwsSecretsManagerProvider, keyring: Keyring | None = None
+) -> RotationReport:
     """Create the secret with a first keyring (current + next), or give a valueless secret its
     first value; a secret that has a current value is left alone.
+
+    Args:
+        provider: the secret to write.
+        keyring: the keyring to write (an adopted site key, see ``keygen.adopt_keyring``);
+            default a new one.
 
     Raises:
         RotationError: the secret does not exist and was named by ARN (an ARN cannot be created).
@@ -394,7 +407,7 @@ def init_secret(provider: AwsSecretsManagerProvider) -> RotationReport:
     """
     client = provider.client()
     rotation = SecretsManagerRotation(client, provider.secret_id, "", field=provider.field)
-    keyring = new_keyring()
+    keyring = keyring or new_keyring()
     value = keyring_to_json(keyring)
     if provider.field:
         value = json.dumps({provider.field: value})
@@ -477,7 +490,7 @@ def lambda_handler(event: Mapping[str, Any], context: object) -> None:
             "invoked by Secrets Manager rotation"
         )
     field = os.environ.get("SECRET_KEYRING_FIELD", "").strip() or None
-    max_fallbacks = _env_int("SECRET_KEYRING_MAX_FALLBACKS", 3, 0, 18)
+    max_fallbacks = _env_int("SECRET_KEYRING_MAX_FALLBACKS", 3, 0, MAX_FALLBACKS)
     rotation = SecretsManagerRotation(
         _lambda_client(),
         str(event["SecretId"]),

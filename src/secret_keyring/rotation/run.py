@@ -7,12 +7,13 @@ rotated from inside a process.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 from pathlib import Path
 
-from secret_keyring.errors import ConfigurationError, RotationError, clears_locals
-from secret_keyring.keyring import MAX_KEYS, keyring_to_json
+from secret_keyring.errors import RotationError, clears_locals
+from secret_keyring.keyring import Keyring, check_max_fallbacks, fingerprint, keyring_to_json
 
 # These modules import their SDKs lazily: importing them here costs nothing.
 from secret_keyring.providers.aws import AwsSecretsManagerProvider
@@ -34,18 +35,8 @@ def rotate_source(provider: Provider, *, max_fallbacks: int = 3) -> RotationRepo
         RotationError: the source cannot be rotated from here, or its value cannot be rotated.
         SourceError: the backend failed or refused.
     """
-    # Checked here, not deep in keygen.rotate(): a ValueError from there reached the commands'
-    # users as a traceback.
-    if (
-        isinstance(max_fallbacks, bool)
-        or not isinstance(max_fallbacks, int)
-        or not 0 <= max_fallbacks <= MAX_KEYS - 2
-    ):
-        raise ConfigurationError(
-            f"{provider.source}: max_fallbacks must be an integer from 0 to {MAX_KEYS - 2} (a "
-            f"keyring holds at most {MAX_KEYS} keys), got {max_fallbacks!r}",
-            source=provider.source,
-        )
+    # Checked before anything is read, with the source in the message.
+    check_max_fallbacks(max_fallbacks, source=provider.source)
     if isinstance(provider, VaultProvider):
         from secret_keyring.rotation.vault import rotate_keyring
 
@@ -70,22 +61,51 @@ def rotate_source(provider: Provider, *, max_fallbacks: int = 3) -> RotationRepo
 
 
 @clears_locals
-def init_source(provider: Provider) -> RotationReport:
+def init_source(provider: Provider, *, adopt: Keyring | None = None) -> RotationReport:
     """Write a first keyring (current + next) where none exists; leave an existing one alone.
 
+    Args:
+        provider: where to write.
+        adopt: a keyring around the site's existing key (``keygen.adopt_keyring``), written
+            instead of a new one. Create-only: if the source holds a secret already, it is
+            not overwritten and, unless that secret already signs with the adopted key,
+            this is an error (the site's key would not be the one the keyring signs with).
+
     Raises:
-        RotationError: the source cannot be written from here.
+        RotationError: the source cannot be written from here, or (adopting) it holds another
+            secret already.
         SourceError: the backend failed or refused.
     """
+    report = _init(provider, adopt)
+    if adopt is None or report.written:
+        return report
+    if (report.fingerprints or {}).get("current") == fingerprint(adopt.current):
+        return dataclasses.replace(report, how="this key was adopted already; left as it is")
+    raise RotationError(
+        f"{provider.source}: a secret exists here already, so the site's key was not adopted "
+        "(init never overwrites). If nothing uses that secret, delete it and run init again; "
+        "if the fleet reads it already, it is your keyring: rotate it instead",
+        source=provider.source,
+    )
+
+
+def _init(provider: Provider, adopt: Keyring | None) -> RotationReport:
     if isinstance(provider, VaultProvider):
         from secret_keyring.rotation.vault import init_keyring
 
-        return init_keyring(provider)
+        return init_keyring(provider, adopt)
     if isinstance(provider, AwsSecretsManagerProvider):
         from secret_keyring.rotation.aws import init_secret
 
-        return init_secret(provider)
+        return init_secret(provider, adopt)
     if isinstance(provider, DevProvider):
+        if adopt is not None:
+            raise RotationError(
+                f"{provider.source}: a dev keyring is per machine and refused in deployments; "
+                "adopt the site's key into the vault://, aws-secretsmanager:// or file:// "
+                "source production reads",
+                source=provider.source,
+            )
         keyring = provider.fetch()  # creates it when missing
         return RotationReport(
             provider.source, keyring.version, False, "dev keyring ready", keyring.fingerprints
@@ -107,7 +127,7 @@ def init_source(provider: Provider) -> RotationReport:
                 "supported; keep the keyring in a file of its own (drop the '#field')",
                 source=provider.source,
             )
-        keyring = new_keyring()
+        keyring = adopt or new_keyring()
         _write_atomically(provider.path, keyring_to_json(keyring), exclusive=True)
         return RotationReport(provider.source, None, True, "file written", keyring.fingerprints)
     raise RotationError(

@@ -26,7 +26,7 @@ from secret_keyring.errors import (
     SecretNotFound,
     clears_locals,
 )
-from secret_keyring.keyring import Keyring, keyring_to_json, parse_mapping
+from secret_keyring.keyring import Keyring, check_max_fallbacks, keyring_to_json, parse_mapping
 from secret_keyring.rotation import RotationReport, zero_fallbacks_error
 from secret_keyring.rotation.keygen import generate_key, new_keyring, rotate
 
@@ -159,15 +159,20 @@ def rotate_keyring(provider: VaultProvider, *, max_fallbacks: int = 3) -> Rotati
 
 
 @clears_locals
-def init_keyring(provider: VaultProvider) -> RotationReport:
+def init_keyring(provider: VaultProvider, keyring: Keyring | None = None) -> RotationReport:
     """Write a first keyring (current + next) only where no secret exists (``cas=0``).
+
+    Args:
+        provider: where to write.
+        keyring: the keyring to write (an adopted site key, see ``keygen.adopt_keyring``);
+            default a new one.
 
     Raises:
         RotationError: KV v1.
         SourceError: Vault failed or refused the write.
     """
     _require_kv2(provider)
-    keyring = new_keyring()
+    keyring = keyring or new_keyring()
     data: dict[str, Any] = json.loads(keyring_to_json(keyring))
     if provider.field:
         data = {provider.field: keyring_to_json(keyring)}
@@ -214,14 +219,15 @@ def lambda_handler(event: Mapping[str, Any], context: object) -> dict[str, Any]:
             "SECRET_KEYRING_SOURCE is not set; set it to the vault:// URL to rotate"
         )
     raw_max = os.environ.get("SECRET_KEYRING_MAX_FALLBACKS", "").strip() or "3"
-    if not raw_max.isdigit() or int(raw_max) > 18:
-        raise ConfigurationError("SECRET_KEYRING_MAX_FALLBACKS must be an integer from 0 to 18")
+    max_fallbacks = check_max_fallbacks(
+        int(raw_max) if raw_max.isdigit() else raw_max, name="SECRET_KEYRING_MAX_FALLBACKS"
+    )
     provider = provider_from_url(url)
     if not isinstance(provider, VaultProvider):
         raise ConfigurationError(
             f"SECRET_KEYRING_SOURCE must be a vault:// URL for this handler, got {provider.source}"
         )
-    result = rotate_keyring(provider, max_fallbacks=int(raw_max))
+    result = rotate_keyring(provider, max_fallbacks=max_fallbacks)
     return {
         "source": result.source,
         "version": result.version,

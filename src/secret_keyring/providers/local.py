@@ -21,9 +21,22 @@ from secret_keyring.providers.base import BaseProvider
 
 __all__ = ["DEFAULT_DEV_PATH", "DevProvider", "EnvProvider", "FileProvider"]
 
-#: Where ``dev://`` keeps its keyring, relative to the working directory. The folder holds a
-#: ``.gitignore`` of ``*`` so the key is never committed, whatever the project's own ignores say.
+#: Where ``dev://`` keeps its keyring, relative to the working directory. The folder's
+#: ``.gitignore`` names the keyring file, so the key is never committed whatever the project's
+#: own ignores say, and nothing else in the folder is hidden from git.
 DEFAULT_DEV_PATH = Path(".secret-keyring") / "dev-keyring.json"
+
+
+def _git_ignore(ignore: Path, name: str) -> None:
+    """Make ``ignore`` (a ``.gitignore``) ignore the file ``name`` of its folder, and only it:
+    created if missing, appended to if it does not list the file yet."""
+    line = "/" + "".join(f"\\{char}" if char in "*?[]!#\\" else char for char in name)
+    existing = ignore.read_text(encoding="utf-8") if ignore.exists() else ""
+    if line in existing.splitlines():
+        return
+    separator = "\n" if existing and not existing.endswith("\n") else ""
+    with ignore.open("a", encoding="utf-8") as handle:
+        handle.write(f"{separator}# secret-keyring dev keyring: never commit\n{line}\n")
 
 
 def _content_version(raw: bytes | str) -> str:
@@ -193,9 +206,7 @@ class DevProvider(BaseProvider):
         folder = self.path.parent
         try:
             folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-            ignore = folder / ".gitignore"
-            if not ignore.exists():
-                ignore.write_text("# dev keyrings: never commit\n*\n", encoding="utf-8")
+            _git_ignore(folder / ".gitignore", self.path.name)
             # Write a private temporary file, then link it into place: the link is atomic and
             # fails if another process won the race, so nobody ever reads a half-written file.
             temp = folder / f".{self.path.name}.{os.getpid()}.tmp"

@@ -45,12 +45,13 @@ def fingerprint_rows(fps: Mapping[str, Any] | None) -> list[tuple[str, str]]:
         return []
     weak = set(fps.get("weak") or [])
 
-    def shown(fp: str) -> str:
-        return f"{fp} (weak: trusted until the second rotation)" if fp in weak else fp
+    def shown(fp: str, retired_by: str) -> str:
+        return f"{fp} (weak: {retired_by})" if fp in weak else fp
 
-    previous = [shown(fp) for fp in fps.get("previous") or []]
+    previous = [shown(fp, "the next rotation drops it") for fp in fps.get("previous") or []]
+    current = fps.get("current")
     return [
-        ("current", shown(fps["current"]) if fps.get("current") else "-"),
+        ("current", shown(current, "two rotations retire it") if current else "-"),
         ("next", fps.get("next") or "- (none)"),
         ("previous", ", ".join(previous) if previous else "- (none)"),
     ]

@@ -189,3 +189,14 @@ def test_missing_source_is_improperly_configured() -> None:
     ).stdout
     assert out.startswith("ImproperlyConfigured")
     assert "DJANGO_SECRET_KEY_SOURCE" in out
+
+
+def test_rotate_secret_key_marks_the_weak_key_it_keeps_for_one_rotation(site: LiveSite) -> None:
+    weak = make_weak_key()
+    site.write(adopt_keyring(weak))
+    out = StringIO()
+    call_command("rotate_secret_key", stdout=out)
+    text = out.getvalue()
+    assert f"previous {fingerprint(weak)} (weak: the next rotation drops it)" in text
+    assert_no_key_material(text, "rotate_secret_key output")
+    assert site.stored().previous == (weak,)

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from secret_keyring.django import live
 from secret_keyring.errors import SecretKeyringError
 from secret_keyring.rotation.run import rotate_source
+from secret_keyring.status import fingerprint_rows
 from secret_keyring.urls import provider_from_url
 
 
@@ -40,13 +41,10 @@ class Command(BaseCommand):
             report = rotate_source(provider, max_fallbacks=options["max_fallbacks"])
         except SecretKeyringError as exc:
             raise CommandError(f"{type(exc).__name__}: {exc}") from exc
-        fps = report.fingerprints or {}
         self.stdout.write(f"{report.source}: {report.how}; version {report.version or '-'}")
-        if fps:
-            self.stdout.write(
-                f"current {fps.get('current')}  next {fps.get('next') or '-'}  previous "
-                f"{', '.join(fps.get('previous') or []) or '-'}"
-            )
+        rows = fingerprint_rows(report.fingerprints)
+        if rows:  # a weak (adopted) key is marked, as in secret_key_status
+            self.stdout.write("  ".join(f"{name} {value}" for name, value in rows))
         if current is not None and current.cache.provider is provider:
             try:
                 current.cache.refresh()

@@ -166,7 +166,8 @@ def validate_key(
         )
     reason = None if allow_weak else weakness(key)
     if reason is not None:
-        fix = _FIX_WEAK_CURRENT if field.endswith("current") or field == "value" else _FIX_WEAK
+        # Only `next` can never hold a live site's old key: elsewhere, adopting it is the fix.
+        fix = _FIX_WEAK if field.endswith("next") else _FIX_WEAK_CURRENT
         raise WeakSecretKey(f"{where}: {reason}; {fix}", source=source)
     return key
 

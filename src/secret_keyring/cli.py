@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from secret_keyring.cache import CachedKeyring
 from secret_keyring.errors import ConfigurationError, InvalidSecret, SecretKeyringError
 from secret_keyring.keyring import MIN_KEY_LENGTH, Keyring, keyring_to_json
-from secret_keyring.rotation import RotationReport
+from secret_keyring.rotation import RotationReport, add_interval_options
 from secret_keyring.status import fingerprint_rows, render_status, status_json
 from secret_keyring.urls import provider_from_url
 
@@ -28,8 +28,18 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 
+#: ``rotate`` runs outside any Django project, so it cannot see what else uses the key.
+CANNOT_AUDIT = (
+    "secret-keyring rotate: note: this command cannot see your Django project, so it has not "
+    "checked what else uses SECRET_KEY (JWT libraries, encrypted fields). Run "
+    "`manage.py rotate_secret_key` instead, or `manage.py check --deploy` first: see "
+    "'What a rotation affects' in the docs."
+)
+
 
 def _parser() -> argparse.ArgumentParser:
+    from secret_keyring.rotation.lambda_zip import BACKENDS
+
     parser = argparse.ArgumentParser(
         prog="secret-keyring",
         description="Inspect, create and rotate Django secret keyrings in Vault/OpenBao, "
@@ -53,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
         "--max-fallbacks", type=int, default=3, metavar="N", help="previous keys to keep (3)"
     )
     rotate.add_argument("--json", action="store_true", help="machine-readable output")
+    add_interval_options(rotate)
 
     init = sub.add_parser("init", help="write a first keyring (current + next) where none exists")
     init.add_argument("url", help="source URL")
@@ -66,9 +77,17 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument("--json", action="store_true", help="machine-readable output")
 
     lambda_zip = sub.add_parser(
-        "lambda-zip", help="build the Secrets Manager rotation Lambda's deployment zip"
+        "lambda-zip",
+        help="build a rotation Lambda's deployment zip (Secrets Manager, or Vault with hvac)",
     )
     lambda_zip.add_argument("path", help="where to write the zip")
+    lambda_zip.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="aws",
+        help="aws: the Secrets Manager rotation Lambda (default); vault: the scheduled "
+        "Vault/OpenBao rotation, with hvac and its dependencies bundled",
+    )
 
     generate = sub.add_parser(
         "generate", help="print a fresh keyring JSON (current + next) to store yourself"
@@ -102,7 +121,14 @@ def _rotate(args: argparse.Namespace) -> int:
     from secret_keyring.rotation.run import rotate_source
 
     provider = provider_from_url(args.url, max_fallbacks=args.max_fallbacks)
-    _report(rotate_source(provider, max_fallbacks=args.max_fallbacks), args.json)
+    print(CANNOT_AUDIT, file=sys.stderr)
+    report = rotate_source(
+        provider,
+        max_fallbacks=args.max_fallbacks,
+        min_interval=args.min_interval,
+        force=args.force,
+    )
+    _report(report, args.json)
     return 0
 
 
@@ -142,10 +168,10 @@ def _adopted(variable: str, source: str) -> Keyring:
 
 
 def _lambda_zip(args: argparse.Namespace) -> int:
-    from secret_keyring.rotation.lambda_zip import HANDLER, build_lambda_zip
+    from secret_keyring.rotation.lambda_zip import HANDLERS, build_lambda_zip
 
-    names = build_lambda_zip(args.path)
-    print(f"wrote {args.path}: {len(names)} files; handler {HANDLER}")
+    names = build_lambda_zip(args.path, backend=args.backend)
+    print(f"wrote {args.path}: {len(names)} files; handler {HANDLERS[args.backend]}")
     return 0
 
 

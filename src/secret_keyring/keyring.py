@@ -428,7 +428,7 @@ def _load_json(text: str, source: str, field: str) -> Any:
         return json.loads(text, object_pairs_hook=_reject_duplicates)
     except _DuplicateName as exc:
         raise InvalidSecret(
-            f"{where}: the JSON object names {exc.name!r} more than once; keep one",
+            f"{where}: the JSON object names {shown_name(exc.name)} more than once; keep one",
             source=source,
         ) from None
     except RecursionError:
@@ -478,20 +478,15 @@ def parse_payload(raw: str | bytes, *, source: str = "", field: str | None = Non
             )
         data = _load_json(stripped, source, field)
         return parse_mapping(data, source=source, field=field)
-    if stripped[0] in '{["' or stripped in ("null", "true", "false") or _is_number(stripped):
-        data = _load_json(stripped, source, "value")
-        if isinstance(data, str):
-            return _plain(data, source, "value")
-        return parse_mapping(data, source=source, field=None)
+    # Keyring JSON is only ever an object, and a JSON string is a plain key written as JSON:
+    # text that starts like one of the two must be one (a truncated keyring is not a key).
+    # Anything else is a key, judged by Django's rules: a number (``str(secrets.randbits(256))``
+    # passes them), a list, a word.
+    if stripped[0] == "{":
+        return parse_mapping(_load_json(stripped, source, "value"), source=source, field=None)
+    if stripped[0] == '"':
+        return _plain(_load_json(stripped, source, "value"), source, "value")
     return _plain(stripped, source, "value")
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 @clears_locals

@@ -75,6 +75,9 @@ def render_status(status: Mapping[str, Any]) -> str:
     ]
     if status.get("stale"):
         rows.append(("stale", "YES: past max_stale"))
+    ignored = (status.get("provider") or {}).get("ignored_pending")
+    if ignored:
+        rows.append(("ignored", f"AWSPENDING {ignored['version']}: {ignored['reason']}"))
     width = max(len(name) for name, _ in rows)
     lines = [f"{name.ljust(width)}  {value}" for name, value in rows]
     if fps and fps.get("next") is None:

@@ -43,7 +43,9 @@ SCHEMES: Mapping[str, frozenset[str]] = {
             "aws_header_value",
         }
     ),
-    "aws-secretsmanager": frozenset({"region", "profile", "role_arn", "endpoint_url"}),
+    "aws-secretsmanager": frozenset(
+        {"region", "profile", "role_arn", "endpoint_url", "pending_max_age"}
+    ),
     "env": frozenset({"fallbacks"}),
     "file": frozenset(),
     "dev": frozenset(),
@@ -401,8 +403,19 @@ def _aws(parsed: SourceURL, max_fallbacks: int) -> Provider:
             "(e.g. eu-west-1)",
             source=redacted,
         )
-    from secret_keyring.providers.aws import AwsSecretsManagerProvider
+    from secret_keyring.providers.aws import DEFAULT_PENDING_MAX_AGE, AwsSecretsManagerProvider
 
+    pending_max_age = DEFAULT_PENDING_MAX_AGE
+    raw_pending_max_age = parsed.options.get("pending_max_age")
+    if raw_pending_max_age is not None:
+        # The provider checks the range; only the text-to-number step is the URL's.
+        try:
+            pending_max_age = float(raw_pending_max_age)
+        except ValueError:
+            raise ConfigurationError(
+                f"source {redacted!r}: option pending_max_age must be a number of seconds",
+                source=redacted,
+            ) from None
     return AwsSecretsManagerProvider(
         secret_id,
         field=parsed.field,
@@ -411,4 +424,5 @@ def _aws(parsed: SourceURL, max_fallbacks: int) -> Provider:
         role_arn=role_arn,
         endpoint_url=parsed.options.get("endpoint_url"),
         max_fallbacks=max_fallbacks,
+        pending_max_age=pending_max_age,
     )

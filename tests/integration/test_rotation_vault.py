@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -152,7 +153,7 @@ def _rotate_together(vaults: list[VaultProvider]) -> list[RotationReport]:
     """Run one rotation per provider in its own thread; every thread reads before any writes."""
     barrier = threading.Barrier(len(vaults), timeout=30)
     for vault in vaults:
-        real_read = vault.read_secret_data
+        real_read = vault.read_secret_version
         first = [True]
 
         def read(
@@ -160,14 +161,14 @@ def _rotate_together(vaults: list[VaultProvider]) -> list[RotationReport]:
             *,
             _real: Any = real_read,
             _first: list[bool] = first,
-        ) -> tuple[dict[str, Any], int | None]:
+        ) -> tuple[dict[str, Any], int | None, float | None]:
             result = _real(version)
             if _first[0]:  # only the read that the write's cas comes from
                 _first[0] = False
                 barrier.wait()
             return result
 
-        vault.read_secret_data = read  # type: ignore[method-assign]
+        vault.read_secret_version = read  # type: ignore[method-assign]
 
     reports: list[RotationReport | None] = [None] * len(vaults)
     errors: list[Exception] = []
@@ -298,8 +299,14 @@ def test_init_then_rotate_through_the_dispatcher(openbao: BaoServer, kv_path: st
     vault = provider(openbao, kv_path)
     init_source(vault)
     first = vault.fetch()
+    # The keyring is seconds old: its `next` cannot have reached every cache yet.
     report = rotate_source(vault)
-    assert report.version == "2"
+    assert (report.skipped, report.written, report.version) == (True, False, "1")
+    assert report.how.startswith("skipped: the last rotation is ")
+    assert current_version(openbao, kv_path) == 1
+    # Sixteen minutes later, by the injected clock (the server's created_time is the reference).
+    report = rotate_source(vault, clock=lambda: time.time() + 16 * 60)
+    assert (report.skipped, report.written, report.version) == (False, True, "2")
     assert_rule(first, vault.fetch())
 
 
@@ -354,20 +361,27 @@ def handler_env(openbao: BaoServer, monkeypatch: pytest.MonkeyPatch) -> BaoServe
     return openbao
 
 
+def _configured(server: BaoServer, path: str, monkeypatch: pytest.MonkeyPatch) -> Keyring:
+    """A keyring at ``path``, and the handler pointed at it with the root token."""
+    old = new_keyring()
+    server.write(path, json.loads(keyring_to_json(old)))
+    monkeypatch.setenv("VAULT_TOKEN", server.root_token)
+    monkeypatch.setenv("SECRET_KEYRING_SOURCE", f"vault://secret/{path}")
+    return old
+
+
 def test_handler_rotates_the_configured_source(
     handler_env: BaoServer, kv_path: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    old = new_keyring()
-    handler_env.write(kv_path, json.loads(keyring_to_json(old)))
-    monkeypatch.setenv("VAULT_TOKEN", handler_env.root_token)
-    monkeypatch.setenv("SECRET_KEYRING_SOURCE", f"vault://secret/{kv_path}")
+    old = _configured(handler_env, kv_path, monkeypatch)
+    monkeypatch.setenv("SECRET_KEYRING_MIN_INTERVAL", "0")  # the keyring is seconds old
 
     result = lambda_handler({"source": "aws.events", "detail-type": "Scheduled Event"}, None)
 
     new = stored(handler_env, kv_path)
     assert_rule(old, new)
     assert result["source"] == f"vault://secret/{kv_path}"
-    assert (result["version"], result["rotated"]) == ("2", True)
+    assert (result["version"], result["rotated"], result["skipped"]) == ("2", True, False)
     assert result["fingerprints"] == new.fingerprints
     assert_no_key_material(json.dumps(result), "the handler's result")
 
@@ -387,6 +401,7 @@ def test_handler_logs_in_with_approle_from_the_environment(
         "SECRET_KEYRING_SOURCE", f"vault://secret/{kv_path}?auth=approle&auth_mount={mount}"
     )
     monkeypatch.setenv("SECRET_KEYRING_MAX_FALLBACKS", "1")
+    monkeypatch.setenv("SECRET_KEYRING_MIN_INTERVAL", "0")
 
     for round_ in range(3):
         result = lambda_handler({}, None)
@@ -408,6 +423,18 @@ def test_handler_logs_in_with_approle_from_the_environment(
             "0 to 18",
         ),
         ({"SECRET_KEYRING_SOURCE": "nope://x"}, "nope"),
+        (
+            {"SECRET_KEYRING_SOURCE": "vault://secret/x", "SECRET_KEYRING_MIN_INTERVAL": "15m"},
+            "SECRET_KEYRING_MIN_INTERVAL must be a number of seconds",
+        ),
+        (
+            {"SECRET_KEYRING_SOURCE": "vault://secret/x", "SECRET_KEYRING_MIN_INTERVAL": "-1"},
+            "SECRET_KEYRING_MIN_INTERVAL must be a number of seconds, 0 or more",
+        ),
+        (
+            {"SECRET_KEYRING_SOURCE": "vault://secret/x", "SECRET_KEYRING_MIN_INTERVAL": "nan"},
+            "SECRET_KEYRING_MIN_INTERVAL must be a number of seconds, 0 or more",
+        ),
     ],
 )
 def test_handler_configuration_errors(
@@ -420,6 +447,21 @@ def test_handler_configuration_errors(
         monkeypatch.setenv(name, value)
     with pytest.raises(ConfigurationError, match=match):
         lambda_handler({}, None)
+
+
+def test_handler_skips_a_keyring_younger_than_the_minimum_interval(
+    handler_env: BaoServer, kv_path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default (900 s) applies without any setting; the result says why nothing changed."""
+    old = _configured(handler_env, kv_path, monkeypatch)
+
+    result = lambda_handler({}, None)
+
+    assert (result["version"], result["rotated"], result["skipped"]) == ("1", False, True)
+    assert result["how"].startswith("skipped: the last rotation is ")
+    assert result["fingerprints"] == old.fingerprints
+    assert current_version(handler_env, kv_path) == 1
+    assert_no_key_material(json.dumps(result), "the handler's result")
 
 
 def test_handler_with_a_missing_secret(

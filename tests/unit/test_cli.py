@@ -64,6 +64,20 @@ def test_status_plain_note_about_history_only_for_backends_with_history() -> Non
     assert "note:" not in given  # env://?fallbacks= supplies fallbacks of its own
 
 
+def test_status_table_shows_an_ignored_pending_version() -> None:
+    """What the AWS provider reports in status()["provider"] gets a row of its own."""
+    reason = "rotation is not enabled on the secret"
+    table = render_status(
+        {
+            "source": "aws-secretsmanager://prod/myapp/django",
+            "fingerprints": {"current": "0b9df26d", "next": None, "previous": []},
+            "provider": {"ignored_pending": {"version": "v-2", "reason": reason}},
+        }
+    )
+    assert f"AWSPENDING v-2: {reason}" in table
+    assert "ignored" not in render_status({"source": "file:///k", "provider": {}})
+
+
 def test_status_error_exit_code(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["status", f"file://{tmp_path}/missing"]) == 1
     assert "SecretNotFound" in capsys.readouterr().err

@@ -86,6 +86,10 @@ def test_aws_options() -> None:
     )
     assert isinstance(p, AwsSecretsManagerProvider)
     assert (p.profile, p.role_arn) == ("ops", "arn:aws:iam::123456789012:role/reader")
+    assert p.pending_max_age == 86400.0
+    p = provider_from_url("aws-secretsmanager://x?pending_max_age=21600")
+    assert isinstance(p, AwsSecretsManagerProvider)
+    assert p.pending_max_age == 21600.0
 
 
 def test_env_and_fallbacks() -> None:
@@ -131,6 +135,8 @@ BAD_URLS = [
     ("aws bad arn", "aws-secretsmanager://arn:aws:s3:::bucket", "ARN"),
     ("aws bad region", "aws-secretsmanager://x?region=mars", "region"),
     ("aws bad role", "aws-secretsmanager://x?role_arn=admin", "role_arn"),
+    ("aws pending age text", "aws-secretsmanager://x?pending_max_age=1d", "pending_max_age"),
+    ("aws pending age negative", "aws-secretsmanager://x?pending_max_age=-5", "pending_max_age"),
     ("whitespace", "vault://secret/x y", "whitespace"),
     ("newline", "env://X\n", "whitespace"),
     ("empty fragment", "vault://secret/x#", "empty '#'"),

@@ -12,6 +12,11 @@ check never blocks ``migrate``, ``test`` or any other command.
 ``secret_keyring.W003``     plain payload: fleet rotation can reject fresh signatures
 ``secret_keyring.W004``     a weak key (an adopted site's old key) is still trusted
                             (``--deploy``)
+``secret_keyring.W010``     a setting holds a copy of a key: it will not follow a rotation
+``secret_keyring.W011``     a package signs with SECRET_KEY and no fallbacks: its tokens
+                            are rejected after a rotation (``key_users.py``)
+``secret_keyring.E010``     a package encrypts data at rest with a key derived from
+                            SECRET_KEY: a rotation loses the data (``--deploy``)
 ==========================  ==========================================================
 
 ``secret_keyring.E001`` (a weak key in the settings, an Error on every command) is retired:
@@ -26,10 +31,16 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, register
 from django.core.checks import Warning as CheckWarning
 
-from secret_keyring.django import live
+from secret_keyring.django import audit, live
 from secret_keyring.keyring import fingerprint
 
-__all__ = ["check_deploy_source", "check_keys", "check_weak_keys"]
+__all__ = [
+    "check_deploy_source",
+    "check_key_users",
+    "check_key_users_deploy",
+    "check_keys",
+    "check_weak_keys",
+]
 
 
 @register(Tags.security)
@@ -125,3 +136,22 @@ def check_deploy_source(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
             )
         )
     return messages
+
+
+def _as_messages(findings: list[audit.Finding]) -> list[CheckMessage]:
+    return [
+        (Error if f.data_loss else CheckWarning)(f.message, hint=f.hint, id=f.check_id)
+        for f in findings
+    ]
+
+
+@register(Tags.security)
+def check_key_users(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Copies of the key in the settings, and packages that sign with it without fallbacks."""
+    return _as_messages(audit.audit(include_data_loss=False))
+
+
+@register(Tags.security, deploy=True)
+def check_key_users_deploy(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Packages that encrypt data at rest with a key derived from SECRET_KEY: data loss."""
+    return _as_messages([f for f in audit.audit() if f.data_loss])

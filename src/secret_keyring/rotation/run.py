@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from secret_keyring.errors import RotationError, clears_locals
@@ -20,33 +22,56 @@ from secret_keyring.providers.aws import AwsSecretsManagerProvider
 from secret_keyring.providers.base import Provider
 from secret_keyring.providers.local import DevProvider, EnvProvider, FileProvider
 from secret_keyring.providers.vault import VaultProvider
-from secret_keyring.rotation import RotationReport, zero_fallbacks_error
+from secret_keyring.rotation import (
+    DEFAULT_MIN_INTERVAL,
+    IntervalGuard,
+    RotationReport,
+    zero_fallbacks_error,
+)
 from secret_keyring.rotation.keygen import new_keyring, rotate
 
 __all__ = ["init_source", "rotate_source"]
 
 
 @clears_locals
-def rotate_source(provider: Provider, *, max_fallbacks: int = 3) -> RotationReport:
-    """Rotate the keyring behind ``provider`` once.
+def rotate_source(
+    provider: Provider,
+    *,
+    max_fallbacks: int = 3,
+    min_interval: float = DEFAULT_MIN_INTERVAL,
+    force: bool = False,
+    clock: Callable[[], float] = time.time,
+) -> RotationReport:
+    """Rotate the keyring behind ``provider`` once, unless it was rotated too recently.
+
+    Args:
+        provider: the source to rotate.
+        max_fallbacks: previous keys to keep.
+        min_interval: seconds that must have passed since the latest version was written
+            (Vault ``created_time``, AWS ``AWSCURRENT`` ``CreatedDate``, a file's mtime); a run
+            inside it writes nothing and returns a report with ``skipped=True``. 0 disables it.
+        force: rotate whatever the age (an emergency re-key).
+        clock: wall-clock time in epoch seconds (injected by tests).
 
     Raises:
-        ConfigurationError: ``max_fallbacks`` is not an integer from 0 to 18.
+        ConfigurationError: ``max_fallbacks`` is not an integer from 0 to 18, or
+            ``min_interval`` is not a number of seconds, 0 or more.
         RotationError: the source cannot be rotated from here, or its value cannot be rotated.
         SourceError: the backend failed or refused.
     """
     # Checked before anything is read, with the source in the message.
     check_max_fallbacks(max_fallbacks, source=provider.source)
+    guard = IntervalGuard(min_interval, force=force, clock=clock)
     if isinstance(provider, VaultProvider):
         from secret_keyring.rotation.vault import rotate_keyring
 
-        return rotate_keyring(provider, max_fallbacks=max_fallbacks)
+        return rotate_keyring(provider, max_fallbacks=max_fallbacks, guard=guard)
     if isinstance(provider, AwsSecretsManagerProvider):
         from secret_keyring.rotation.aws import rotate_secret
 
-        return rotate_secret(provider, max_fallbacks=max_fallbacks)
+        return rotate_secret(provider, max_fallbacks=max_fallbacks, guard=guard)
     if isinstance(provider, (FileProvider, DevProvider)):
-        return _rotate_file(provider, max_fallbacks)
+        return _rotate_file(provider, max_fallbacks, guard)
     if isinstance(provider, EnvProvider):
         raise RotationError(
             f"{provider.source}: an environment variable cannot be rotated from here; write "
@@ -136,7 +161,9 @@ def _init(provider: Provider, adopt: Keyring | None) -> RotationReport:
     )
 
 
-def _rotate_file(provider: FileProvider | DevProvider, max_fallbacks: int) -> RotationReport:
+def _rotate_file(
+    provider: FileProvider | DevProvider, max_fallbacks: int, guard: IntervalGuard
+) -> RotationReport:
     path = provider.path
     field = getattr(provider, "field", None)
     if field:
@@ -148,6 +175,12 @@ def _rotate_file(provider: FileProvider | DevProvider, max_fallbacks: int) -> Ro
     if max_fallbacks < 1:
         # Even a plain key becomes keyring JSON here, with the old key as its only fallback.
         raise zero_fallbacks_error(provider.source)
+    # The file's modification time is when it was last written: by a rotation, or by whoever
+    # put the key there.
+    reason = guard.too_soon(path.stat().st_mtime if path.exists() else None)
+    if reason is not None:
+        existing = provider.fetch()
+        return guard.skipped(provider.source, reason, existing.version, lambda: existing)
     # A plain key has no `next`: rotate() then draws the new current itself, and the result is
     # keyring JSON from here on. Reading it back checks what was written parses.
     rotated = rotate(provider.fetch(), max_fallbacks)

@@ -469,7 +469,12 @@ def test_rotate_refuses_while_data_would_be_lost(using: Callable[..., None], sit
     assert "FERNET_KEYS" in err.getvalue()
 
     call_command(
-        "rotate_secret_key", "--i-understand-data-loss", "--min-interval", "0", stdout=out, stderr=err
+        "rotate_secret_key",
+        "--i-understand-data-loss",
+        "--min-interval",
+        "0",
+        stdout=out,
+        stderr=err,
     )
     assert not site.stored().same_keys(before)
     assert_no_key_material(out.getvalue() + err.getvalue(), "rotate_secret_key output")

@@ -107,10 +107,28 @@ class EnvProvider(BaseProvider):
         )
 
 
+#: How often a read that found no file is tried again at once. A Kubernetes volume update (the
+#: kubelet's atomic writer, also used by Vault Agent, the Secrets Store CSI driver and External
+#: Secrets) renames ``..data`` to the new version and then deletes the old one: an open() that
+#: resolved ``..data`` just before the rename can look for the file in the deleted directory.
+#: The next attempt resolves the new ``..data``; a file that is really missing stays missing.
+_VANISHED_RETRIES = 3
+
+
+def _open_read(path: Path) -> bytes:
+    for _ in range(_VANISHED_RETRIES):
+        try:
+            with path.open("rb") as handle:
+                return handle.read(MAX_PAYLOAD_BYTES + 1)
+        except FileNotFoundError:
+            continue
+    with path.open("rb") as handle:
+        return handle.read(MAX_PAYLOAD_BYTES + 1)
+
+
 def _read_limited(path: Path, source: str) -> bytes:
     try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_PAYLOAD_BYTES + 1)
+        data = _open_read(path)
     except FileNotFoundError as exc:
         raise SecretNotFound(
             f"{source}: the file does not exist; check the path or the volume mount",

@@ -333,6 +333,7 @@ class CachedKeyring:
             "last_error": self._last_error,
             "last_error_at": self._last_error_at,
             "fingerprints": keyring.fingerprints if keyring else None,
+            "backend_history": bool(getattr(self.provider, "backend_history", False)),
             # A backend's own notes (e.g. an AWSPENDING version it no longer trusts).
             "provider": _provider_status(self.provider),
         }

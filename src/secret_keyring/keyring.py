@@ -29,10 +29,12 @@ __all__ = [
     "Payload",
     "check_max_fallbacks",
     "fingerprint",
+    "is_weak",
     "keyring_to_json",
     "parse_mapping",
     "parse_payload",
     "validate_key",
+    "weakness",
 ]
 
 #: Largest payload accepted, in bytes (UTF-8).
@@ -55,6 +57,10 @@ MIN_UNIQUE_CHARACTERS = 5
 INSECURE_PREFIX = "django-insecure-"
 
 _FIX_WEAK = "generate a new key with `secret-keyring generate` (or rotate the secret)"
+_FIX_WEAK_CURRENT = (
+    "generate a new key with `secret-keyring generate`, or adopt a live site's existing key "
+    "without logging anyone out: `secret-keyring init SOURCE --adopt-env VAR`, then rotate twice"
+)
 
 
 def check_max_fallbacks(value: object, *, source: str = "", name: str = "max_fallbacks") -> int:
@@ -100,14 +106,37 @@ def _shown_fingerprint(key: object) -> str:
         return "<invalid>"
 
 
+def weakness(key: str) -> str | None:
+    """Why ``key`` fails Django's ``security.W009`` rules, or ``None`` if it passes them.
+
+    The reason is safe to show: it never quotes the key.
+    """
+    if key.startswith(INSECURE_PREFIX):
+        return f"the key starts with {INSECURE_PREFIX!r} (a startproject placeholder)"
+    if len(key) < MIN_KEY_LENGTH:
+        return f"the key has {len(key)} characters, Django requires at least {MIN_KEY_LENGTH}"
+    if len(set(key)) < MIN_UNIQUE_CHARACTERS:
+        return f"the key has fewer than {MIN_UNIQUE_CHARACTERS} distinct characters"
+    return None
+
+
+def is_weak(key: str) -> bool:
+    """Whether ``key`` fails Django's ``security.W009`` rules."""
+    return weakness(key) is not None
+
+
 @clears_locals
-def validate_key(key: object, *, source: str = "", field: str = "current") -> str:
+def validate_key(
+    key: object, *, source: str = "", field: str = "current", allow_weak: bool = False
+) -> str:
     """Check one key against Django's W009 rules and our text rules.
 
     Args:
         key: the candidate key.
         source: redacted source description, for the message.
         field: which member of the keyring this is (``current``, ``next``, ``previous[2]``).
+        allow_weak: accept a key that fails only the W009 rules (an adopted site's old key in
+            the roles where the keyring allows one, see [Keyring][secret_keyring.Keyring]).
 
     Returns:
         The key, unchanged.
@@ -115,7 +144,7 @@ def validate_key(key: object, *, source: str = "", field: str = "current") -> st
     Raises:
         InvalidSecret: not a string, or it contains control or non-printable characters.
         WeakSecretKey: shorter than 50 characters, fewer than 5 distinct characters, or it
-            starts with ``django-insecure-``.
+            starts with ``django-insecure-`` (unless ``allow_weak``).
     """
     where = _where(source, field)
     if not isinstance(key, str):
@@ -143,25 +172,34 @@ def validate_key(key: object, *, source: str = "", field: str = "current") -> st
             f"{where}: the key has leading or trailing whitespace; store it without",
             source=source,
         )
-    if key.startswith(INSECURE_PREFIX):
-        raise WeakSecretKey(
-            f"{where}: the key starts with {INSECURE_PREFIX!r} (a startproject placeholder); "
-            f"{_FIX_WEAK}",
-            source=source,
-        )
-    if len(key) < MIN_KEY_LENGTH:
-        raise WeakSecretKey(
-            f"{where}: the key has {len(key)} characters, Django requires at least "
-            f"{MIN_KEY_LENGTH}; {_FIX_WEAK}",
-            source=source,
-        )
-    if len(set(key)) < MIN_UNIQUE_CHARACTERS:
-        raise WeakSecretKey(
-            f"{where}: the key has fewer than {MIN_UNIQUE_CHARACTERS} distinct characters; "
-            f"{_FIX_WEAK}",
-            source=source,
-        )
+    reason = None if allow_weak else weakness(key)
+    if reason is not None:
+        # Only `next` can never hold a live site's old key: elsewhere, adopting it is the fix.
+        fix = _FIX_WEAK if field.endswith("next") else _FIX_WEAK_CURRENT
+        raise WeakSecretKey(f"{where}: {reason}; {fix}", source=source)
     return key
+
+
+def _validate_roles(
+    current: object, nxt: object, previous: Sequence[object], source: str, prefix: str = ""
+) -> None:
+    """The one rule for which role may hold a weak key.
+
+    ``next`` must be strong: it is what the next rotation promotes. ``previous`` may hold a weak
+    key: it only verifies old signatures, and rotation drops it (``keygen.rotate``).
+    ``current`` may be weak only while a strong ``next`` waits to replace it: the shape
+    ``secret-keyring init --adopt-env`` writes for a site's existing key, so that adopting the
+    library logs nobody out. A plain key (no ``next``) is always judged strictly.
+    """
+
+    def name(member: str) -> str:
+        return f"{prefix}.{member}" if prefix else member
+
+    validate_key(current, source=source, field=name("current"), allow_weak=nxt is not None)
+    if nxt is not None:
+        validate_key(nxt, source=source, field=name("next"))
+    for index, key in enumerate(previous):
+        validate_key(key, source=source, field=f"{name('previous')}[{index}]", allow_weak=True)
 
 
 def _where(source: str, field: str) -> str:
@@ -191,7 +229,10 @@ def member_names(data: Mapping[Any, Any], limit: int = 10) -> str:
 class Keyring:
     """The keys of one Django site: ``current`` signs, ``next`` and ``previous`` verify.
 
-    Construction validates every key (Django W009 rules), so a ``Keyring`` that exists is usable.
+    Construction validates every key, so a ``Keyring`` that exists is usable. Every key must
+    pass Django's W009 rules, with one exception for adopting a live site's existing key: a weak
+    key is accepted in ``previous``, and as ``current`` while a strong ``next`` is there to
+    replace it (what ``secret-keyring init --adopt-env`` writes). ``next`` is always strong.
 
     Attributes:
         current: the key Django signs with (``SECRET_KEY``).
@@ -203,7 +244,7 @@ class Keyring:
 
     Raises:
         InvalidSecret: a key is not printable text, or there are more than 20 keys.
-        WeakSecretKey: a key fails Django's W009 rules.
+        WeakSecretKey: ``next``, or a ``current`` with no ``next``, fails Django's W009 rules.
     """
 
     current: str
@@ -233,11 +274,7 @@ class Keyring:
                 "trim 'previous'",
                 source=self.source,
             )
-        validate_key(self.current, source=self.source, field="current")
-        if self.next is not None:
-            validate_key(self.next, source=self.source, field="next")
-        for index, key in enumerate(self.previous):
-            validate_key(key, source=self.source, field=f"previous[{index}]")
+        _validate_roles(self.current, self.next, self.previous, self.source)
 
     @property
     def fallbacks(self) -> list[str]:
@@ -252,12 +289,20 @@ class Keyring:
         return result
 
     @property
+    def weak(self) -> tuple[str, ...]:
+        """The keys that fail Django's W009 rules: an adopted site's old key, at most as
+        ``current`` (before the first rotation) or in ``previous`` (until the second)."""
+        return tuple(key for key in (self.current, *self.previous) if is_weak(key))
+
+    @property
     def fingerprints(self) -> dict[str, Any]:
-        """Fingerprints of every key, for logs and status output."""
+        """Fingerprints of every key, for logs and status output; ``weak`` lists those of
+        :attr:`weak`."""
         return {
             "current": fingerprint(self.current),
             "next": fingerprint(self.next) if self.next is not None else None,
             "previous": [fingerprint(key) for key in self.previous],
+            "weak": [fingerprint(key) for key in self.weak],
         }
 
     def same_keys(self, other: Keyring | None) -> bool:
@@ -559,11 +604,7 @@ def _keyring_members(data: Mapping[Any, Any], source: str, prefix: str) -> Paylo
             f"{MAX_PAYLOAD_BYTES} are allowed; store only the keyring",
             source=source,
         )
-    validate_key(current, source=source, field=name("current"))
-    if nxt is not None:
-        validate_key(nxt, source=source, field=name("next"))
-    for index, key in enumerate(previous):
-        validate_key(key, source=source, field=f"{name('previous')}[{index}]")
+    _validate_roles(current, nxt, previous, source, prefix)
     return Payload("keyring", current, nxt, tuple(previous))
 
 

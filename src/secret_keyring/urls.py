@@ -20,6 +20,7 @@ from urllib.parse import unquote
 
 from secret_keyring.errors import ConfigurationError
 from secret_keyring.keyring import MIN_KEY_LENGTH, check_max_fallbacks
+from secret_keyring.providers.base import BaseProvider
 
 if TYPE_CHECKING:
     from secret_keyring.providers.base import Provider
@@ -134,12 +135,28 @@ def _redact(url: str) -> str:
         # Not a URL: perhaps the key itself, pasted where the source belongs. Keys are at least
         # MIN_KEY_LENGTH characters long; anything that long is not shown.
         return f"<a {len(url)}-character value>" if len(url) >= MIN_KEY_LENGTH else url
-    location = re.split(r"[?#]", rest, maxsplit=1)[0]
+    before_field, hash_, fragment = rest.partition("#")
+    location, _, query = before_field.partition("?")
     head, slash, tail = location.partition("/")
     if "@" in head and scheme != "aws-secretsmanager":
         head = "***@" + head.rsplit("@", 1)[1]
     shown = f"{scheme}://{head}{slash}{tail}"
+    if query:
+        shown += "?" + "&".join(_redact_option(pair) for pair in query.split("&"))
+    if hash_:
+        shown += "#" + fragment
     return shown if len(shown) <= 200 else shown[:200] + "..."
+
+
+def _redact_option(pair: str) -> str:
+    name, sep, value = pair.partition("=")
+    if unquote(name).lower() in _SECRET_OPTIONS:
+        return f"{name}{sep}***"  # refused anyway; the message must not repeat the value
+    if "@" in unquote(value):
+        # Values may be URLs themselves (addr=, endpoint_url=): hide any user-info.
+        scheme, slashes, _ = value.partition("//")
+        value = (scheme + slashes if slashes else "") + "***@" + unquote(value).rsplit("@", 1)[1]
+    return name + sep + value
 
 
 def parse_source_url(url: str) -> SourceURL:
@@ -253,4 +270,9 @@ def provider_from_url(url: str, *, max_fallbacks: int = 3) -> Provider:
     parsed = parse_source_url(url)
     # Checked for every scheme, even those without version history: one range everywhere.
     check_max_fallbacks(max_fallbacks, source=parsed.redacted)
-    return provider_class(parsed.scheme).from_url(parsed, max_fallbacks=max_fallbacks)
+    provider = provider_class(parsed.scheme).from_url(parsed, max_fallbacks=max_fallbacks)
+    if isinstance(provider, BaseProvider):
+        # Messages and status show the URL as the user wrote it (options and #FIELD
+        # included), redacted, rather than each provider's own summary of it.
+        provider.describe_as(parsed.redacted)
+    return provider

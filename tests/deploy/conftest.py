@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from examples.local_stack import wait_until
 
+from secret_keyring.keygen import new_keyring, rotate
 from secret_keyring.keyring import Keyring, fingerprint, keyring_to_json, parse_payload
-from secret_keyring.rotation.keygen import new_keyring, rotate
 
 REPO = Path(__file__).resolve().parents[2]
 

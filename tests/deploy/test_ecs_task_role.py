@@ -24,8 +24,8 @@ import pytest
 from examples.local_stack import LOOPBACK
 
 from secret_keyring import provider_from_url
+from secret_keyring.keygen import new_keyring, rotate
 from secret_keyring.keyring import keyring_to_json
-from secret_keyring.rotation.keygen import new_keyring, rotate
 from tests.integration.test_aws_iam import READ_ONLY, role, user
 from tests.plugins.moto_server import REGION, MotoServer
 

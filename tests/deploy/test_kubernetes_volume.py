@@ -6,14 +6,17 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import pytest
 from django.conf import settings
 from django.test import Client
 
 from secret_keyring import CachedKeyring, Keyring, Provider
+from secret_keyring.errors import SecretNotFound
+from secret_keyring.keygen import new_keyring, rotate
 from secret_keyring.keyring import keyring_to_json
 from secret_keyring.providers import FileProvider
-from secret_keyring.rotation.keygen import new_keyring, rotate
 from secret_keyring.testing import FakeClock
 from tests.deploy.kubelet import ProjectedVolume
 
@@ -85,3 +88,44 @@ def test_no_read_during_a_stream_of_swaps_is_torn(tmp_path: Path) -> None:
     assert {(k.current, k.next, k.previous) for k in reads} <= written
     assert reads[-1].same_keys(versions[-1])
     assert len({k.version for k in reads}) > 1  # the reads did overlap the swaps
+
+
+def test_a_read_that_resolved_the_deleted_version_is_tried_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The one interleaving of the atomic writer that a reader can lose, forced.
+
+    The kernel resolves ``keyring.json -> ..data/keyring.json`` one component at a time. A reader
+    that resolved ``..data`` to the old version just before the writer renamed ``..data_tmp``
+    over it and removed the old directory looks for the file in a deleted directory and gets
+    ENOENT, although the file exists before and after (seen under load in the stream test
+    above). Here the writer publishes the new version exactly between the reader's resolution
+    and its open: the read must return the new version instead of failing. A process starting
+    at that instant would otherwise refuse to start (``SecretNotFound`` is not retried).
+    """
+    volume = ProjectedVolume(tmp_path / "secrets")
+    first = new_keyring()
+    second = rotate(first)
+    volume.write(_files(first))
+    old_file = volume.current_dir() / "keyring.json"  # type: ignore[operator]
+    real_open = Path.open
+    target = volume.root / "keyring.json"
+    swapped: list[bool] = []
+
+    def open_after_the_swap(self: Path, *args: Any, **kwargs: Any) -> Any:
+        if self == target and not swapped:  # the reader resolved the old ..data ...
+            swapped.append(True)
+            volume.write(_files(second))  # ... and now the writer runs
+            return real_open(old_file, *args, **kwargs)  # in a directory that is gone
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", open_after_the_swap)
+    keyring = FileProvider(volume.root / "keyring.json").fetch()
+    assert swapped
+    assert not old_file.exists()
+    assert keyring.same_keys(second)
+
+
+def test_a_file_that_is_really_missing_is_still_not_found(tmp_path: Path) -> None:
+    with pytest.raises(SecretNotFound, match="the file does not exist"):
+        FileProvider(tmp_path / "secrets" / "keyring.json").fetch()

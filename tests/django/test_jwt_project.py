@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
+from secret_keyring.keygen import new_keyring
 from secret_keyring.keyring import keyring_to_json
-from secret_keyring.rotation.keygen import new_keyring
 from tests.plugins.leakguard import assert_no_key_material, make_key
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,7 +63,10 @@ class Project:
         return json.loads(done.stdout.strip().splitlines()[-1])
 
     def rotate(self) -> subprocess.CompletedProcess[str]:
-        done = self.run("-m", "secret_keyring", "rotate", f"file://{self.keyring}")
+        # The keyring was written moments ago: no minimum interval between these rotations.
+        done = self.run(
+            "-m", "secret_keyring", "rotate", f"file://{self.keyring}", "--min-interval", "0"
+        )
         assert done.returncode == 0, done.stderr
         return done
 

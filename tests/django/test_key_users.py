@@ -463,12 +463,19 @@ def test_rotate_refuses_while_data_would_be_lost(using: Callable[..., None], sit
     before = site.stored()
     out, err = StringIO(), StringIO()
     with pytest.raises(CommandError, match=r"refusing to rotate.*--i-understand-data-loss"):
-        call_command("rotate_secret_key", stdout=out, stderr=err)
+        call_command("rotate_secret_key", "--min-interval", "0", stdout=out, stderr=err)
     assert site.stored().same_keys(before)
     assert "secret_keyring.E010" in err.getvalue()
     assert "FERNET_KEYS" in err.getvalue()
 
-    call_command("rotate_secret_key", "--i-understand-data-loss", stdout=out, stderr=err)
+    call_command(
+        "rotate_secret_key",
+        "--i-understand-data-loss",
+        "--min-interval",
+        "0",
+        stdout=out,
+        stderr=err,
+    )
     assert not site.stored().same_keys(before)
     assert_no_key_material(out.getvalue() + err.getvalue(), "rotate_secret_key output")
 
@@ -479,6 +486,6 @@ def test_rotate_warns_about_signatures_but_goes_ahead(
     using("djangorestframework-simplejwt")
     before = site.stored()
     err = StringIO()
-    call_command("rotate_secret_key", stdout=StringIO(), stderr=err)
+    call_command("rotate_secret_key", "--min-interval", "0", stdout=StringIO(), stderr=err)
     assert not site.stored().same_keys(before)
     assert "secret_keyring.W011" in err.getvalue()

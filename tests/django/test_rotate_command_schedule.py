@@ -15,8 +15,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from secret_keyring.django.management.commands.rotate_secret_key import Command
+from secret_keyring.keygen import new_keyring
 from secret_keyring.keyring import keyring_to_json, parse_payload
-from secret_keyring.rotation.keygen import new_keyring
 from tests.plugins.leakguard import assert_no_key_material
 
 REPO = Path(__file__).resolve().parents[2]

@@ -21,11 +21,13 @@ import pytest
 from botocore.exceptions import ClientError
 
 from secret_keyring import Keyring
+from secret_keyring.cli import main
 from secret_keyring.errors import (
     AccessDenied,
     ConfigurationError,
     RotationError,
 )
+from secret_keyring.keygen import new_keyring
 from secret_keyring.keyring import fingerprint, keyring_to_json, parse_payload
 from secret_keyring.providers.aws import AwsSecretsManagerProvider
 from secret_keyring.rotation import aws as rotation_aws
@@ -36,10 +38,9 @@ from secret_keyring.rotation.aws import (
     lambda_handler,
     rotate_secret,
 )
-from secret_keyring.rotation.keygen import new_keyring
 from secret_keyring.rotation.lambda_zip import build_lambda_zip
 from secret_keyring.rotation.run import rotate_source
-from tests.plugins.leakguard import make_key, remember
+from tests.plugins.leakguard import assert_no_key_material, make_key, make_weak_key, remember
 from tests.plugins.moto_server import ACCOUNT_ID, REGION, MotoServer
 
 pytestmark = pytest.mark.aws
@@ -755,6 +756,39 @@ def test_init_leaves_an_existing_secret_alone(
     assert (sm.stages(), sm.raw()) == before
     assert report.fingerprints == sm.keyring().fingerprints
     assert PUT not in lambda_env.counts()
+
+
+def test_init_adopt_env_then_two_rotations_retire_the_weak_key(
+    secretsmanager: Any,
+    lambda_env: MotoServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    weak = make_weak_key()
+    monkeypatch.setenv("OLD_SECRET_KEY", weak)
+    name = new_name()
+    url = f"aws-secretsmanager://{name}"
+
+    assert main(["init", url, "--adopt-env", "OLD_SECRET_KEY"]) == 0
+    provider = AwsSecretsManagerProvider(name)
+    adopted = provider.fetch()
+    assert (adopted.current, adopted.previous) == (weak, ())
+    assert adopted.next is not None
+    # Create-only: adopting another key into the existing secret is refused.
+    monkeypatch.setenv("OLD_SECRET_KEY", make_weak_key())
+    assert main(["init", url, "--adopt-env", "OLD_SECRET_KEY"]) == 1
+    assert provider.fetch().same_keys(adopted)
+
+    # The four steps, testSecret included, accept the adopted keyring and retire the key (the
+    # rotation itself, without a minimum interval to wait out between the two).
+    assert rotate_secret(AwsSecretsManagerProvider(name)).written
+    first = AwsSecretsManagerProvider(name).fetch()
+    assert (first.current, first.previous) == (adopted.next, (weak,))
+    assert rotate_secret(AwsSecretsManagerProvider(name)).written
+    second = AwsSecretsManagerProvider(name).fetch()
+    assert weak not in (second.current, second.next, *second.previous)
+    out = capsys.readouterr()
+    assert_no_key_material(out.out + out.err, "CLI output")
 
 
 def test_init_leaves_an_existing_plain_key_alone(

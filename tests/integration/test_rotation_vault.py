@@ -12,14 +12,15 @@ from typing import Any
 import pytest
 
 from secret_keyring import Keyring
+from secret_keyring.cli import main
 from secret_keyring.errors import AccessDenied, ConfigurationError, RotationError, SecretNotFound
-from secret_keyring.keyring import keyring_to_json, parse_mapping
+from secret_keyring.keygen import new_keyring
+from secret_keyring.keyring import is_weak, keyring_to_json, parse_mapping
 from secret_keyring.providers.vault import VaultProvider
 from secret_keyring.rotation import RotationReport
-from secret_keyring.rotation.keygen import new_keyring
 from secret_keyring.rotation.run import init_source, rotate_source
 from secret_keyring.rotation.vault import init_keyring, lambda_handler, rotate_keyring
-from tests.plugins.leakguard import assert_no_key_material, make_key
+from tests.plugins.leakguard import assert_no_key_material, make_key, make_weak_key
 from tests.plugins.openbao import BaoServer
 
 pytestmark = pytest.mark.vault
@@ -307,6 +308,43 @@ def test_init_then_rotate_through_the_dispatcher(openbao: BaoServer, kv_path: st
     report = rotate_source(vault, clock=lambda: time.time() + 16 * 60)
     assert (report.skipped, report.written, report.version) == (False, True, "2")
     assert_rule(first, vault.fetch())
+
+
+@pytest.mark.parametrize("field", [None, "django"])
+def test_init_adopt_env_then_two_rotations_retire_the_weak_key(
+    openbao: BaoServer,
+    kv_path: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    field: str | None,
+) -> None:
+    weak = make_weak_key()
+    for name, value in openbao.environ(openbao.root_token).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("OLD_SECRET_KEY", weak)
+    url = f"vault://secret/{kv_path}" + (f"#{field}" if field else "")
+
+    assert main(["init", url, "--adopt-env", "OLD_SECRET_KEY"]) == 0
+    adopted = provider(openbao, kv_path, field=field).fetch()
+    assert (adopted.current, adopted.previous) == (weak, ())
+    assert adopted.next is not None
+    assert not is_weak(adopted.next)
+    # Create-only: a second adoption of another key is refused, the secret stays as it was.
+    monkeypatch.setenv("OLD_SECRET_KEY", make_weak_key())
+    assert main(["init", url, "--adopt-env", "OLD_SECRET_KEY"]) == 1
+    assert current_version(openbao, kv_path) == 1
+
+    # The rotation itself, without a minimum interval to wait out between the two.
+    rotate_keyring(provider(openbao, kv_path, field=field))
+    first = provider(openbao, kv_path, field=field).fetch()
+    assert first.current == adopted.next
+    assert first.previous == (weak,)
+    rotate_keyring(provider(openbao, kv_path, field=field))
+    second = provider(openbao, kv_path, field=field).fetch()
+    assert weak not in (second.current, second.next, *second.previous)
+    assert second.weak == ()
+    out = capsys.readouterr()
+    assert_no_key_material(out.out + out.err, "CLI output")
 
 
 # -- the scheduled handler ---------------------------------------------------------------------

@@ -11,8 +11,8 @@ import hvac.exceptions
 import pytest
 
 from secret_keyring.errors import AccessDenied, ConfigurationError
-from secret_keyring.providers.vault import auth as vault_module
 from secret_keyring.providers.vault import VaultProvider
+from secret_keyring.providers.vault import auth as vault_module
 from tests.plugins.leakguard import make_key
 from tests.plugins.openbao import BaoServer, FakeKubernetesAPI, service_account_jwt
 

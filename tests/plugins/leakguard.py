@@ -33,8 +33,7 @@ from typing import Any
 import pytest
 
 import secret_keyring
-from secret_keyring import errors, keyring
-from secret_keyring.rotation import keygen
+from secret_keyring import errors, keygen, keyring
 
 WINDOW = keyring.MIN_KEY_LENGTH
 _prefixes: dict[str, str] = {}
@@ -49,6 +48,14 @@ def remember(key: object) -> None:
 def make_key() -> str:
     """A fresh valid key that the guard knows about."""
     key = keygen.generate_key()
+    remember(key)
+    return key
+
+
+def make_weak_key() -> str:
+    """A key like the one ``startproject`` writes (``django-insecure-`` and 50 characters),
+    which fails Django's W009 rules; the guard knows about it."""
+    key = keyring.INSECURE_PREFIX + keygen.generate_key()
     remember(key)
     return key
 

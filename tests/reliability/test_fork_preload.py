@@ -28,8 +28,8 @@ from typing import Any
 import pytest
 from examples.local_stack import SITE_DIR, Process, free_port, wait_until
 
+from secret_keyring.keygen import new_keyring, rotate
 from secret_keyring.keyring import keyring_to_json
-from secret_keyring.rotation.keygen import new_keyring, rotate
 from tests.plugins.leakguard import assert_no_key_material
 from tests.plugins.openbao import BaoServer
 from tests.reliability.conftest import record

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from secret_keyring import CachedKeyring, Keyring
+from secret_keyring.keygen import new_keyring, rotate
 from secret_keyring.providers.vault import VaultProvider
-from secret_keyring.rotation.keygen import new_keyring, rotate
 from secret_keyring.testing import FakeClock
 from secret_keyring.urls import provider_from_url
 from tests.reliability.conftest import record

@@ -175,7 +175,20 @@ PAYLOAD_CASES = [
     Case("django-insecure- prefix", payload("django-insecure-" + K1), WeakSecretKey),
     Case("49 characters", payload(K1[:49]), WeakSecretKey),
     Case("four distinct characters", payload("abcd" * 20), WeakSecretKey),
-    Case("weak previous key", payload(keyring_json(current=K1, previous=["short"])), WeakSecretKey),
+    # An adopted site's old key: accepted in previous, and as current beside a strong next.
+    Case("weak previous key", payload(keyring_json(current=K1, previous=["short"])), OK),
+    Case("weak current, no next", payload(keyring_json(current="short-old-key")), WeakSecretKey),
+    Case(
+        "weak current, strong next",
+        payload(keyring_json(current="django-insecure-" + K1, next=K2)),
+        OK,
+    ),
+    Case("weak next", payload(keyring_json(current=K1, next="short-next")), WeakSecretKey),
+    Case(
+        "weak previous key with a control character",
+        payload(keyring_json(current=K1, previous=["old\x00key"])),
+        InvalidSecret,
+    ),
     # fields
     Case("missing field", payload(keyring_json(current=K1), field="nope"), SecretNotFound),
     Case("field on a bare key", payload(K1, field="current"), InvalidSecret),

@@ -24,15 +24,16 @@ from examples.local_stack import SITE_DIR
 
 from secret_keyring import CachedKeyring
 from secret_keyring.errors import SecretKeyringError, WeakSecretKey
+from secret_keyring.keygen import new_keyring
 from secret_keyring.keyring import (
     Keyring,
+    Payload,
     fingerprint,
     keyring_to_json,
     parse_mapping,
     parse_payload,
 )
 from secret_keyring.providers.local import EnvProvider, FileProvider
-from secret_keyring.rotation.keygen import new_keyring
 from tests.plugins import leakguard
 from tests.plugins.leakguard import (
     assert_exception_clean,
@@ -78,7 +79,8 @@ def entry_points(tmp_path: Path, key: str) -> dict[str, Callable[[], object]]:
     return {
         "parse_payload": lambda: parse_payload(payload, source="t://p"),
         "parse_mapping": lambda: parse_mapping(json.loads(payload), source="t://m"),
-        "Payload.to_keyring": lambda: parse_payload(key).to_keyring(history=["short"]),
+        # A weak `next` is refused in every keyring (weak history keys are allowed: adoption).
+        "Payload.to_keyring": lambda: Payload("keyring", key, "short-next").to_keyring(),
         "FileProvider.fetch": FileProvider(file).fetch,
         "EnvProvider.fetch": EnvProvider("SKR_LEAK_TEST").fetch,
         "CachedKeyring.refresh": CachedKeyring(FileProvider(file)).refresh,

@@ -24,8 +24,8 @@ from django.core.exceptions import ImproperlyConfigured
 
 from secret_keyring.django import secret_keys
 from secret_keyring.errors import AccessDenied, SourceError, SourceUnavailable
+from secret_keyring.keygen import new_keyring
 from secret_keyring.keyring import keyring_to_json
-from secret_keyring.rotation.keygen import new_keyring
 from tests.plugins.leakguard import assert_no_key_material
 from tests.plugins.moto_server import REGION, MotoServer
 from tests.plugins.openbao import BaoServer, RecordingServer

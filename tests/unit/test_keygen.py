@@ -6,8 +6,8 @@ import math
 
 import pytest
 
+from secret_keyring.keygen import ALPHABET, KEY_LENGTH, generate_key, new_keyring, rotate
 from secret_keyring.keyring import Keyring, validate_key
-from secret_keyring.rotation.keygen import ALPHABET, KEY_LENGTH, generate_key, new_keyring, rotate
 
 
 def test_generated_keys_are_django_valid_and_strong() -> None:

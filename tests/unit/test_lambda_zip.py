@@ -4,6 +4,7 @@ from the zip alone with nothing but the standard library and boto3 (what the run
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -149,6 +150,16 @@ def test_cli_lambda_zip_unwritable(tmp_path: Path, capsys: pytest.CaptureFixture
     blocker.write_text("")
     assert main(["lambda-zip", str(blocker / "out.zip")]) == 1
     assert "lambda-zip" in capsys.readouterr().err
+
+
+def test_the_command_line_docs_quote_the_real_file_count(lambda_zip: Path) -> None:
+    """docs/cli.md shows the command's output; its file count is the zip's."""
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "cli.md").read_text("utf-8")
+    quoted = re.search(r"wrote build/rotation\.zip: (\d+) files; handler (\S+)", docs)
+    assert quoted is not None, "docs/cli.md no longer shows the lambda-zip output"
+    with zipfile.ZipFile(lambda_zip) as archive:
+        count = len(archive.namelist())
+    assert (int(quoted.group(1)), quoted.group(2)) == (count, HANDLER)
 
 
 # -- the Vault backend -------------------------------------------------------------------------

@@ -16,10 +16,10 @@ import pytest
 
 from secret_keyring.cli import main
 from secret_keyring.errors import ConfigurationError
+from secret_keyring.keygen import new_keyring
 from secret_keyring.keyring import keyring_to_json, parse_payload
 from secret_keyring.providers.local import FileProvider
 from secret_keyring.rotation import DEFAULT_MIN_INTERVAL, IntervalGuard
-from secret_keyring.rotation.keygen import new_keyring
 from secret_keyring.rotation.run import rotate_source
 from tests.plugins.leakguard import assert_no_key_material
 

@@ -16,9 +16,9 @@ from secret_keyring.errors import (
     SourceError,
     SourceUnavailable,
 )
+from secret_keyring.providers.vault import VaultProvider, translate_error
 from secret_keyring.providers.vault import errors as vault_errors
 from secret_keyring.providers.vault import settings as vault_settings
-from secret_keyring.providers.vault import VaultProvider, translate_error
 
 TOKEN = "hvs.CAESIJustATestTokenThatMustNeverAppear"
 WHERE = vault_errors.Where(

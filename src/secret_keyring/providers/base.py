@@ -73,6 +73,10 @@ class BaseProvider:
         v2, Secrets Manager). Without history a plain key has no fallbacks of its own."""
         return False
 
+    def describe_as(self, source: str) -> None:
+        """Use ``source`` (a redacted URL) in messages and status from now on."""
+        self._source = source
+
     @property
     def fetch_timeout(self) -> float | None:
         """The longest one ``fetch()`` takes while the backend answers within this provider's

@@ -196,8 +196,12 @@ class Rotator(Protocol):
         """
         ...
 
-    def init(self) -> RotationReport:
+    def init(self, adopt: Keyring | None = None) -> RotationReport:
         """Write a first keyring (current + next) where none exists; leave one alone.
+
+        Args:
+            adopt: the keyring to write instead of a new one (a live site's existing key,
+                see ``keygen.adopt_keyring``).
 
         Raises:
             RotationError: the source cannot be written from here.

@@ -85,8 +85,8 @@ class AwsRotator:
     def rotate(self, *, keep_previous: int, guard: IntervalGuard) -> RotationReport:
         return rotate_secret(self.provider, max_fallbacks=keep_previous, guard=guard)
 
-    def init(self) -> RotationReport:
-        return init_secret(self.provider)
+    def init(self, adopt: Keyring | None = None) -> RotationReport:
+        return init_secret(self.provider, adopt)
 
 
 class SecretsManagerRotation:
@@ -519,9 +519,16 @@ def _skip_if_recent(
 
 
 @clears_locals
-def init_secret(provider: AwsSecretsManagerProvider) -> RotationReport:
+def init_secret(
+    provider: AwsSecretsManagerProvider, keyring: Keyring | None = None
+) -> RotationReport:
     """Create the secret with a first keyring (current + next), or give a valueless secret its
     first value; a secret that has a current value is left alone.
+
+    Args:
+        provider: the secret to write.
+        keyring: the keyring to write (an adopted site key, see ``keygen.adopt_keyring``);
+            default a new one.
 
     Raises:
         RotationError: the secret does not exist and was named by ARN (an ARN cannot be created).
@@ -529,7 +536,7 @@ def init_secret(provider: AwsSecretsManagerProvider) -> RotationReport:
     """
     client = provider.client()
     rotation = SecretsManagerRotation(client, provider.secret_id, "", field=provider.field)
-    keyring = new_keyring()
+    keyring = keyring or new_keyring()
     value = keyring_to_json(keyring)
     if provider.field:
         value = json.dumps({provider.field: value})

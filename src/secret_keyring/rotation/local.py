@@ -14,6 +14,7 @@ from secret_keyring.keyring import keyring_to_json
 from secret_keyring.rotation import IntervalGuard, RotationReport, zero_fallbacks_error
 
 if TYPE_CHECKING:
+    from secret_keyring.keyring import Keyring
     from secret_keyring.providers.local import DevProvider, FileProvider
 
 __all__ = ["DevRotator", "FileRotator"]
@@ -52,7 +53,7 @@ class FileRotator:
             provider.source, new.version, True, "file replaced atomically", rotated.fingerprints
         )
 
-    def init(self) -> RotationReport:
+    def init(self, adopt: Keyring | None = None) -> RotationReport:
         provider = self.provider
         if provider.path.exists():
             existing = provider.fetch()
@@ -70,7 +71,7 @@ class FileRotator:
                 "supported; keep the keyring in a file of its own (drop the '#field')",
                 source=provider.source,
             )
-        keyring = new_keyring()
+        keyring = adopt or new_keyring()
         write_atomically(provider.path, keyring_to_json(keyring), exclusive=True)
         return RotationReport(provider.source, None, True, "file written", keyring.fingerprints)
 
@@ -78,7 +79,14 @@ class FileRotator:
 class DevRotator(FileRotator):
     """The ``dev://`` keyring: rotated like a file; ``init`` is the first fetch."""
 
-    def init(self) -> RotationReport:
+    def init(self, adopt: Keyring | None = None) -> RotationReport:
+        if adopt is not None:
+            raise RotationError(
+                f"{self.provider.source}: a dev keyring is per machine and refused in "
+                "deployments; adopt the site's key into the vault://, aws-secretsmanager:// or "
+                "file:// source production reads",
+                source=self.provider.source,
+            )
         keyring = self.provider.fetch()  # creates it when missing
         return RotationReport(
             self.provider.source, keyring.version, False, "dev keyring ready", keyring.fingerprints

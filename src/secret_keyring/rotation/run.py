@@ -8,11 +8,12 @@ replace). A provider without one cannot be rotated from here; ``env://`` says wh
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 
 from secret_keyring.errors import RotationError, clears_locals
-from secret_keyring.keyring import check_max_fallbacks
+from secret_keyring.keyring import Keyring, check_max_fallbacks, fingerprint
 from secret_keyring.providers.base import Provider
 from secret_keyring.rotation import (
     DEFAULT_MIN_INTERVAL,
@@ -60,14 +61,33 @@ def rotate_source(
 
 
 @clears_locals
-def init_source(provider: Provider) -> RotationReport:
+def init_source(provider: Provider, *, adopt: Keyring | None = None) -> RotationReport:
     """Write a first keyring (current + next) where none exists; leave an existing one alone.
 
+    Args:
+        provider: where to write.
+        adopt: a keyring around the site's existing key (``keygen.adopt_keyring``), written
+            instead of a new one. Create-only: if the source holds a secret already, it is
+            not overwritten and, unless that secret already signs with the adopted key,
+            this is an error (the site's key would not be the one the keyring signs with).
+
     Raises:
-        RotationError: the source cannot be written from here.
+        RotationError: the source cannot be written from here, or (adopting) it holds another
+            secret already.
         SourceError: the backend failed or refused.
     """
-    return _rotator(provider, "secret-keyring cannot write a first keyring to this source").init()
+    rotator = _rotator(provider, "secret-keyring cannot write a first keyring to this source")
+    report = rotator.init(adopt)
+    if adopt is None or report.written:
+        return report
+    if (report.fingerprints or {}).get("current") == fingerprint(adopt.current):
+        return dataclasses.replace(report, how="this key was adopted already; left as it is")
+    raise RotationError(
+        f"{provider.source}: a secret exists here already, so the site's key was not adopted "
+        "(init never overwrites). If nothing uses that secret, delete it and run init again; "
+        "if the fleet reads it already, it is your keyring: rotate it instead",
+        source=provider.source,
+    )
 
 
 def _rotator(provider: Provider, refusal: str) -> Rotator:

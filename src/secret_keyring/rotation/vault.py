@@ -67,8 +67,8 @@ class VaultRotator:
     def rotate(self, *, keep_previous: int, guard: IntervalGuard) -> RotationReport:
         return rotate_keyring(self.provider, max_fallbacks=keep_previous, guard=guard)
 
-    def init(self) -> RotationReport:
-        return init_keyring(self.provider)
+    def init(self, adopt: Keyring | None = None) -> RotationReport:
+        return init_keyring(self.provider, adopt)
 
 
 def _cas_write(provider: VaultProvider, data: Mapping[str, Any], cas: int) -> dict[str, Any] | None:
@@ -195,15 +195,20 @@ def rotate_keyring(
 
 
 @clears_locals
-def init_keyring(provider: VaultProvider) -> RotationReport:
+def init_keyring(provider: VaultProvider, keyring: Keyring | None = None) -> RotationReport:
     """Write a first keyring (current + next) only where no secret exists (``cas=0``).
+
+    Args:
+        provider: where to write.
+        keyring: the keyring to write (an adopted site key, see ``keygen.adopt_keyring``);
+            default a new one.
 
     Raises:
         RotationError: KV v1.
         SourceError: Vault failed or refused the write.
     """
     _require_kv2(provider)
-    keyring = new_keyring()
+    keyring = keyring or new_keyring()
     data: dict[str, Any] = json.loads(keyring_to_json(keyring))
     if provider.field:
         data = {provider.field: keyring_to_json(keyring)}

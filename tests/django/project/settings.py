@@ -14,8 +14,8 @@ from pathlib import Path
 from secret_keyring.django import secret_keys
 
 if "DJANGO_SECRET_KEY_SOURCE" not in os.environ:
+    from secret_keyring.keygen import new_keyring
     from secret_keyring.keyring import keyring_to_json
-    from secret_keyring.rotation.keygen import new_keyring
 
     _path = Path(tempfile.mkdtemp(prefix="skr-test-")) / "keyring.json"
     _path.write_text(keyring_to_json(new_keyring()))

@@ -385,6 +385,12 @@ class VaultProvider(BaseProvider):
                 )
             return data, found.number, _parse_time(found.created)
 
+    def describe_as(self, source: str) -> None:
+        """Use ``source`` (a redacted URL) in messages and status from now on, the session's
+        included."""
+        super().describe_as(source)
+        self.session.describe_as(source)
+
     # -- fork safety ----------------------------------------------------------------------------
 
     def _after_fork(self) -> None:

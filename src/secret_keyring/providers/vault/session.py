@@ -134,6 +134,11 @@ class VaultSession:
         self._lease: _Lease | None = None
         self._address_index = 0
 
+    def describe_as(self, source: str) -> None:
+        """Name the secret ``source`` (a redacted URL) in messages from now on."""
+        self.source = source
+        self.login_options = dataclasses.replace(self.login_options, source=source)
+
     @property
     def auth_mount(self) -> str:
         """Where the auth method is mounted."""

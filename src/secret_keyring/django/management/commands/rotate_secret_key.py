@@ -10,6 +10,7 @@ from secret_keyring.django import audit, live
 from secret_keyring.errors import SecretKeyringError
 from secret_keyring.rotation import add_interval_options
 from secret_keyring.rotation.run import rotate_source
+from secret_keyring.status import fingerprint_rows
 from secret_keyring.urls import provider_from_url
 
 
@@ -56,13 +57,10 @@ class Command(BaseCommand):
             )
         except SecretKeyringError as exc:
             raise CommandError(f"{type(exc).__name__}: {exc}") from exc
-        fps = report.fingerprints or {}
         self.stdout.write(f"{report.source}: {report.how}; version {report.version or '-'}")
-        if fps:
-            self.stdout.write(
-                f"current {fps.get('current')}  next {fps.get('next') or '-'}  previous "
-                f"{', '.join(fps.get('previous') or []) or '-'}"
-            )
+        rows = fingerprint_rows(report.fingerprints)
+        if rows:  # a weak (adopted) key is marked, as in secret_key_status
+            self.stdout.write("  ".join(f"{name} {value}" for name, value in rows))
         if not report.skipped and current is not None and current.cache.provider is provider:
             try:
                 current.cache.refresh()

@@ -10,8 +10,11 @@ contain key material or credentials.
 
 from __future__ import annotations
 
+import collections
+import dataclasses
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Final
 
 from secret_keyring.errors import (
     AccessDenied,
@@ -24,6 +27,8 @@ from secret_keyring.errors import (
 
 __all__ = ["denies_this_version", "translate_error"]
 
+_TOO_MANY_REQUESTS: Final = 429
+_SERVER_ERROR: Final = 500
 _XML_CODE = re.compile(r"<Code>([A-Za-z0-9.]{1,100})</Code>")
 _XML_MESSAGE = re.compile(r"<Message>([^<]{0,500})</Message>")
 _DELETION = re.compile(r"marked (for )?delet|scheduled for delet|pending delet", re.IGNORECASE)
@@ -70,7 +75,179 @@ _GRANT = (
 )
 
 
-def translate_error(  # noqa: PLR0911 - one return per error class, most specific first
+@dataclasses.dataclass(frozen=True)
+class _Answer:
+    """What a ``ClientError`` says: the error code, message, HTTP status and operation."""
+
+    code: str
+    message: str
+    status: int
+    operation: str
+
+
+@dataclasses.dataclass(frozen=True)
+class _Rule:
+    """One row of a mapping table: which errors it takes, what it makes of them.
+
+    ``message`` follows ``"{where}: "`` and is a ``str.format`` template; ``codes`` and
+    ``when`` select (either may match).
+    """
+
+    error: type[SecretKeyringError]
+    message: str
+    codes: frozenset[str] = frozenset()
+    when: Callable[[_Answer], bool] | None = None
+
+    def matches(self, answer: _Answer) -> bool:
+        return answer.code in self.codes or (self.when is not None and self.when(answer))
+
+
+@dataclasses.dataclass(frozen=True)
+class _ClassRule:
+    """A row for botocore's own exceptions: the class names it takes, and what it makes."""
+
+    names: tuple[str, ...]
+    error: type[SecretKeyringError]
+    message: str
+
+
+#: ``ClientError`` codes, most specific first; the first matching row wins. Placeholders:
+#: ``{operation}``, ``{aws}`` (code and message), ``{code}``, ``{role}``, ``{grant}``.
+_CLIENT_RULES: tuple[_Rule, ...] = (
+    _Rule(
+        AccessDenied,
+        "cannot assume role {role} ({aws}); the role's trust policy must allow this principal, "
+        "and the principal needs sts:AssumeRole on it",
+        when=lambda a: (
+            a.operation == "AssumeRole" and (a.code in _FORBIDDEN_CODES or a.code in _REQUEST_CODES)
+        ),
+    ),
+    _Rule(
+        SecretNotFound,
+        "Secrets Manager has no such secret or version ({operation}); check the name or ARN, "
+        "the region (?region= or AWS_REGION) and the account the credentials belong to",
+        codes=_NOT_FOUND_CODES,
+    ),
+    _Rule(
+        SecretNotFound,
+        "the secret is scheduled for deletion; restore it (aws secretsmanager restore-secret "
+        "--secret-id ...) or point the source at another secret",
+        when=lambda a: a.code == "InvalidRequestException" and bool(_DELETION.search(a.message)),
+    ),
+    _Rule(
+        AccessDenied,
+        "Secrets Manager cannot decrypt the secret with its KMS key ({aws}); grant kms:Decrypt "
+        "on that key to this principal (key policy and IAM policy) and check the key is enabled",
+        codes=frozenset({"DecryptionFailure"}),
+        when=lambda a: a.code in _FORBIDDEN_CODES and "kms" in a.message.lower(),
+    ),
+    _Rule(AccessDenied, "access denied to {operation} ({aws}); {grant}", codes=_FORBIDDEN_CODES),
+    _Rule(
+        AccessDenied,
+        "AWS does not recognise the access key ({code}); it was deleted, belongs to another "
+        "partition, or the endpoint is wrong; check the credentials in use",
+        codes=_UNKNOWN_KEY_CODES,
+    ),
+    _Rule(
+        AccessDenied,
+        "the AWS credentials have expired ({code}); renew them (aws sso login, a new session "
+        "token); instance, task and pod roles renew on their own",
+        codes=_EXPIRED_CODES,
+    ),
+    _Rule(
+        AccessDenied,
+        "the request signature was rejected ({code}); the secret access key does not match the "
+        "key id, or the clock is off by more than 5 minutes",
+        codes=_SIGNATURE_CODES,
+    ),
+    _Rule(
+        AccessDenied,
+        "the request was not signed ({code}); configure AWS credentials",
+        codes=_MISSING_AUTH_CODES,
+    ),
+    _Rule(
+        SourceUnavailable,
+        "Secrets Manager is throttling {operation} ({code}); keep a TTL of minutes so a fleet "
+        "makes few calls; retrying",
+        codes=_THROTTLING_CODES,
+        when=lambda a: a.status == _TOO_MANY_REQUESTS,
+    ),
+    _Rule(
+        SourceUnavailable,
+        "Secrets Manager failed on {operation} ({code_or_status}); retrying",
+        codes=_SERVER_CODES,
+        when=lambda a: a.status >= _SERVER_ERROR,
+    ),
+    _Rule(
+        ConfigurationError,
+        "Secrets Manager refused {operation} ({aws}); check the secret id",
+        codes=_REQUEST_CODES,
+    ),
+    _Rule(SourceError, "{operation} failed ({aws})", when=lambda a: True),
+)
+
+#: botocore's own exceptions (by class name), most specific first. Placeholders: ``{name}``
+#: (the class), ``{short}`` (the exception, shortened), ``{role_hint}``, ``{at_endpoint}`` and
+#: the exception's ``kwargs`` (``{profile}``, ``{cred_var}``, ``{provider}``).
+_BOTOCORE_RULES: tuple[_ClassRule, ...] = (
+    _ClassRule(
+        ("NoRegionError",),
+        ConfigurationError,
+        "no AWS region is configured; add ?region=eu-west-1 to the source URL, set AWS_REGION, "
+        "or set region in the AWS profile",
+    ),
+    _ClassRule(
+        ("ProfileNotFound",),
+        ConfigurationError,
+        "AWS profile {profile!r} is not in the AWS config or credentials file; fix ?profile= / "
+        "AWS_PROFILE or add the profile",
+    ),
+    _ClassRule(
+        ("PartialCredentialsError",),
+        ConfigurationError,
+        "only part of the AWS credentials is set ({cred_var} is missing from {provider}); set "
+        "the full key pair or remove it to use the default credential chain",
+    ),
+    _ClassRule(
+        ("NoCredentialsError",),
+        AccessDenied,
+        "no AWS credentials found; attach an IAM role to the instance, task or pod (or set "
+        "AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY){role_hint}",
+    ),
+    _ClassRule(
+        ("SSOError", "TokenRetrievalError"),
+        AccessDenied,
+        "the AWS SSO session is missing or expired; run `aws sso login` for the profile, or use "
+        "a role outside development",
+    ),
+    _ClassRule(
+        ("CredentialRetrievalError", "RefreshWithMFAUnsupportedError"),
+        AccessDenied,
+        "AWS credentials could not be obtained ({short}); fix the credential source of the "
+        "profile or environment",
+    ),
+    _ClassRule(
+        ("ParamValidationError",),
+        ConfigurationError,
+        "boto3 refused the request ({short}); check the secret id",
+    ),
+    _ClassRule(
+        ("SSLError",),
+        SourceError,
+        "TLS verification of the Secrets Manager endpoint failed; if a proxy re-signs TLS, point "
+        "AWS_CA_BUNDLE at its CA certificate (never disable verification)",
+    ),
+    _ClassRule(
+        ("ConnectionError", "HTTPClientError"),
+        SourceUnavailable,
+        "cannot reach Secrets Manager{at_endpoint} ({name}); check the network path (VPC "
+        "endpoint, NAT, proxy) and the endpoint URL; retrying",
+    ),
+    _ClassRule(("BotoCoreError",), SourceError, "{name}: {short}"),
+)
+
+
+def translate_error(
     exc: BaseException,
     *,
     source: str,
@@ -95,83 +272,41 @@ def translate_error(  # noqa: PLR0911 - one return per error class, most specifi
 
     where = f"{source} (region {region or 'not set'})"
     if isinstance(exc, bce.ClientError):
-        code, message, status = _client_error_parts(exc)
-        error = _translate_client_error(
-            exc,
-            code=code,
-            message=message,
-            status=status,
-            where=where,
+        answer = _client_error_parts(exc)
+        rule = next(rule for rule in _CLIENT_RULES if rule.matches(answer))
+        error = rule.error(
+            f"{where}: "
+            + rule.message.format(
+                operation=answer.operation,
+                aws=f"{answer.code}: {_short(answer.message)}" if answer.message else answer.code,
+                code=answer.code,
+                code_or_status=answer.code or answer.status,
+                role=role_arn or "(role_arn)",
+                grant=_GRANT,
+            ),
             source=source,
-            role_arn=role_arn,
         )
         if isinstance(error, SourceError):
-            error.status = status or None
-            error.code = code
-            error.action = str(getattr(exc, "operation_name", "") or "")
-            error.already_exists = code == "ResourceExistsException"
+            error.status = answer.status or None
+            error.code = answer.code
+            error.action = answer.operation
+            error.already_exists = answer.code == "ResourceExistsException"
         return error
-    if isinstance(exc, bce.NoRegionError):
-        return ConfigurationError(
-            f"{where}: no AWS region is configured; add ?region=eu-west-1 to the source URL, "
-            "set AWS_REGION, or set region in the AWS profile",
-            source=source,
-        )
-    if isinstance(exc, bce.ProfileNotFound):
-        return ConfigurationError(
-            f"{where}: AWS profile {exc.kwargs.get('profile', '')!r} is not in the AWS config "
-            "or credentials file; fix ?profile= / AWS_PROFILE or add the profile",
-            source=source,
-        )
-    if isinstance(exc, bce.PartialCredentialsError):
-        return ConfigurationError(
-            f"{where}: only part of the AWS credentials is set "
-            f"({exc.kwargs.get('cred_var', 'a variable')} is missing from "
-            f"{exc.kwargs.get('provider', 'the configuration')}); set the full key pair or "
-            "remove it to use the default credential chain",
-            source=source,
-        )
-    if isinstance(exc, bce.NoCredentialsError):
-        return AccessDenied(
-            f"{where}: no AWS credentials found; attach an IAM role to the instance, task or "
-            "pod (or set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
-            + (" to act as the source identity for ?role_arn=" if role_arn else ""),
-            source=source,
-        )
-    if isinstance(exc, (bce.SSOError, bce.TokenRetrievalError)):
-        return AccessDenied(
-            f"{where}: the AWS SSO session is missing or expired; run `aws sso login` for the "
-            "profile, or use a role outside development",
-            source=source,
-        )
-    if isinstance(exc, (bce.CredentialRetrievalError, bce.RefreshWithMFAUnsupportedError)):
-        return AccessDenied(
-            f"{where}: AWS credentials could not be obtained ({_short(exc)}); fix the credential "
-            "source of the profile or environment",
-            source=source,
-        )
-    if isinstance(exc, bce.ParamValidationError):
-        return ConfigurationError(
-            f"{where}: boto3 refused the request ({_short(exc)}); check the secret id",
-            source=source,
-        )
-    if isinstance(exc, bce.SSLError):
-        return SourceError(
-            f"{where}: TLS verification of the Secrets Manager endpoint failed; if a proxy "
-            "re-signs TLS, point AWS_CA_BUNDLE at its CA certificate (never disable verification)",
-            source=source,
-        )
-    if isinstance(exc, (bce.ConnectionError, bce.HTTPClientError)):
-        endpoint = exc.kwargs.get("endpoint_url")
-        return SourceUnavailable(
-            f"{where}: cannot reach Secrets Manager"
-            + (f" at {endpoint}" if endpoint else "")
-            + f" ({type(exc).__name__}); check the network path (VPC endpoint, NAT, proxy) and "
-            "the endpoint URL; retrying",
-            source=source,
-        )
-    if isinstance(exc, bce.BotoCoreError):
-        return SourceError(f"{where}: {type(exc).__name__}: {_short(exc)}", source=source)
+    kwargs = getattr(exc, "kwargs", None) or {}
+    endpoint = kwargs.get("endpoint_url")
+    values = collections.ChainMap(
+        {
+            "name": type(exc).__name__,
+            "short": _short(exc),
+            "role_hint": " to act as the source identity for ?role_arn=" if role_arn else "",
+            "at_endpoint": f" at {endpoint}" if endpoint else "",
+        },
+        kwargs,
+        {"profile": "", "cred_var": "a variable", "provider": "the configuration"},
+    )
+    for kind in _BOTOCORE_RULES:
+        if isinstance(exc, tuple(getattr(bce, name) for name in kind.names)):
+            return kind.error(f"{where}: " + kind.message.format_map(values), source=source)
     return SourceError(f"{where}: unexpected {type(exc).__name__}", source=source)
 
 
@@ -195,8 +330,8 @@ def denies_this_version(error: SecretKeyringError) -> bool:
     return error.code == "DecryptionFailure" or error.code in _FORBIDDEN_CODES
 
 
-def _client_error_parts(exc: Any) -> tuple[str, str, int]:
-    """The error code, message and HTTP status of a ``ClientError``."""
+def _client_error_parts(exc: Any) -> _Answer:
+    """The error code, message, HTTP status and operation of a ``ClientError``."""
     error = exc.response.get("Error", {})
     code = str(error.get("Code", ""))
     message = str(error.get("Message", ""))
@@ -212,92 +347,8 @@ def _client_error_parts(exc: Any) -> tuple[str, str, int]:
             message = said.group(1) if said else ""
         elif status in (401, 403):
             code = "AccessDenied"
-    return code, message, status
-
-
-def _translate_client_error(  # noqa: PLR0911 - one branch per error code group, in order
-    exc: Any,
-    *,
-    code: str,
-    message: str,
-    status: int,
-    where: str,
-    source: str,
-    role_arn: str | None,
-) -> SecretKeyringError:
     operation = str(getattr(exc, "operation_name", "") or "the call")
-    aws = f"{code}: {_short(message)}" if message else code
-    if operation == "AssumeRole" and (code in _FORBIDDEN_CODES or code in _REQUEST_CODES):
-        return AccessDenied(
-            f"{where}: cannot assume role {role_arn or '(role_arn)'} ({aws}); the role's trust "
-            "policy must allow this principal, and the principal needs sts:AssumeRole on it",
-            source=source,
-        )
-    if code in _NOT_FOUND_CODES:
-        return SecretNotFound(
-            f"{where}: Secrets Manager has no such secret or version ({operation}); check the "
-            "name or ARN, the region (?region= or AWS_REGION) and the account the credentials "
-            "belong to",
-            source=source,
-        )
-    if code == "InvalidRequestException" and _DELETION.search(message):
-        return SecretNotFound(
-            f"{where}: the secret is scheduled for deletion; restore it "
-            "(aws secretsmanager restore-secret --secret-id ...) or point the source at "
-            "another secret",
-            source=source,
-        )
-    if code == "DecryptionFailure" or (code in _FORBIDDEN_CODES and "kms" in message.lower()):
-        return AccessDenied(
-            f"{where}: Secrets Manager cannot decrypt the secret with its KMS key ({aws}); grant "
-            "kms:Decrypt on that key to this principal (key policy and IAM policy) and check "
-            "the key is enabled",
-            source=source,
-        )
-    if code in _FORBIDDEN_CODES:
-        return AccessDenied(
-            f"{where}: access denied to {operation} ({aws}); {_GRANT}", source=source
-        )
-    if code in _UNKNOWN_KEY_CODES:
-        return AccessDenied(
-            f"{where}: AWS does not recognise the access key ({code}); it was deleted, belongs "
-            "to another partition, or the endpoint is wrong; check the credentials in use",
-            source=source,
-        )
-    if code in _EXPIRED_CODES:
-        return AccessDenied(
-            f"{where}: the AWS credentials have expired ({code}); renew them (aws sso login, a "
-            "new session token); instance, task and pod roles renew on their own",
-            source=source,
-        )
-    if code in _SIGNATURE_CODES:
-        return AccessDenied(
-            f"{where}: the request signature was rejected ({code}); the secret access key does "
-            "not match the key id, or the clock is off by more than 5 minutes",
-            source=source,
-        )
-    if code in _MISSING_AUTH_CODES:
-        return AccessDenied(
-            f"{where}: the request was not signed ({code}); configure AWS credentials",
-            source=source,
-        )
-    if code in _THROTTLING_CODES or status == 429:
-        return SourceUnavailable(
-            f"{where}: Secrets Manager is throttling {operation} ({code}); keep a TTL of minutes "
-            "so a fleet makes few calls; retrying",
-            source=source,
-        )
-    if code in _SERVER_CODES or status >= 500:
-        return SourceUnavailable(
-            f"{where}: Secrets Manager failed on {operation} ({code or status}); retrying",
-            source=source,
-        )
-    if code in _REQUEST_CODES:
-        return ConfigurationError(
-            f"{where}: Secrets Manager refused {operation} ({aws}); check the secret id",
-            source=source,
-        )
-    return SourceError(f"{where}: {operation} failed ({aws})", source=source)
+    return _Answer(code, message, status, operation)
 
 
 def _short(value: object, limit: int = 300) -> str:

@@ -11,7 +11,7 @@ Messages name the address, mount, path and field and say what to fix; never a to
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from secret_keyring.errors import (
@@ -138,139 +138,185 @@ def _reason(exc: BaseException) -> str:
     return f" ({errors})" if errors else ""
 
 
-def _classify(  # noqa: PLR0911, PLR0912 - one ordered table, most specific case first
-    exc: BaseException, where: Where, action: str
-) -> SecretKeyringError:
-    hvac_exceptions = _hvac_exceptions()
-    requests_exceptions = _requests_exceptions()
-    source = where.source
-    loc = where.location()
+@dataclasses.dataclass(frozen=True)
+class _Rule:
+    """One row of the mapping table.
+
+    Attributes:
+        names: the exception classes it takes (``module.Class``, module ``requests`` or
+            ``hvac``).
+        error: what it makes of them.
+        message: a ``str.format`` template after ``"{loc}: "``; placeholders ``{action}``,
+            ``{reason}`` (the server's errors), ``{who}``, ``{auth}``, ``{auth_mount}``,
+            ``{timeout}``, ``{api_paths}``, ``{kv_version}``, ``{verb}``, ``{name}``.
+        login: only during a login (True), only outside one (False), or both (None).
+        when: a further condition on the exception.
+    """
+
+    names: tuple[str, ...]
+    error: type[SecretKeyringError]
+    message: str
+    login: bool | None = None
+    when: Callable[[BaseException], bool] | None = None
+
+
+_CERTIFICATE = ("CERTIFICATE_VERIFY_FAILED", "certificate verify failed")
+_TRANSIENT = ("hvac.InternalServerError", "hvac.BadGateway", "hvac.VaultNotInitialized")
+
+#: Most specific first; the first matching row wins. Transport first: an ``SSLError`` is also a
+#: ``ConnectionError``, a ``ConnectTimeout`` also a ``Timeout``.
+_RULES: tuple[_Rule, ...] = (
+    _Rule(
+        ("requests.SSLError",),
+        SourceError,
+        "TLS error while trying to {action}: the server certificate is not signed by a trusted "
+        "CA; set VAULT_CACERT (or ?cacert=) to the CA bundle that signed it, or VAULT_CAPATH to "
+        "a hashed CA directory",
+        when=lambda exc: any(marker in str(exc) for marker in _CERTIFICATE),
+    ),
+    _Rule(
+        ("requests.SSLError",),
+        SourceError,
+        "TLS error while trying to {action}: the TLS handshake failed; check that the address "
+        "uses the right scheme and port, and the client certificate (VAULT_CLIENT_CERT, "
+        "VAULT_CLIENT_KEY)",
+    ),
+    _Rule(
+        ("requests.Timeout",),
+        SourceUnavailable,
+        "no answer within {timeout:g}s while trying to {action}; check that the server is up "
+        "and reachable, or raise ?timeout= / VAULT_CLIENT_TIMEOUT",
+    ),
+    _Rule(
+        ("requests.InvalidURL", "requests.MissingSchema"),
+        ConfigurationError,
+        "the address is not a valid URL; fix VAULT_ADDR or ?addr=",
+    ),
+    _Rule(
+        ("requests.ConnectionError",),
+        SourceUnavailable,
+        "cannot connect while trying to {action} (refused, reset or unknown host); check "
+        "VAULT_ADDR (or ?addr=) and that the server is running",
+    ),
+    _Rule(
+        ("requests.RequestException",),
+        SourceUnavailable,
+        "HTTP error while trying to {action} ({name})",
+    ),
+    _Rule(
+        ("hvac.Forbidden", "hvac.Unauthorized"),
+        AccessDenied,
+        "login with {who} was refused{reason}; check the role, the credentials (for "
+        "jwt/kubernetes: the bound audience and claims) and that the {auth} auth method is "
+        "enabled at auth/{auth_mount} (?auth_mount=)",
+        login=True,
+    ),
+    _Rule(
+        ("hvac.Forbidden", "hvac.Unauthorized"),
+        AccessDenied,
+        "permission denied trying to {action}{reason}; the token (from {who}) needs a policy "
+        "granting {verb} on {api_paths}",
+    ),
+    _Rule(
+        ("hvac.InvalidRequest",),
+        AccessDenied,
+        "login with {who} was rejected{reason}; check the role name and the credentials",
+        login=True,
+    ),
+    # KV v2 answers 400 while it upgrades its storage: a new or migrated mount, or a standby
+    # waiting for the primary to finish. It passes on its own.
+    _Rule(
+        ("hvac.InvalidRequest",),
+        SourceUnavailable,
+        "the KV engine is upgrading its storage{reason}; retrying",
+        when=lambda exc: "unavailable for a brief period" in _vault_errors(exc),
+    ),
+    _Rule(
+        ("hvac.InvalidRequest",),
+        SourceError,
+        "the server rejected the request to {action}{reason}",
+    ),
+    _Rule(
+        ("hvac.InvalidPath",),
+        ConfigurationError,
+        "no {auth} auth method is enabled at auth/{auth_mount}{reason}; enable it or set "
+        "?auth_mount=",
+        login=True,
+    ),
+    _Rule(
+        ("hvac.InvalidPath",),
+        SecretNotFound,
+        "nothing found trying to {action}{reason}; check the mount and the path (KV "
+        "v{kv_version}: {api_paths}), or write the secret with `secret-keyring init`",
+    ),
+    _Rule(
+        ("hvac.VaultDown",),
+        SourceUnavailable,
+        "the server is sealed while trying to {action}{reason}; unseal it or wait for a "
+        "leader, then retry",
+        when=lambda exc: "sealed" in _vault_errors(exc).lower(),
+    ),
+    _Rule(
+        ("hvac.VaultDown",),
+        SourceUnavailable,
+        "the server is unavailable (503) while trying to {action}{reason}; unseal it or wait "
+        "for a leader, then retry",
+    ),
+    _Rule(
+        ("hvac.RateLimitExceeded",),
+        SourceUnavailable,
+        "throttled (429) while trying to {action}; retry later or raise the server's rate "
+        "limit quota",
+    ),
+    _Rule(
+        (*_TRANSIENT, "hvac.UnexpectedError"),
+        SourceUnavailable,
+        "server error while trying to {action}{reason}; retry, and check the server's logs",
+    ),
+    _Rule(("hvac.VaultError",), SourceError, "{name} while trying to {action}{reason}"),
+)
+
+
+def _classify(exc: BaseException, where: Where, action: str) -> SecretKeyringError:
     login = action == "login"
-    who = f"auth={where.auth} at auth/{where.auth_mount}"
-    # Transport first: an SSLError is also a ConnectionError, a ConnectTimeout also a Timeout.
-    if isinstance(exc, requests_exceptions.SSLError):
-        detail = str(exc)
-        if "CERTIFICATE_VERIFY_FAILED" in detail or "certificate verify failed" in detail:
-            fix = (
-                "the server certificate is not signed by a trusted CA; set VAULT_CACERT (or "
-                "?cacert=) to the CA bundle that signed it, or VAULT_CAPATH to a hashed CA "
-                "directory"
-            )
-        else:
-            fix = (
-                "the TLS handshake failed; check that the address uses the right scheme and "
-                "port, and the client certificate (VAULT_CLIENT_CERT, VAULT_CLIENT_KEY)"
-            )
-        return SourceError(f"{loc}: TLS error while trying to {action}: {fix}", source=source)
-    if isinstance(exc, requests_exceptions.Timeout):
-        return SourceUnavailable(
-            f"{loc}: no answer within {where.timeout:g}s while trying to {action}; check that "
-            "the server is up and reachable, or raise ?timeout= / VAULT_CLIENT_TIMEOUT",
-            source=source,
-        )
-    if isinstance(exc, (requests_exceptions.InvalidURL, requests_exceptions.MissingSchema)):
-        return ConfigurationError(
-            f"{loc}: the address is not a valid URL; fix VAULT_ADDR or ?addr=", source=source
-        )
-    if isinstance(exc, requests_exceptions.ConnectionError):
-        return SourceUnavailable(
-            f"{loc}: cannot connect while trying to {action} (refused, reset or unknown "
-            "host); check VAULT_ADDR (or ?addr=) and that the server is running",
-            source=source,
-        )
-    if isinstance(exc, requests_exceptions.RequestException):
-        return SourceUnavailable(
-            f"{loc}: HTTP error while trying to {action} ({type(exc).__name__})", source=source
-        )
-    if isinstance(exc, (hvac_exceptions.Forbidden, hvac_exceptions.Unauthorized)):
-        if login:
-            return AccessDenied(
-                f"{loc}: login with {who} was refused{_reason(exc)}; check the role, the "
-                "credentials (for jwt/kubernetes: the bound audience and claims) and that the "
-                f"{where.auth} auth method is enabled at auth/{where.auth_mount} (?auth_mount=)",
-                source=source,
-            )
-        verb = "write" if action == "write" else "read"
-        return AccessDenied(
-            f"{loc}: permission denied trying to {action}{_reason(exc)}; the token (from "
-            f"{who}) needs a policy granting {verb} on {where.api_paths()}",
-            source=source,
-        )
-    if isinstance(exc, hvac_exceptions.InvalidRequest):
-        if login:
-            return AccessDenied(
-                f"{loc}: login with {who} was rejected{_reason(exc)}; check the role name and "
-                "the credentials",
-                source=source,
-            )
-        if "unavailable for a brief period" in _vault_errors(exc):
-            # KV v2 answers 400 while it upgrades its storage: a new or migrated mount, or a
-            # standby waiting for the primary to finish. It passes on its own.
-            return SourceUnavailable(
-                f"{loc}: the KV engine is upgrading its storage{_reason(exc)}; retrying",
-                source=source,
-            )
-        return SourceError(
-            f"{loc}: the server rejected the request to {action}{_reason(exc)}", source=source
-        )
-    if isinstance(exc, hvac_exceptions.InvalidPath):
-        if login:
-            return ConfigurationError(
-                f"{loc}: no {where.auth} auth method is enabled at auth/{where.auth_mount}"
-                f"{_reason(exc)}; enable it or set ?auth_mount=",
-                source=source,
-            )
+    if not login and isinstance(exc, _hvac_exceptions().InvalidPath):
         gone = _gone_version(exc)
         if gone is not None:
             return VersionGone(
-                f"{loc}: version {gone[0]} is deleted or destroyed; undelete it or write a new "
-                "version",
-                source=source,
+                f"{where.location()}: version {gone[0]} is deleted or destroyed; undelete it or "
+                "write a new version",
+                source=where.source,
                 version=gone[0],
                 created_time=gone[1],
             )
-        return SecretNotFound(
-            f"{loc}: nothing found trying to {action}{_reason(exc)}; check the mount and the "
-            f"path (KV v{where.kv_version}: {where.api_paths()}), or write the secret with "
-            "`secret-keyring init`",
-            source=source,
+    modules = {"requests": _requests_exceptions(), "hvac": _hvac_exceptions()}
+    for rule in _RULES:
+        classes = tuple(
+            getattr(modules[module], name)
+            for module, _, name in (entry.partition(".") for entry in rule.names)
         )
-    if isinstance(exc, hvac_exceptions.VaultDown):
-        reason = _vault_errors(exc)
-        state = "is sealed" if "sealed" in reason.lower() else "is unavailable (503)"
-        return SourceUnavailable(
-            f"{loc}: the server {state} while trying to {action}{_reason(exc)}; unseal it or "
-            "wait for a leader, then retry",
-            source=source,
-        )
-    if isinstance(exc, hvac_exceptions.RateLimitExceeded):
-        return SourceUnavailable(
-            f"{loc}: throttled (429) while trying to {action}; retry later or raise the "
-            "server's rate limit quota",
-            source=source,
-        )
-    if isinstance(
-        exc,
-        (
-            hvac_exceptions.InternalServerError,
-            hvac_exceptions.BadGateway,
-            hvac_exceptions.VaultNotInitialized,
-            hvac_exceptions.UnexpectedError,
-        ),
-    ):
-        return SourceUnavailable(
-            f"{loc}: server error while trying to {action}{_reason(exc)}; retry, and check "
-            "the server's logs",
-            source=source,
-        )
-    if isinstance(exc, hvac_exceptions.VaultError):
-        return SourceError(
-            f"{loc}: {type(exc).__name__} while trying to {action}{_reason(exc)}", source=source
-        )
+        if (
+            isinstance(exc, classes)
+            and rule.login in (None, login)
+            and (rule.when is None or rule.when(exc))
+        ):
+            message = rule.message.format(
+                action=action,
+                reason=_reason(exc),
+                who=f"auth={where.auth} at auth/{where.auth_mount}",
+                auth=where.auth,
+                auth_mount=where.auth_mount,
+                timeout=where.timeout,
+                api_paths=where.api_paths(),
+                kv_version=where.kv_version,
+                verb="write" if action == "write" else "read",
+                name=type(exc).__name__,
+            )
+            return rule.error(f"{where.location()}: {message}", source=where.source)
     return SourceError(
-        f"{loc}: unexpected {type(exc).__name__} while trying to {action}; the server's answer "
-        "was not what a Vault/OpenBao KV engine sends",
-        source=source,
+        f"{where.location()}: unexpected {type(exc).__name__} while trying to {action}; the "
+        "server's answer was not what a Vault/OpenBao KV engine sends",
+        source=where.source,
     )
 
 

@@ -23,7 +23,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from secret_keyring.errors import (
     AccessDenied,
@@ -43,11 +43,17 @@ from secret_keyring.keyring import (
 from secret_keyring.providers.base import BaseProvider, require_extra
 from secret_keyring.providers.vault.errors import KvPath, VersionGone
 from secret_keyring.providers.vault.session import VaultSession
-from secret_keyring.providers.vault.settings import VaultSettings, parse_timeout
+from secret_keyring.providers.vault.settings import (
+    CONNECTION_OPTIONS,
+    ConnectionOptions,
+    VaultSettings,
+    parse_timeout,
+)
 from secret_keyring.urls import AWS_REGION, SourceURL, path_segments
 
 if TYPE_CHECKING:
     import hvac
+    from typing_extensions import Unpack
 
     from secret_keyring.rotation import Rotator
 
@@ -121,15 +127,6 @@ class VaultProvider(BaseProvider):
         role: the role to log in as (required for ``kubernetes``, ``jwt`` and ``aws``; the
             certificate role name for ``cert``).
         auth_mount: where the auth method is mounted (default: its name).
-        addr: the server address, or a comma-separated list for HA (``VAULT_ADDR``).
-        namespace: the Vault Enterprise / OpenBao namespace (``VAULT_NAMESPACE``).
-        cacert: a CA bundle file (``VAULT_CACERT``).
-        capath: a hashed CA directory (``VAULT_CAPATH``).
-        client_cert: a TLS client certificate file (``VAULT_CLIENT_CERT``).
-        client_key: the client certificate's key file (``VAULT_CLIENT_KEY``).
-        timeout: seconds per HTTP request (``VAULT_CLIENT_TIMEOUT``). These connection settings
-            override the ``VAULT_*``/``BAO_*`` variables (see
-            [resolve_settings][secret_keyring.providers.vault.resolve_settings]).
         max_fallbacks: for a plain key on KV v2, how many earlier versions become fallbacks.
         environ: the environment to read (default ``os.environ``).
         client: an hvac client to use instead of building one (its token is used for
@@ -140,6 +137,10 @@ class VaultProvider(BaseProvider):
             the service-account token; jwt default: ``VAULT_JWT`` or ``VAULT_JWT_FILE``).
         aws_region: the STS region the ``aws`` login request is signed for.
         aws_header_value: the ``X-Vault-AWS-IAM-Server-ID`` value, if the server requires one.
+        **connection: ``addr``, ``namespace``, ``cacert``, ``capath``, ``client_cert``,
+            ``client_key`` and ``timeout``
+            ([ConnectionOptions][secret_keyring.providers.vault.settings.ConnectionOptions]);
+            they override the ``VAULT_*``/``BAO_*`` variables.
 
     Raises:
         ConfigurationError: an option is invalid, or a ``VAULT_*`` variable is malformed.
@@ -153,16 +154,10 @@ class VaultProvider(BaseProvider):
             "auth",
             "role",
             "auth_mount",
-            "addr",
-            "namespace",
-            "cacert",
-            "capath",
-            "client_cert",
-            "client_key",
-            "timeout",
             "jwt_file",
             "aws_region",
             "aws_header_value",
+            *CONNECTION_OPTIONS,
         }
     )
 
@@ -176,13 +171,6 @@ class VaultProvider(BaseProvider):
         auth: str = "token",
         role: str | None = None,
         auth_mount: str | None = None,
-        addr: str | None = None,
-        namespace: str | None = None,
-        cacert: str | None = None,
-        capath: str | None = None,
-        client_cert: str | None = None,
-        client_key: str | None = None,
-        timeout: float | None = None,
         max_fallbacks: int = 3,
         environ: Mapping[str, str] | None = None,
         client: hvac.Client | None = None,
@@ -191,6 +179,7 @@ class VaultProvider(BaseProvider):
         jwt_file: str | None = None,
         aws_region: str = "us-east-1",
         aws_header_value: str | None = None,
+        **connection: Unpack[ConnectionOptions],
     ) -> None:
         require_extra("hvac", "vault")
         super().__init__(f"vault://{mount}/{path}" + (f"#{field}" if field else ""))
@@ -220,15 +209,7 @@ class VaultProvider(BaseProvider):
             auth=auth,
             role=role,
             auth_mount=auth_mount,
-            connection={
-                "addr": addr,
-                "namespace": namespace,
-                "cacert": cacert,
-                "capath": capath,
-                "client_cert": client_cert,
-                "client_key": client_key,
-                "timeout": timeout,
-            },
+            connection=connection,
             environ=environ,
             client=client,
             clock=clock,
@@ -270,7 +251,13 @@ class VaultProvider(BaseProvider):
                 f"source {redacted!r}: option kv_version must be one of 1, 2", source=redacted
             )
         aws_region = url.option("aws_region", AWS_REGION, "an AWS region name (e.g. us-east-1)")
-        raw_timeout = options.get("timeout")
+        connection: dict[str, object] = {
+            name: options[name] for name in CONNECTION_OPTIONS if name in options
+        }
+        if "timeout" in options:
+            connection["timeout"] = parse_timeout(
+                options["timeout"], f"source {redacted!r}: option timeout"
+            )
         return cls(
             mount,
             path,
@@ -279,21 +266,11 @@ class VaultProvider(BaseProvider):
             auth=options.get("auth", "token"),
             role=options.get("role"),
             auth_mount=options.get("auth_mount"),
-            addr=options.get("addr"),
-            namespace=options.get("namespace"),
-            cacert=options.get("cacert"),
-            capath=options.get("capath"),
-            client_cert=options.get("client_cert"),
-            client_key=options.get("client_key"),
-            timeout=(
-                parse_timeout(raw_timeout, f"source {redacted!r}: option timeout")
-                if raw_timeout is not None
-                else None
-            ),
             max_fallbacks=max_fallbacks,
             jwt_file=options.get("jwt_file"),
             aws_region=aws_region or "us-east-1",
             aws_header_value=options.get("aws_header_value"),
+            **cast("ConnectionOptions", connection),
         )
 
     # -- public ---------------------------------------------------------------------------------

@@ -33,7 +33,12 @@ from secret_keyring.errors import (
 from secret_keyring.providers.base import require_extra
 from secret_keyring.providers.vault.auth import Login, check_auth
 from secret_keyring.providers.vault.errors import KvPath, Where, is_failover, translate_error
-from secret_keyring.providers.vault.settings import VaultSettings, cli_token, resolve_settings
+from secret_keyring.providers.vault.settings import (
+    ConnectionOptions,
+    VaultSettings,
+    cli_token,
+    resolve_settings,
+)
 
 if TYPE_CHECKING:
     import hvac
@@ -96,7 +101,7 @@ class VaultSession:
         auth: str = "token",
         role: str | None = None,
         auth_mount: str | None = None,
-        connection: Mapping[str, Any] | None = None,
+        connection: ConnectionOptions | None = None,
         environ: Mapping[str, str] | None = None,
         client: hvac.Client | None = None,
         clock: Callable[[], float] = time.monotonic,

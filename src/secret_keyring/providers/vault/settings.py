@@ -13,14 +13,19 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final, TypedDict
 from urllib.parse import urlsplit
 
 from secret_keyring.errors import ConfigurationError
 
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
 __all__ = [
+    "CONNECTION_OPTIONS",
     "DEFAULT_ADDR",
     "DEFAULT_TIMEOUT",
+    "ConnectionOptions",
     "VaultSettings",
     "cli_token",
     "credential",
@@ -146,40 +151,63 @@ def _existing_file(path: str, origin: str, what: str, *, directory: bool = False
     return expanded
 
 
+class ConnectionOptions(TypedDict, total=False):
+    """Connection settings given as URL options or arguments (``?addr=``, ``addr=``); each
+    one overrides ``VAULT_<NAME>`` and ``BAO_<NAME>``.
+
+    Attributes:
+        addr: the server address, or a comma-separated list for HA (``VAULT_ADDR``).
+        namespace: the Vault Enterprise / OpenBao namespace (``VAULT_NAMESPACE``).
+        cacert: a CA bundle file (``VAULT_CACERT``).
+        capath: a hashed CA directory (``VAULT_CAPATH``).
+        client_cert: a TLS client certificate file (``VAULT_CLIENT_CERT``).
+        client_key: the client certificate's key file (``VAULT_CLIENT_KEY``).
+        timeout: seconds per HTTP request (``VAULT_CLIENT_TIMEOUT``).
+    """
+
+    addr: str | None
+    namespace: str | None
+    cacert: str | None
+    capath: str | None
+    client_cert: str | None
+    client_key: str | None
+    timeout: float | None
+
+
+#: The names of [ConnectionOptions][secret_keyring.providers.vault.settings.ConnectionOptions].
+CONNECTION_OPTIONS: Final = tuple(ConnectionOptions.__annotations__)
+
+
 def resolve_settings(
     *,
-    addr: str | None = None,
-    namespace: str | None = None,
-    cacert: str | None = None,
-    capath: str | None = None,
-    client_cert: str | None = None,
-    client_key: str | None = None,
-    timeout: float | None = None,
     environ: Mapping[str, str] | None = None,
+    **options: Unpack[ConnectionOptions],
 ) -> VaultSettings:
     """Resolve connection settings the way the Vault CLI does.
 
-    Each setting comes from the argument (a URL option), else ``VAULT_<NAME>``, else
-    ``BAO_<NAME>``: ``ADDR`` (default ``https://127.0.0.1:8200``; a comma-separated list for HA),
-    ``NAMESPACE``, ``CACERT`` (wins over ``CAPATH``), ``CAPATH``, ``CLIENT_CERT``, ``CLIENT_KEY``,
-    ``CLIENT_TIMEOUT`` (default 5 seconds) and ``SKIP_VERIFY``, the only way to turn TLS
-    verification off, which logs a WARNING.
+    Each setting comes from ``options`` (URL options or arguments), else ``VAULT_<NAME>``,
+    else ``BAO_<NAME>``: ``ADDR`` (default ``https://127.0.0.1:8200``; a comma-separated list
+    for HA), ``NAMESPACE``, ``CACERT`` (wins over ``CAPATH``), ``CAPATH``, ``CLIENT_CERT``,
+    ``CLIENT_KEY``, ``CLIENT_TIMEOUT`` (default 5 seconds; option ``timeout``) and
+    ``SKIP_VERIFY``, the only way to turn TLS verification off, which logs a WARNING.
 
     Raises:
         ConfigurationError: an address, file, boolean or duration is malformed or missing.
     """
     environ = os.environ if environ is None else environ
+    given: Mapping[str, object] = options
 
-    def pick(value: str | None, name: str) -> tuple[str, str] | None:
+    def pick(name: str) -> tuple[str, str] | None:
+        value = given.get(name.lower())
         if value:
-            return f"option {name.lower()}", value
+            return f"option {name.lower()}", str(value)
         return env_value(environ, name)
 
-    found = pick(addr, "ADDR")
+    found = pick("ADDR")
     addresses = _parse_addresses(found[1], found[0]) if found is not None else (DEFAULT_ADDR,)
-    found_ns = pick(namespace, "NAMESPACE")
-    found_ca = pick(cacert, "CACERT")
-    found_capath = pick(capath, "CAPATH")
+    found_ns = pick("NAMESPACE")
+    found_ca = pick("CACERT")
+    found_capath = pick("CAPATH")
     verify: bool | str = True
     if found_ca is not None:
         verify = _existing_file(found_ca[1], found_ca[0], "CA certificate")
@@ -194,8 +222,8 @@ def resolve_settings(
             ", ".join(addresses),
         )
         verify = False
-    found_cert = pick(client_cert, "CLIENT_CERT")
-    found_key = pick(client_key, "CLIENT_KEY")
+    found_cert = pick("CLIENT_CERT")
+    found_key = pick("CLIENT_KEY")
     cert: tuple[str, str] | None = None
     if found_key is not None and found_cert is None:
         raise ConfigurationError(
@@ -209,6 +237,7 @@ def resolve_settings(
             else cert_file
         )
         cert = (cert_file, key_file)
+    timeout = options.get("timeout")
     if timeout is None:
         found_timeout = env_value(environ, "CLIENT_TIMEOUT")
         timeout = (

@@ -70,7 +70,8 @@ class SourceError(SecretKeyringError):
         action: what was being done when it failed (``"login"``, ``"read metadata"``...).
         never_sent: the request never reached a server (a refused connection, a connect
             timeout), so even a write may be retried elsewhere.
-        conflict: a conditional write lost (a Vault check-and-set saw a newer version).
+        conflict: a conditional request lost to a concurrent change (a Vault check-and-set
+            saw a newer version; a Secrets Manager version lost the staging label asked for).
         already_exists: a create found the resource there already.
     """
 

@@ -25,7 +25,7 @@ from secret_keyring.errors import (
     SourceUnavailable,
 )
 
-__all__ = ["denies_this_version", "translate_error"]
+__all__ = ["denies_this_version", "sdk_exceptions", "translate_error"]
 
 _TOO_MANY_REQUESTS: Final = 429
 _SERVER_ERROR: Final = 500
@@ -97,6 +97,7 @@ class _Rule:
     message: str
     codes: frozenset[str] = frozenset()
     when: Callable[[_Answer], bool] | None = None
+    conflict: bool = False
 
     def matches(self, answer: _Answer) -> bool:
         return answer.code in self.codes or (self.when is not None and self.when(answer))
@@ -127,6 +128,15 @@ _CLIENT_RULES: tuple[_Rule, ...] = (
         "Secrets Manager has no such secret or version ({operation}); check the name or ARN, "
         "the region (?region= or AWS_REGION) and the account the credentials belong to",
         codes=_NOT_FOUND_CODES,
+    ),
+    # GetSecretValue with a VersionId and a VersionStage the version no longer has: a rotation
+    # moved the label between DescribeSecret and this read.
+    _Rule(
+        SourceUnavailable,
+        "the version read no longer has the staging label asked for ({aws}); the secret "
+        "changed while being read",
+        when=lambda a: a.code == "InvalidRequestException" and "VersionStage" in a.message,
+        conflict=True,
     ),
     _Rule(
         SecretNotFound,
@@ -291,6 +301,7 @@ def translate_error(
             error.code = answer.code
             error.action = answer.operation
             error.already_exists = answer.code == "ResourceExistsException"
+            error.conflict = rule.conflict
         return error
     kwargs = getattr(exc, "kwargs", None) or {}
     endpoint = kwargs.get("endpoint_url")
@@ -308,6 +319,14 @@ def translate_error(
         if isinstance(exc, tuple(getattr(bce, name) for name in kind.names)):
             return kind.error(f"{where}: " + kind.message.format_map(values), source=source)
     return SourceError(f"{where}: unexpected {type(exc).__name__}", source=source)
+
+
+def sdk_exceptions() -> tuple[type[BaseException], ...]:
+    """The exceptions [translate_error][secret_keyring.providers.aws.errors.translate_error]
+    is for: botocore's ``ClientError`` and ``BotoCoreError`` (imported now)."""
+    from botocore import exceptions as bce
+
+    return (bce.ClientError, bce.BotoCoreError)
 
 
 def denies_this_version(error: SecretKeyringError) -> bool:

@@ -51,6 +51,7 @@ from secret_keyring.errors import (
     InvalidSecret,
     SecretKeyringError,
     SecretNotFound,
+    SourceError,
     SourceUnavailable,
     clears_locals,
 )
@@ -63,7 +64,11 @@ from secret_keyring.providers.aws.client import (
     check_client_options,
     install_botocore_redaction,
 )
-from secret_keyring.providers.aws.errors import denies_this_version, translate_error
+from secret_keyring.providers.aws.errors import (
+    denies_this_version,
+    sdk_exceptions,
+    translate_error,
+)
 from secret_keyring.providers.base import BaseProvider, require_extra
 from secret_keyring.urls import AWS_REGION, SourceURL
 
@@ -534,21 +539,13 @@ class AwsSecretsManagerProvider(BaseProvider):
         return parse_payload(raw, source=self.source, field=self.field)
 
     def _call(self, client: SecretsManagerClient, operation: str, **params: str) -> Any:
-        from botocore import exceptions as bce
-
         try:
             return getattr(client, operation)(**params)
-        except bce.ClientError as exc:
-            error = exc.response.get("Error", {})
-            if (
-                operation == "get_secret_value"
-                and error.get("Code") == "InvalidRequestException"
-                and "VersionStage" in str(error.get("Message", ""))
-            ):
+        except sdk_exceptions() as exc:
+            error = self._translate(client, exc)
+            if isinstance(error, SourceError) and error.conflict:
                 raise _StageMoved from exc
-            raise self._translate(client, exc) from exc
-        except bce.BotoCoreError as exc:
-            raise self._translate(client, exc) from exc
+            raise error from exc
 
     def _translate(self, client: SecretsManagerClient, exc: BaseException) -> SecretKeyringError:
         return translate_error(

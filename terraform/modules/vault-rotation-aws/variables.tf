@@ -48,9 +48,10 @@ variable "max_fallbacks" {
   default     = 3
 
   validation {
-    # The library's range (secret_keyring.keyring.MAX_FALLBACKS): the handler refuses any other.
-    condition     = var.max_fallbacks >= 0 && var.max_fallbacks <= 18 && floor(var.max_fallbacks) == var.max_fallbacks
-    error_message = "max_fallbacks must be a whole number from 0 to 18 (0 drops the old current key at each rotation, and what it signed stops verifying)."
+    # The library allows 0 to 18, but rotating keyring JSON with 0 would drop the key every
+    # process still signs with: the handler refuses it, so the module refuses it at plan time.
+    condition     = var.max_fallbacks >= 1 && var.max_fallbacks <= 18 && floor(var.max_fallbacks) == var.max_fallbacks
+    error_message = "max_fallbacks must be a whole number from 1 to 18: rotating keeps the old current key as a fallback."
   }
 }
 

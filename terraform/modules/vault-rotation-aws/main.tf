@@ -1,7 +1,8 @@
 data "aws_caller_identity" "current" {}
 
 locals {
-  name_slug = lower(replace(var.name, "/[^A-Za-z0-9-]/", "-"))
+  # mount and name are null only with create = false, when no resource reads these locals.
+  name_slug = lower(replace(var.name == null ? "" : var.name, "/[^A-Za-z0-9-]/", "-"))
   # Lambda function, IAM role and schedule names allow at most 64 characters.
   function_name = coalesce(var.function_name, substr("vault-rotate-${local.name_slug}", 0, 64))
   role_name     = coalesce(var.vault_role_name, substr("${local.name_slug}-rotator", 0, 64))
@@ -14,7 +15,7 @@ locals {
     var.vault_namespace == null ? [] : ["namespace=${var.vault_namespace}"],
     var.vault_aws_header_value == null ? [] : ["aws_header_value=${var.vault_aws_header_value}"],
   )
-  source_url = "vault://${var.mount}/${var.name}?${join("&", local.source_options)}"
+  source_url = var.create ? "vault://${var.mount}/${var.name}?${join("&", local.source_options)}" : null
 }
 
 ################################################################################

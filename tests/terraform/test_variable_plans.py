@@ -494,6 +494,31 @@ def _names_config(destination: Path) -> Path:
     return destination
 
 
+#: vault-rotation-aws: a given function name is at most 55 characters (room for "-schedule");
+#: one derived from a long secret name is cut at 64.
+ROTATION_NAMES = {
+    "plain": {},
+    "fn-55": {"function_name": "f" * 55},
+    "derived-56": {"name": "n" * 43},
+    "derived-64": {"name": "n" * 200},
+    "derived-64-other": {"name": "n" * 199 + "m"},
+}
+
+
+def _rotation_names_config(destination: Path) -> Path:
+    """vault-rotation-aws's locals with the two IAM role names as outputs."""
+    config = tfconfig.all_configs()["vault-rotation-aws"]
+    _copy_variables("vault-rotation-aws", destination)
+    _add_variable_locals("vault-rotation-aws", destination)
+    outputs = {
+        "lambda_role": config.resources[("aws_iam_role", "lambda")]["name"],
+        "scheduler_role": config.resources[("aws_iam_role", "scheduler")]["name"],
+    }
+    lines = [f'output "{key}" {{\n  value = {_hcl(value)}\n}}' for key, value in outputs.items()]
+    (destination / "names.tf").write_text("\n".join(lines) + "\n")
+    return destination
+
+
 @pytest.fixture(scope="module")
 def plans(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Result]:
     work = tmp_path_factory.mktemp("plans")
@@ -518,6 +543,15 @@ def plans(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Result]:
             Job("show", names_dir, args=("-json", plan)),
         ]
         keys += [f"names:{key}:plan", f"names:{key}"]
+    rotation_dir = _rotation_names_config(work / "rotation-names")
+    for index, (key, extra) in enumerate(ROTATION_NAMES.items()):
+        plan = f"rotation-names-{index}.tfplan"
+        variables = _var_args({**ROTATION_BASE, **extra}, rotation_dir, key)
+        jobs += [
+            Job("plan", rotation_dir, args=("-input=false", *variables, f"-out={plan}")),
+            Job("show", rotation_dir, args=("-json", plan)),
+        ]
+        keys += [f"names:rotation-{key}:plan", f"names:rotation-{key}"]
     return dict(zip(keys, terraform_cli.run(jobs, config_dir=work), strict=True))
 
 
@@ -579,3 +613,17 @@ def test_derived_names_fit_aws_limits_and_never_collide(plans: dict[str, Result]
     # A name that needs no change keeps its readable form (no renamed resources on upgrade).
     assert derived["plain"]["lambda"] == "myapp-django-rotation"
     assert derived["a-b"]["alias"] == "alias/django-secret-keyring/a-b"
+
+
+def test_the_rotation_module_never_gives_its_two_roles_one_name(plans: dict[str, Result]) -> None:
+    """The scheduler's role is named after the function; a function name derived from a long
+    secret name left no room for the "-schedule" suffix, which was cut back to the function name
+    itself, the Lambda role's name, and the apply failed on the duplicate."""
+    derived = {key: _outputs(plans, f"rotation-{key}") for key in ROTATION_NAMES}
+    for key, names in derived.items():
+        assert names["scheduler_role"] != names["lambda_role"], key
+        assert len(names["scheduler_role"]) <= 64, (key, names)
+        assert len(names["lambda_role"]) <= 64, (key, names)
+        assert re.fullmatch(r"[\w+=,.@-]+", names["scheduler_role"]), names
+    assert derived["fn-55"]["scheduler_role"] == "f" * 55 + "-schedule"  # readable when it fits
+    assert derived["plain"]["scheduler_role"] == "vault-rotate-myapp-django-schedule"

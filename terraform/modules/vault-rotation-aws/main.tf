@@ -12,7 +12,7 @@ locals {
     ? "${local.function_name}-schedule"
     : "${substr(local.function_name, 0, 50)}-${substr(sha256(local.function_name), 0, 8)}-sch"
   )
-  in_vpc        = length(var.lambda_subnet_ids) > 0
+  in_vpc = length(var.lambda_subnet_ids) > 0
 
   # The handler logs in with the Lambda's own IAM role (auth=aws) and rotates this one secret.
   source_options = concat(

@@ -4,7 +4,8 @@ A configuration made only of variables needs no provider, so a copy of a module'
 ``variables.tf`` plans offline: Terraform itself evaluates every type constraint and validation
 rule, including the ones that refer to other variables. Each rule is planned on both sides of its
 edge (the last accepted and the first refused value), and ``create = false`` must plan with
-nothing else set.
+nothing else set. The module's locals that read only variables are copied too, so every plan
+evaluates them with the case's inputs.
 
 The names the AWS module derives from the secret name are planned the same way: its ``name*``
 locals, taken from the parsed ``main.tf``, become outputs of a copy, and Terraform computes them.
@@ -24,9 +25,19 @@ from tests.terraform import terraform_cli, tfconfig
 from tests.terraform.terraform_cli import Job, Result
 
 ZIP = "build/rotation.zip"
+# A reference in an expression: var.x, local.x, data.t.x, a resource type's t.x.
+REFERENCE = re.compile(r"\b([a-z_][a-z0-9_]*)\.([a-z_][a-z0-9_]*)")
 NULL = object()  # set to null (-var cannot say null: such a case goes through a .tfvars.json)
 AWS_BASE = {"name": "prod/myapp/django", "lambda_zip_path": ZIP}
 VAULT_BASE = {"name": "myapp/django"}
+ROTATION_BASE = {
+    "mount": "secret",
+    "name": "myapp/django",
+    "rotator_policy_name": "myapp-django-rotator",
+    "vault_address": "https://vault.example.com:8200",
+    "lambda_zip_path": "build/vault-rotation.zip",
+}
+BASES = {"aws-secret": AWS_BASE, "vault-secret": VAULT_BASE, "vault-rotation-aws": ROTATION_BASE}
 K8S_BOUND = {"bound_service_account_names": ["web"], "bound_service_account_namespaces": ["prod"]}
 ARN = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
@@ -265,6 +276,140 @@ CASES: list[tuple[str, str, dict[str, Any], str | None]] = [
         },
         "jwt_roles",
     ),
+    # Vault rotation from AWS: create = false needs nothing else
+    ("vault-rotation-aws", "create-false-alone", {"create": False}, None),
+    ("vault-rotation-aws", "mount-missing", {"mount": None}, "mount"),
+    ("vault-rotation-aws", "name-missing", {"name": None}, "name"),
+    (
+        "vault-rotation-aws",
+        "rotator-policy-name-missing",
+        {"rotator_policy_name": None},
+        "rotator_policy_name",
+    ),
+    ("vault-rotation-aws", "vault-address-missing", {"vault_address": None}, "vault_address"),
+    ("vault-rotation-aws", "lambda-zip-path-missing", {"lambda_zip_path": None}, "lambda_zip_path"),
+    ("vault-rotation-aws", "mount-ok", {"mount": "kv-2.prod"}, None),
+    ("vault-rotation-aws", "mount-slash", {"mount": "kv/prod"}, "mount"),
+    ("vault-rotation-aws", "name-nested", {"name": "myapp/prod/django"}, None),
+    ("vault-rotation-aws", "name-leading-slash", {"name": "/myapp"}, "name"),
+    ("vault-rotation-aws", "policy-root", {"rotator_policy_name": "root"}, "rotator_policy_name"),
+    (
+        "vault-rotation-aws",
+        "policy-default",
+        {"rotator_policy_name": "default"},
+        "rotator_policy_name",
+    ),
+    ("vault-rotation-aws", "policy-empty", {"rotator_policy_name": ""}, "rotator_policy_name"),
+    ("vault-rotation-aws", "fallbacks-0", {"max_fallbacks": 0}, "max_fallbacks"),
+    ("vault-rotation-aws", "fallbacks-1", {"max_fallbacks": 1}, None),
+    ("vault-rotation-aws", "fallbacks-18", {"max_fallbacks": 18}, None),
+    ("vault-rotation-aws", "fallbacks-19", {"max_fallbacks": 19}, "max_fallbacks"),
+    ("vault-rotation-aws", "fallbacks-1.5", {"max_fallbacks": 1.5}, "max_fallbacks"),
+    (
+        "vault-rotation-aws",
+        "interval-minus-1",
+        {"min_interval_seconds": -1},
+        "min_interval_seconds",
+    ),
+    ("vault-rotation-aws", "interval-0", {"min_interval_seconds": 0}, None),
+    ("vault-rotation-aws", "address-https", {"vault_address": "https://10.0.0.5:8200"}, None),
+    (
+        "vault-rotation-aws",
+        "address-http",
+        {"vault_address": "http://vault.example.com:8200"},
+        "vault_address",
+    ),
+    ("vault-rotation-aws", "role-64", {"vault_role_name": "r" * 64}, None),
+    ("vault-rotation-aws", "role-65", {"vault_role_name": "r" * 65}, "vault_role_name"),
+    ("vault-rotation-aws", "role-slash", {"vault_role_name": "myapp/rotator"}, "vault_role_name"),
+    ("vault-rotation-aws", "token-ttl-59", {"vault_token_ttl": 59}, "vault_token_ttl"),
+    ("vault-rotation-aws", "token-ttl-60", {"vault_token_ttl": 60}, None),
+    ("vault-rotation-aws", "token-ttl-3600", {"vault_token_ttl": 3600}, None),
+    ("vault-rotation-aws", "token-ttl-3601", {"vault_token_ttl": 3601}, "vault_token_ttl"),
+    ("vault-rotation-aws", "schedule-rate", {"schedule_expression": "rate(7 days)"}, None),
+    ("vault-rotation-aws", "schedule-cron", {"schedule_expression": "cron(0 4 ? * SUN *)"}, None),
+    (
+        "vault-rotation-aws",
+        "schedule-bare",
+        {"schedule_expression": "30 days"},
+        "schedule_expression",
+    ),
+    (
+        "vault-rotation-aws",
+        "schedule-one-time",
+        {"schedule_expression": "at(2030-01-01T04:00:00)"},
+        "schedule_expression",
+    ),
+    (
+        "vault-rotation-aws",
+        "schedule-retries-minus-1",
+        {"schedule_maximum_retry_attempts": -1},
+        "schedule_maximum_retry_attempts",
+    ),
+    ("vault-rotation-aws", "schedule-retries-0", {"schedule_maximum_retry_attempts": 0}, None),
+    ("vault-rotation-aws", "schedule-retries-185", {"schedule_maximum_retry_attempts": 185}, None),
+    (
+        "vault-rotation-aws",
+        "schedule-retries-186",
+        {"schedule_maximum_retry_attempts": 186},
+        "schedule_maximum_retry_attempts",
+    ),
+    (
+        "vault-rotation-aws",
+        "schedule-retries-1.5",
+        {"schedule_maximum_retry_attempts": 1.5},
+        "schedule_maximum_retry_attempts",
+    ),
+    (
+        "vault-rotation-aws",
+        "event-age-59",
+        {"schedule_maximum_event_age_in_seconds": 59},
+        "schedule_maximum_event_age_in_seconds",
+    ),
+    ("vault-rotation-aws", "event-age-60", {"schedule_maximum_event_age_in_seconds": 60}, None),
+    (
+        "vault-rotation-aws",
+        "event-age-21600",
+        {"schedule_maximum_event_age_in_seconds": 21600},
+        None,
+    ),
+    (
+        "vault-rotation-aws",
+        "event-age-21601",
+        {"schedule_maximum_event_age_in_seconds": 21601},
+        "schedule_maximum_event_age_in_seconds",
+    ),
+    (
+        "vault-rotation-aws",
+        "zip-not-a-zip",
+        {"lambda_zip_path": "build/vault-rotation.tar"},
+        "lambda_zip_path",
+    ),
+    ("vault-rotation-aws", "function-name-55", {"function_name": "f" * 55}, None),
+    ("vault-rotation-aws", "function-name-56", {"function_name": "f" * 56}, "function_name"),
+    ("vault-rotation-aws", "function-name-dot", {"function_name": "rotate.myapp"}, "function_name"),
+    ("vault-rotation-aws", "runtime-python", {"lambda_runtime": "python3.12"}, None),
+    ("vault-rotation-aws", "runtime-node", {"lambda_runtime": "nodejs20.x"}, "lambda_runtime"),
+    ("vault-rotation-aws", "arch-x86_64", {"lambda_architecture": "x86_64"}, None),
+    ("vault-rotation-aws", "arch-x86", {"lambda_architecture": "x86"}, "lambda_architecture"),
+    ("vault-rotation-aws", "timeout-2", {"lambda_timeout": 2}, "lambda_timeout"),
+    ("vault-rotation-aws", "timeout-3", {"lambda_timeout": 3}, None),
+    ("vault-rotation-aws", "timeout-900", {"lambda_timeout": 900}, None),
+    ("vault-rotation-aws", "timeout-901", {"lambda_timeout": 901}, "lambda_timeout"),
+    (
+        "vault-rotation-aws",
+        "lambda-retries-minus-1",
+        {"lambda_maximum_retry_attempts": -1},
+        "lambda_maximum_retry_attempts",
+    ),
+    ("vault-rotation-aws", "lambda-retries-0", {"lambda_maximum_retry_attempts": 0}, None),
+    ("vault-rotation-aws", "lambda-retries-2", {"lambda_maximum_retry_attempts": 2}, None),
+    (
+        "vault-rotation-aws",
+        "lambda-retries-3",
+        {"lambda_maximum_retry_attempts": 3},
+        "lambda_maximum_retry_attempts",
+    ),
 ]
 
 # Secret names whose derived resource names must stay within AWS limits and apart.
@@ -303,6 +448,26 @@ def _copy_variables(module: str, destination: Path) -> Path:
     return destination
 
 
+def _add_variable_locals(module: str, directory: Path) -> None:
+    """Copy the module's locals that read only variables (and other such locals) beside its
+    variables, so that each plan evaluates them too: with create = false, inputs that are null
+    then must not break a local."""
+    kept = dict(tfconfig.all_configs()[module].locals)
+    while True:
+        dropped = {
+            name
+            for name, value in kept.items()
+            for root, attribute in REFERENCE.findall(str(value))
+            if root not in ("var", "local") or (root == "local" and attribute not in kept)
+        }
+        if not dropped:
+            break
+        kept = {name: value for name, value in kept.items() if name not in dropped}
+    if kept:
+        lines = ["locals {", *(f"  {key} = {_hcl(value)}" for key, value in kept.items()), "}"]
+        (directory / "locals.tf").write_text("\n".join(lines) + "\n")
+
+
 def _hcl(value: str) -> str:
     """A parsed attribute written back: quoted strings as they are, expressions as templates."""
     return value if tfconfig.is_quoted(value) else f'"{value}"'
@@ -329,16 +494,42 @@ def _names_config(destination: Path) -> Path:
     return destination
 
 
+#: vault-rotation-aws: a given function name is at most 55 characters (room for "-schedule");
+#: one derived from a long secret name is cut at 64.
+ROTATION_NAMES = {
+    "plain": {},
+    "fn-55": {"function_name": "f" * 55},
+    "derived-56": {"name": "n" * 43},
+    "derived-64": {"name": "n" * 200},
+    "derived-64-other": {"name": "n" * 199 + "m"},
+}
+
+
+def _rotation_names_config(destination: Path) -> Path:
+    """vault-rotation-aws's locals with the two IAM role names as outputs."""
+    config = tfconfig.all_configs()["vault-rotation-aws"]
+    _copy_variables("vault-rotation-aws", destination)
+    _add_variable_locals("vault-rotation-aws", destination)
+    outputs = {
+        "lambda_role": config.resources[("aws_iam_role", "lambda")]["name"],
+        "scheduler_role": config.resources[("aws_iam_role", "scheduler")]["name"],
+    }
+    lines = [f'output "{key}" {{\n  value = {_hcl(value)}\n}}' for key, value in outputs.items()]
+    (destination / "names.tf").write_text("\n".join(lines) + "\n")
+    return destination
+
+
 @pytest.fixture(scope="module")
 def plans(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Result]:
     work = tmp_path_factory.mktemp("plans")
     copies = {module: _copy_variables(module, work / module) for module in tfconfig.MODULES}
+    for module, directory in copies.items():
+        _add_variable_locals(module, directory)
     names_dir = _names_config(work / "names")
     jobs: list[Job] = []
     keys: list[str] = []
     for module, case, variables, _ in CASES:
-        base = AWS_BASE if module == "aws-secret" else VAULT_BASE
-        merged = {**base, **variables} if case != "create-false-alone" else variables
+        merged = {**BASES[module], **variables} if case != "create-false-alone" else variables
         if case == "create-true-needs-a-name":
             merged = {k: v for k, v in merged.items() if k != "name"}
         args = ("-input=false", *_var_args(merged, copies[module], case))
@@ -352,6 +543,15 @@ def plans(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Result]:
             Job("show", names_dir, args=("-json", plan)),
         ]
         keys += [f"names:{key}:plan", f"names:{key}"]
+    rotation_dir = _rotation_names_config(work / "rotation-names")
+    for index, (key, extra) in enumerate(ROTATION_NAMES.items()):
+        plan = f"rotation-names-{index}.tfplan"
+        variables = _var_args({**ROTATION_BASE, **extra}, rotation_dir, key)
+        jobs += [
+            Job("plan", rotation_dir, args=("-input=false", *variables, f"-out={plan}")),
+            Job("show", rotation_dir, args=("-json", plan)),
+        ]
+        keys += [f"names:rotation-{key}:plan", f"names:rotation-{key}"]
     return dict(zip(keys, terraform_cli.run(jobs, config_dir=work), strict=True))
 
 
@@ -413,3 +613,17 @@ def test_derived_names_fit_aws_limits_and_never_collide(plans: dict[str, Result]
     # A name that needs no change keeps its readable form (no renamed resources on upgrade).
     assert derived["plain"]["lambda"] == "myapp-django-rotation"
     assert derived["a-b"]["alias"] == "alias/django-secret-keyring/a-b"
+
+
+def test_the_rotation_module_never_gives_its_two_roles_one_name(plans: dict[str, Result]) -> None:
+    """The scheduler's role is named after the function; a function name derived from a long
+    secret name left no room for the "-schedule" suffix, which was cut back to the function name
+    itself, the Lambda role's name, and the apply failed on the duplicate."""
+    derived = {key: _outputs(plans, f"rotation-{key}") for key in ROTATION_NAMES}
+    for key, names in derived.items():
+        assert names["scheduler_role"] != names["lambda_role"], key
+        assert len(names["scheduler_role"]) <= 64, (key, names)
+        assert len(names["lambda_role"]) <= 64, (key, names)
+        assert re.fullmatch(r"[\w+=,.@-]+", names["scheduler_role"]), names
+    assert derived["fn-55"]["scheduler_role"] == "f" * 55 + "-schedule"  # readable when it fits
+    assert derived["plain"]["scheduler_role"] == "vault-rotate-myapp-django-schedule"

@@ -60,8 +60,10 @@ def test_the_source_url_logs_in_with_the_lambda_role(module: Config) -> None:
     assert options <= SCHEMES["vault"]
     assert '"auth=aws"' in options_expr
     assert '"role=${local.role_name}"' in options_expr
+    # Null with create = false, when mount and name may be null too.
     assert module.locals["source_url"] == (
-        '"vault://${var.mount}/${var.name}?${join("&", local.source_options)}"'
+        '${var.create ? "vault://${var.mount}/${var.name}?'
+        '${join("&", local.source_options)}" : null}'
     )
     url = (
         "vault://secret/myapp/django?auth=aws&role=myapp-django-rotator&auth_mount=aws-prod"

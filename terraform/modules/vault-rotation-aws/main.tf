@@ -1,11 +1,18 @@
 data "aws_caller_identity" "current" {}
 
 locals {
-  name_slug = lower(replace(var.name, "/[^A-Za-z0-9-]/", "-"))
+  # mount and name are null only with create = false, when no resource reads these locals.
+  name_slug = lower(replace(var.name == null ? "" : var.name, "/[^A-Za-z0-9-]/", "-"))
   # Lambda function, IAM role and schedule names allow at most 64 characters.
   function_name = coalesce(var.function_name, substr("vault-rotate-${local.name_slug}", 0, 64))
   role_name     = coalesce(var.vault_role_name, substr("${local.name_slug}-rotator", 0, 64))
-  in_vpc        = length(var.lambda_subnet_ids) > 0
+  # The scheduler's IAM role must differ from the Lambda's (named like the function): a function
+  # name too long for the "-schedule" suffix is cut and given a hash of the whole name instead.
+  scheduler_role_name = (length(local.function_name) <= 55
+    ? "${local.function_name}-schedule"
+    : "${substr(local.function_name, 0, 50)}-${substr(sha256(local.function_name), 0, 8)}-sch"
+  )
+  in_vpc = length(var.lambda_subnet_ids) > 0
 
   # The handler logs in with the Lambda's own IAM role (auth=aws) and rotates this one secret.
   source_options = concat(
@@ -14,7 +21,7 @@ locals {
     var.vault_namespace == null ? [] : ["namespace=${var.vault_namespace}"],
     var.vault_aws_header_value == null ? [] : ["aws_header_value=${var.vault_aws_header_value}"],
   )
-  source_url = "vault://${var.mount}/${var.name}?${join("&", local.source_options)}"
+  source_url = var.create ? "vault://${var.mount}/${var.name}?${join("&", local.source_options)}" : null
 }
 
 ################################################################################
@@ -195,7 +202,7 @@ data "aws_iam_policy_document" "scheduler" {
 resource "aws_iam_role" "scheduler" {
   count = var.create ? 1 : 0
 
-  name                 = substr("${local.function_name}-schedule", 0, 64)
+  name                 = local.scheduler_role_name
   description          = "EventBridge Scheduler: invoke the Vault rotation of ${var.mount}/${var.name}"
   assume_role_policy   = data.aws_iam_policy_document.scheduler_assume_role[0].json
   permissions_boundary = var.lambda_role_permissions_boundary_arn

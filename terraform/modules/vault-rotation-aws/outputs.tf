@@ -1,6 +1,6 @@
 output "source_url" {
   description = "The vault:// URL the Lambda rotates (SECRET_KEYRING_SOURCE): auth=aws with the role below."
-  value       = var.create ? local.source_url : null
+  value       = local.source_url
 }
 
 output "lambda_function_name" {

@@ -9,32 +9,36 @@ variable "create" {
 ################################################################################
 
 variable "mount" {
-  description = "KV version 2 mount holding the keyring, as given to the vault-secret module (its `mount` output)."
+  description = "KV version 2 mount holding the keyring, as given to the vault-secret module (its `mount` output). Required unless create is false."
   type        = string
+  default     = null
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9_.-]+$", var.mount))
-    error_message = "mount must be a single path segment of letters, digits, '_', '.' or '-' (no slashes)."
+    # Null only with create = false, when nothing needs it.
+    condition     = var.mount == null ? !var.create : can(regex("^[A-Za-z0-9_.-]+$", var.mount))
+    error_message = "Set mount to a single path segment of letters, digits, '_', '.' or '-' (no slashes)."
   }
 }
 
 variable "name" {
-  description = "Path of the keyring inside the mount, e.g. \"myapp/django\"."
+  description = "Path of the keyring inside the mount, e.g. \"myapp/django\". Required unless create is false."
   type        = string
+  default     = null
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$", var.name))
-    error_message = "name must be a relative path of letters, digits, '_', '.' and '-' segments, without leading or trailing '/'."
+    condition     = var.name == null ? !var.create : can(regex("^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$", var.name))
+    error_message = "Set name to a relative path of letters, digits, '_', '.' and '-' segments, without leading or trailing '/'."
   }
 }
 
 variable "rotator_policy_name" {
-  description = "Vault policy the Lambda's token gets: the vault-secret module's `rotator_policy_name` output (create, read and update on this secret's data path, read on its metadata)."
+  description = "Vault policy the Lambda's token gets: the vault-secret module's `rotator_policy_name` output (create, read and update on this secret's data path, read on its metadata). Required unless create is false."
   type        = string
+  default     = null
 
   validation {
-    condition     = length(var.rotator_policy_name) > 0 && !contains(["root", "default"], var.rotator_policy_name)
-    error_message = "rotator_policy_name must name the secret's rotator policy, not root or default."
+    condition     = var.rotator_policy_name == null ? !var.create : length(var.rotator_policy_name) > 0 && !contains(["root", "default"], var.rotator_policy_name)
+    error_message = "Set rotator_policy_name to the secret's rotator policy, not root or default."
   }
 }
 
@@ -44,6 +48,8 @@ variable "max_fallbacks" {
   default     = 3
 
   validation {
+    # The library allows 0 to 18, but rotating keyring JSON with 0 would drop the key every
+    # process still signs with: the handler refuses it, so the module refuses it at plan time.
     condition     = var.max_fallbacks >= 1 && var.max_fallbacks <= 18 && floor(var.max_fallbacks) == var.max_fallbacks
     error_message = "max_fallbacks must be a whole number from 1 to 18: rotating keeps the old current key as a fallback."
   }
@@ -65,12 +71,13 @@ variable "min_interval_seconds" {
 ################################################################################
 
 variable "vault_address" {
-  description = "Address of Vault/OpenBao as the Lambda reaches it (VAULT_ADDR), e.g. \"https://vault.example.com:8200\"."
+  description = "Address of Vault/OpenBao as the Lambda reaches it (VAULT_ADDR), e.g. \"https://vault.example.com:8200\". Required unless create is false."
   type        = string
+  default     = null
 
   validation {
-    condition     = can(regex("^https://", var.vault_address))
-    error_message = "vault_address must be an https:// URL: the Lambda sends its signed login request there."
+    condition     = var.vault_address == null ? !var.create : can(regex("^https://", var.vault_address))
+    error_message = "Set vault_address to an https:// URL: the Lambda sends its signed login request there."
   }
 }
 
@@ -109,8 +116,8 @@ variable "vault_token_ttl" {
   default     = 300
 
   validation {
-    condition     = var.vault_token_ttl >= 60 && var.vault_token_ttl <= 3600
-    error_message = "vault_token_ttl must be from 60 to 3600 seconds."
+    condition     = var.vault_token_ttl >= 60 && var.vault_token_ttl <= 3600 && floor(var.vault_token_ttl) == var.vault_token_ttl
+    error_message = "vault_token_ttl must be a whole number from 60 to 3600 seconds."
   }
 }
 
@@ -153,8 +160,8 @@ variable "schedule_maximum_retry_attempts" {
   default     = 3
 
   validation {
-    condition     = var.schedule_maximum_retry_attempts >= 0 && var.schedule_maximum_retry_attempts <= 185
-    error_message = "schedule_maximum_retry_attempts must be from 0 to 185."
+    condition     = var.schedule_maximum_retry_attempts >= 0 && var.schedule_maximum_retry_attempts <= 185 && floor(var.schedule_maximum_retry_attempts) == var.schedule_maximum_retry_attempts
+    error_message = "schedule_maximum_retry_attempts must be a whole number from 0 to 185."
   }
 }
 
@@ -164,8 +171,10 @@ variable "schedule_maximum_event_age_in_seconds" {
   default     = 3600
 
   validation {
-    condition     = var.schedule_maximum_event_age_in_seconds >= 60 && var.schedule_maximum_event_age_in_seconds <= 21600
-    error_message = "schedule_maximum_event_age_in_seconds must be from 60 to 21600 (Lambda's limit for asynchronous events)."
+    # Both the schedule's retry policy (60 to 86400) and Lambda's asynchronous invoke config
+    # (60 to 21600) take this value: the narrower range holds.
+    condition     = var.schedule_maximum_event_age_in_seconds >= 60 && var.schedule_maximum_event_age_in_seconds <= 21600 && floor(var.schedule_maximum_event_age_in_seconds) == var.schedule_maximum_event_age_in_seconds
+    error_message = "schedule_maximum_event_age_in_seconds must be a whole number from 60 to 21600 (Lambda's limit for asynchronous events)."
   }
 }
 
@@ -174,12 +183,13 @@ variable "schedule_maximum_event_age_in_seconds" {
 ################################################################################
 
 variable "lambda_zip_path" {
-  description = "Path to the package built by `secret-keyring lambda-zip PATH --backend vault` (this library with hvac and its dependencies)."
+  description = "Path to the package built by `secret-keyring lambda-zip PATH --backend vault` (this library with hvac and its dependencies). Required unless create is false."
   type        = string
+  default     = null
 
   validation {
-    condition     = can(regex("\\.zip$", var.lambda_zip_path))
-    error_message = "lambda_zip_path must point at a .zip file (build it with `secret-keyring lambda-zip vault-rotation.zip --backend vault`)."
+    condition     = var.lambda_zip_path == null ? !var.create : can(regex("\\.zip$", var.lambda_zip_path))
+    error_message = "Set lambda_zip_path to a .zip file (build it with `secret-keyring lambda-zip vault-rotation.zip --backend vault`)."
   }
 }
 
@@ -222,8 +232,8 @@ variable "lambda_timeout" {
   default     = 60
 
   validation {
-    condition     = var.lambda_timeout >= 3 && var.lambda_timeout <= 900
-    error_message = "lambda_timeout must be from 3 to 900 seconds."
+    condition     = var.lambda_timeout >= 3 && var.lambda_timeout <= 900 && floor(var.lambda_timeout) == var.lambda_timeout
+    error_message = "lambda_timeout must be a whole number from 3 to 900 seconds."
   }
 }
 
@@ -245,8 +255,8 @@ variable "lambda_maximum_retry_attempts" {
   default     = 2
 
   validation {
-    condition     = var.lambda_maximum_retry_attempts >= 0 && var.lambda_maximum_retry_attempts <= 2
-    error_message = "lambda_maximum_retry_attempts must be from 0 to 2."
+    condition     = var.lambda_maximum_retry_attempts >= 0 && var.lambda_maximum_retry_attempts <= 2 && floor(var.lambda_maximum_retry_attempts) == var.lambda_maximum_retry_attempts
+    error_message = "lambda_maximum_retry_attempts must be a whole number from 0 to 2."
   }
 }
 

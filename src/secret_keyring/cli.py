@@ -16,7 +16,8 @@ from collections.abc import Sequence
 
 from secret_keyring.cache import CachedKeyring
 from secret_keyring.errors import ConfigurationError, InvalidSecret, SecretKeyringError
-from secret_keyring.keyring import MIN_KEY_LENGTH, Keyring, keyring_to_json
+from secret_keyring.keyring import MIN_KEY_LENGTH, Keyring
+from secret_keyring.payload import keyring_to_json
 from secret_keyring.rotation import RotationReport, add_interval_options
 from secret_keyring.status import fingerprint_rows, render_status, status_json
 from secret_keyring.urls import provider_from_url

@@ -19,7 +19,8 @@ from secret_keyring.errors import (
     SourceUnavailable,
     clears_locals,
 )
-from secret_keyring.keyring import MAX_PAYLOAD_BYTES, Keyring, keyring_to_json, parse_payload
+from secret_keyring.keyring import MAX_PAYLOAD_BYTES, Keyring
+from secret_keyring.payload import keyring_to_json, parse_payload
 from secret_keyring.providers.base import BaseProvider
 
 if TYPE_CHECKING:

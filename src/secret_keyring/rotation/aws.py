@@ -46,7 +46,8 @@ from secret_keyring.errors import (
     clears_locals,
 )
 from secret_keyring.keygen import generate_key, new_keyring, rotate
-from secret_keyring.keyring import Keyring, fingerprint, keyring_to_json, parse_payload
+from secret_keyring.keyring import Keyring, fingerprint
+from secret_keyring.payload import keyring_to_json, parse_payload
 from secret_keyring.providers.aws.errors import translate_error
 from secret_keyring.providers.aws.secrets_manager import AWSCURRENT, AWSPENDING
 from secret_keyring.rotation import (

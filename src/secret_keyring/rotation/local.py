@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from secret_keyring.errors import RotationError
 from secret_keyring.keygen import new_keyring, rotate
-from secret_keyring.keyring import keyring_to_json
+from secret_keyring.payload import keyring_to_json
 from secret_keyring.rotation import IntervalGuard, RotationReport, zero_fallbacks_error
 
 if TYPE_CHECKING:

@@ -34,12 +34,8 @@ from secret_keyring.errors import (
     clears_locals,
 )
 from secret_keyring.keygen import generate_key, new_keyring, rotate
-from secret_keyring.keyring import (
-    DEFAULT_FIELD,
-    Keyring,
-    keyring_to_json,
-    parse_mapping,
-)
+from secret_keyring.keyring import DEFAULT_FIELD, Keyring
+from secret_keyring.payload import keyring_to_json, parse_mapping
 from secret_keyring.rotation import (
     DEFAULT_MIN_INTERVAL,
     IntervalGuard,

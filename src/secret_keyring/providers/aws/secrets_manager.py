@@ -55,7 +55,8 @@ from secret_keyring.errors import (
     SourceUnavailable,
     clears_locals,
 )
-from secret_keyring.keyring import Keyring, Payload, check_max_fallbacks, parse_payload
+from secret_keyring.keyring import Keyring, check_max_fallbacks
+from secret_keyring.payload import Payload, parse_payload
 from secret_keyring.providers.aws.client import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_READ_TIMEOUT,

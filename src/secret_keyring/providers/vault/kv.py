@@ -32,14 +32,8 @@ from secret_keyring.errors import (
     SecretNotFound,
     clears_locals,
 )
-from secret_keyring.keyring import (
-    DEFAULT_FIELD,
-    Keyring,
-    Payload,
-    check_max_fallbacks,
-    member_names,
-    parse_mapping,
-)
+from secret_keyring.keyring import DEFAULT_FIELD, Keyring, check_max_fallbacks, member_names
+from secret_keyring.payload import Payload, parse_mapping
 from secret_keyring.providers.base import BaseProvider, require_extra
 from secret_keyring.providers.vault.errors import KvPath, VersionGone
 from secret_keyring.providers.vault.session import VaultSession

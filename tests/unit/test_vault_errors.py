@@ -23,10 +23,7 @@ from secret_keyring.providers.vault import settings as vault_settings
 TOKEN = "hvs.CAESIJustATestTokenThatMustNeverAppear"
 WHERE = vault_errors.Where(
     address="https://vault.example.com:8200",
-    mount="secret",
-    path="myapp/django",
-    field="secret_key",
-    kv_version=2,
+    kv=vault_errors.KvPath("secret", "myapp/django", "secret_key", 2),
     auth="approle",
     auth_mount="approle",
     timeout=5.0,

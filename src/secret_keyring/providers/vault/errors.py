@@ -61,23 +61,18 @@ class Where:
     """What a message names: the address, the KV location, the auth method."""
 
     address: str
-    mount: str
-    path: str
-    field: str | None
-    kv_version: int
+    kv: KvPath
     auth: str
     auth_mount: str
     timeout: float
     source: str
 
     def location(self) -> str:
-        text = f"{self.address}: KV v{self.kv_version} mount {self.mount!r}, path {self.path!r}"
-        if self.field:
-            text += f", field {self.field!r}"
+        kv = self.kv
+        text = f"{self.address}: KV v{kv.kv_version} mount {kv.mount!r}, path {kv.path!r}"
+        if kv.field:
+            text += f", field {kv.field!r}"
         return text
-
-    def api_paths(self) -> str:
-        return KvPath(self.mount, self.path, self.field, self.kv_version).api_paths()
 
 
 def _hvac_exceptions() -> Any:
@@ -307,8 +302,8 @@ def _classify(exc: BaseException, where: Where, action: str) -> SecretKeyringErr
                 auth=where.auth,
                 auth_mount=where.auth_mount,
                 timeout=where.timeout,
-                api_paths=where.api_paths(),
-                kv_version=where.kv_version,
+                api_paths=where.kv.api_paths(),
+                kv_version=where.kv.kv_version,
                 verb="write" if action == "write" else "read",
                 name=type(exc).__name__,
             )

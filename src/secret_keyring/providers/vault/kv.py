@@ -35,6 +35,7 @@ from secret_keyring.errors import (
 from secret_keyring.keyring import DEFAULT_FIELD, Keyring, check_max_fallbacks, member_names
 from secret_keyring.payload import Payload, parse_mapping
 from secret_keyring.providers.base import BaseProvider, require_extra
+from secret_keyring.providers.vault.auth import Login
 from secret_keyring.providers.vault.errors import KvPath, VersionGone
 from secret_keyring.providers.vault.session import VaultSession
 from secret_keyring.providers.vault.settings import (
@@ -199,17 +200,19 @@ class VaultProvider(BaseProvider):
         #: writes through it too.
         self.session = VaultSession(
             KvPath(mount, path, field, kv_version),
-            source=source,
-            auth=auth,
-            role=role,
-            auth_mount=auth_mount,
+            Login(
+                method=auth,
+                mount=(auth_mount or auth).strip("/"),
+                role=role,
+                source=source,
+                jwt_file=jwt_file,
+                aws_region=aws_region,
+                aws_header_value=aws_header_value,
+            ),
             connection=connection,
             environ=environ,
             client=client,
             clock=clock,
-            jwt_file=jwt_file,
-            aws_region=aws_region,
-            aws_header_value=aws_header_value,
         )
         self._metadata_readable = True
         self._versions: dict[_VersionId, _Version] = {}

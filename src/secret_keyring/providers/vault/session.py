@@ -70,23 +70,16 @@ class VaultSession:
 
     Args:
         kv: the secret this session serves, named in error messages and policies' hints.
-        source: the redacted source, for messages.
-        auth: the ``auth=`` method (see ``AUTH_METHODS``).
-        role: the role to log in as (required for ``kubernetes``, ``jwt`` and ``aws``; the
-            certificate role name for ``cert``).
-        auth_mount: where the auth method is mounted (default: its name).
+        login: the auth method and what it needs besides credentials (its ``source`` is the
+            redacted source, for messages).
         connection: URL options and arguments for
             [resolve_settings][secret_keyring.providers.vault.settings.resolve_settings]
-            (``addr``,
-            ``namespace``, ``cacert``, ``capath``, ``client_cert``, ``client_key``,
+            (``addr``, ``namespace``, ``cacert``, ``capath``, ``client_cert``, ``client_key``,
             ``timeout``).
         environ: the environment to read (default ``os.environ``).
         client: an hvac client to use instead of building one (its token is used for
             ``auth=token``).
         clock: monotonic clock, in seconds, used for token renewal.
-        jwt_file: for ``kubernetes`` and ``jwt``, the file holding the JWT.
-        aws_region: the STS region the ``aws`` login request is signed for.
-        aws_header_value: the ``X-Vault-AWS-IAM-Server-ID`` value, if the server requires one.
 
     Raises:
         ConfigurationError: an unknown auth method, a missing role or client certificate, or a
@@ -96,32 +89,18 @@ class VaultSession:
     def __init__(
         self,
         kv: KvPath,
+        login: Login,
         *,
-        source: str,
-        auth: str = "token",
-        role: str | None = None,
-        auth_mount: str | None = None,
         connection: ConnectionOptions | None = None,
         environ: Mapping[str, str] | None = None,
         client: hvac.Client | None = None,
         clock: Callable[[], float] = time.monotonic,
-        jwt_file: str | None = None,
-        aws_region: str = "us-east-1",
-        aws_header_value: str | None = None,
     ) -> None:
         self.kv = kv
-        self.source = source
-        method = check_auth(auth, role, source)
-        self.auth = auth
-        self.login_options = Login(
-            method=auth,
-            mount=(auth_mount or auth).strip("/"),
-            role=role,
-            source=source,
-            jwt_file=jwt_file,
-            aws_region=aws_region,
-            aws_header_value=aws_header_value,
-        )
+        self.source = source = login.source
+        method = check_auth(login.method, login.role, source)
+        self.auth = auth = login.method
+        self.login_options = login
         self._environ = environ
         self._clock = clock
         #: Connection settings, resolved once from the options and the environment.
@@ -208,13 +187,9 @@ class VaultSession:
 
     def where(self) -> Where:
         """What a message about this session's secret names."""
-        kv = self.kv
         return Where(
             address=self.address,
-            mount=kv.mount,
-            path=kv.path,
-            field=kv.field,
-            kv_version=kv.kv_version,
+            kv=self.kv,
             auth=self.auth,
             auth_mount=self.auth_mount,
             timeout=self.settings.timeout,

@@ -1,0 +1,208 @@
+"""The seams of the layout: the scheme registry, rotation by protocol, what the error mappers
+record for their callers, and logging that the library leaves to the application."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Any
+
+import hvac.exceptions as hx
+import pytest
+import requests.exceptions as rx
+from botocore import exceptions as bce
+
+from secret_keyring.errors import ConfigurationError, RotationError, SourceError
+from secret_keyring.keygen import new_keyring
+from secret_keyring.keyring import Keyring
+from secret_keyring.providers import aws as aws_provider
+from secret_keyring.providers.vault import errors as vault_errors
+from secret_keyring.rotation import IntervalGuard, RotationReport
+from secret_keyring.rotation.run import init_source, rotate_source
+from secret_keyring.testing import StaticProvider
+from secret_keyring.urls import PROVIDERS, SCHEMES, parse_source_url, provider_class
+
+WHERE = vault_errors.Where(
+    address="https://vault.example.com:8200",
+    kv=vault_errors.KvPath("secret", "myapp/django"),
+    auth="token",
+    auth_mount="token",
+    timeout=5.0,
+    source="vault://secret/myapp/django",
+)
+
+
+# -- the registry -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scheme", sorted(PROVIDERS))
+def test_every_scheme_names_a_class_that_builds_itself_from_a_url(scheme: str) -> None:
+    cls = provider_class(scheme)
+    assert SCHEMES[scheme] == cls.url_options
+    assert callable(cls.from_url)
+
+
+def test_schemes_are_the_registry() -> None:
+    assert list(SCHEMES) == list(PROVIDERS)
+
+
+def test_an_option_of_another_scheme_is_refused_by_name() -> None:
+    with pytest.raises(ConfigurationError, match="unknown option 'region' for env://"):
+        parse_source_url("env://DJANGO_SECRET_KEY?region=eu-west-1")
+
+
+# -- rotation by protocol ---------------------------------------------------------------------
+
+
+class _RecordingRotator:
+    def __init__(self, provider: _OwnBackend) -> None:
+        self.provider = provider
+
+    def rotate(self, *, keep_previous: int, guard: IntervalGuard) -> RotationReport:
+        self.provider.calls.append(("rotate", keep_previous, guard.force))
+        return RotationReport(self.provider.source, "2", True, "rotated by its own backend", {})
+
+    def init(self, adopt: Keyring | None = None) -> RotationReport:
+        self.provider.calls.append(("init", adopt is not None, False))
+        return RotationReport(self.provider.source, "1", True, "written by its own backend", {})
+
+
+class _OwnBackend(StaticProvider):
+    """A backend outside the library: rotated through its rotator(), nothing else."""
+
+    def __init__(self) -> None:
+        super().__init__(new_keyring(), source="own://backend")
+        self.calls: list[tuple[str, Any, Any]] = []
+
+    def rotator(self) -> _RecordingRotator:
+        return _RecordingRotator(self)
+
+
+def test_a_provider_with_a_rotator_is_rotated_without_the_library_knowing_its_type() -> None:
+    backend = _OwnBackend()
+    assert rotate_source(backend, max_fallbacks=5, force=True).how == "rotated by its own backend"
+    assert init_source(backend).how == "written by its own backend"
+    assert backend.calls == [("rotate", 5, True), ("init", False, False)]
+
+
+def test_a_provider_without_a_rotator_is_refused() -> None:
+    with pytest.raises(RotationError, match="cannot be rotated by secret-keyring"):
+        rotate_source(StaticProvider(new_keyring(), source="static://"))
+
+
+def test_max_fallbacks_is_checked_before_the_rotator_is_asked() -> None:
+    backend = _OwnBackend()
+    with pytest.raises(ConfigurationError, match="own://backend: max_fallbacks must be"):
+        rotate_source(backend, max_fallbacks=19)
+    assert backend.calls == []
+
+
+# -- what the error mappers record ------------------------------------------------------------
+
+
+def test_vault_check_and_set_loss_is_a_conflict_with_its_status() -> None:
+    exc = hx.InvalidRequest(
+        errors=["check-and-set parameter did not match the current version"], method="post"
+    )
+    error = vault_errors.translate_error(exc, WHERE, "write")
+    assert isinstance(error, SourceError)
+    assert (error.status, error.conflict, error.action) == (400, True, "write")
+
+
+def test_vault_denial_records_status_and_action() -> None:
+    error = vault_errors.translate_error(hx.Forbidden(errors=["denied"]), WHERE, "read metadata")
+    assert isinstance(error, SourceError)
+    assert (error.status, error.conflict, error.action) == (403, False, "read metadata")
+
+
+def test_vault_refused_connection_was_never_sent() -> None:
+    from urllib3.exceptions import MaxRetryError, NewConnectionError
+
+    refused = rx.ConnectionError(
+        MaxRetryError(None, "/v1/secret/data/x", NewConnectionError(None, "refused"))  # type: ignore[arg-type]
+    )
+    error = vault_errors.translate_error(refused, WHERE, "write")
+    assert isinstance(error, SourceError)
+    assert (error.status, error.never_sent, error.retryable) == (None, True, True)
+    reset = vault_errors.translate_error(rx.ConnectionError("reset by peer"), WHERE, "write")
+    assert isinstance(reset, SourceError)
+    assert not reset.never_sent
+
+
+def test_vault_deleted_version_carries_its_metadata() -> None:
+    exc = hx.InvalidPath(
+        errors=[],
+        json={"data": {"metadata": {"version": 3, "created_time": "2026-01-02T03:04:05Z"}}},
+    )
+    error = vault_errors.translate_error(exc, WHERE, "read version 3")
+    assert isinstance(error, vault_errors.VersionGone)
+    assert (error.version, error.created_time, error.status) == (3, "2026-01-02T03:04:05Z", 404)
+
+
+def _client_error(code: str, message: str = "", status: int = 400) -> bce.ClientError:
+    response: Any = {
+        "Error": {"Code": code, "Message": message},
+        "ResponseMetadata": {"HTTPStatusCode": status},
+    }
+    return bce.ClientError(response, "CreateSecret")
+
+
+def test_aws_create_of_an_existing_secret_says_already_exists() -> None:
+    error = aws_provider.translate_error(
+        _client_error("ResourceExistsException", "it exists"), source="aws-secretsmanager://x"
+    )
+    assert isinstance(error, SourceError)
+    assert (error.already_exists, error.code, error.status, error.action) == (
+        True,
+        "ResourceExistsException",
+        400,
+        "CreateSecret",
+    )
+
+
+def test_aws_staging_label_that_moved_is_a_conflict() -> None:
+    error = aws_provider.translate_error(
+        _client_error(
+            "InvalidRequestException",
+            "The VersionStage AWSCURRENT is not attached to the version you requested",
+        ),
+        source="aws-secretsmanager://x",
+    )
+    assert isinstance(error, SourceError)
+    assert error.conflict
+
+
+# -- logging ----------------------------------------------------------------------------------
+
+_CHECK_LOGGERS = """
+import importlib, logging, pkgutil, sys
+from pathlib import Path
+import secret_keyring
+root = Path(secret_keyring.__file__).parent
+names = [
+    info.name
+    for info in pkgutil.walk_packages([str(root)], prefix="secret_keyring.")
+    if not info.name.startswith("secret_keyring.django") and not info.name.endswith("__main__")
+]
+wrong = []
+for name in names:
+    logger = getattr(importlib.import_module(name), "logger", None)
+    if isinstance(logger, logging.Logger) and logger.name != name:
+        wrong.append(f"{name}: logger {logger.name}")
+levels = {
+    name: logger.level
+    for name, logger in logging.root.manager.loggerDict.items()
+    if name.startswith("secret_keyring") and isinstance(logger, logging.Logger) and logger.level
+}
+print(wrong, levels)
+sys.exit(1 if wrong or levels else 0)
+"""
+
+
+def test_every_logger_is_named_by_its_module_and_importing_sets_no_level() -> None:
+    """In a fresh interpreter: other tests here run the Lambda handlers, whose entry point may
+    set the package's level, as a process's main() does."""
+    done = subprocess.run(
+        [sys.executable, "-c", _CHECK_LOGGERS], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -24,6 +24,7 @@ from secret_keyring.errors import (
     SourceError,
     SourceUnavailable,
 )
+from secret_keyring.providers.base import require_extra
 
 __all__ = ["denies_this_version", "sdk_exceptions", "translate_error"]
 
@@ -278,8 +279,7 @@ def translate_error(
     Returns:
         The exception to raise.
     """
-    from botocore import exceptions as bce
-
+    bce = _botocore_exceptions()
     where = f"{source} (region {region or 'not set'})"
     if isinstance(exc, bce.ClientError):
         answer = _client_error_parts(exc)
@@ -324,9 +324,13 @@ def translate_error(
 def sdk_exceptions() -> tuple[type[BaseException], ...]:
     """The exceptions [translate_error][secret_keyring.providers.aws.errors.translate_error]
     is for: botocore's ``ClientError`` and ``BotoCoreError`` (imported now)."""
-    from botocore import exceptions as bce
-
+    bce = _botocore_exceptions()
     return (bce.ClientError, bce.BotoCoreError)
+
+
+def _botocore_exceptions() -> Any:
+    """``botocore.exceptions``, imported on first use (the module is imported without it)."""
+    return require_extra("botocore.exceptions", "aws")
 
 
 def denies_this_version(error: SecretKeyringError) -> bool:

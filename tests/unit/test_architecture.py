@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import hvac.exceptions as hx
@@ -44,6 +45,23 @@ def test_every_scheme_names_a_class_that_builds_itself_from_a_url(scheme: str) -
 
 def test_schemes_are_the_registry() -> None:
     assert list(SCHEMES) == list(PROVIDERS)
+
+
+def test_the_source_url_reference_documents_every_scheme_option_and_auth_method() -> None:
+    """Derived from the registry and the auth-method table: a backend or an option added
+    without its docs fails here."""
+    from secret_keyring.providers.vault import AUTH_METHODS
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "sources.md").read_text("utf-8")
+    missing = [f"{scheme}://" for scheme in SCHEMES if f"`{scheme}://" not in docs]
+    missing += [
+        f"{scheme}:// ?{option}="
+        for scheme, options in SCHEMES.items()
+        for option in options
+        if f"| `{option}` |" not in docs
+    ]
+    missing += [f"auth={name}" for name in AUTH_METHODS if f"| `{name}` |" not in docs]
+    assert not missing
 
 
 def test_an_option_of_another_scheme_is_refused_by_name() -> None:

@@ -110,9 +110,10 @@ class CachedKeyring:
         self._random = random
         self._spawn = spawn
         self._keyring: Keyring | None = None
-        self._fetched_at = 0.0
+        self._fetched_at_value = 0.0
+        self._next_refresh_value = 0.0
+        self._serve_until = 0.0  # = next_refresh_at, kept by the two setters below
         self._fetched_at_wall: float | None = None
-        self._next_refresh = 0.0
         self._failures = 0
         self._last_error: str | None = None
         self._last_error_at: float | None = None
@@ -133,6 +134,10 @@ class CachedKeyring:
             SourceUnavailable: with ``on_stale="fail"``, the keyring is older than ``max_stale``.
         """
         keyring = self._keyring
+        # The primed fast path: one clock read and one comparison against the earlier of the
+        # refresh deadline and the max_stale limit; everything else is past that deadline.
+        if keyring is not None and self._clock() < self._serve_until:
+            return keyring
         if keyring is None:
             return self.refresh()
         now = self._clock()
@@ -148,6 +153,26 @@ class CachedKeyring:
                 source=self.provider.source,
             )
         return keyring
+
+    # The two deadlines the fast path of get() folds into one (_serve_until), kept in step by
+    # whatever code moves them.
+    @property
+    def _next_refresh(self) -> float:
+        return self._next_refresh_value
+
+    @_next_refresh.setter
+    def _next_refresh(self, value: float) -> None:
+        self._next_refresh_value = value
+        self._serve_until = self.next_refresh_at
+
+    @property
+    def _fetched_at(self) -> float:
+        return self._fetched_at_value
+
+    @_fetched_at.setter
+    def _fetched_at(self, value: float) -> None:
+        self._fetched_at_value = value
+        self._serve_until = self.next_refresh_at
 
     @property
     def next_refresh_at(self) -> float:

@@ -166,6 +166,35 @@ def test_past_max_stale_with_fail_policy_raises() -> None:
         cache.get()
 
 
+def test_max_stale_shorter_than_the_ttl_is_still_enforced_on_the_fast_path() -> None:
+    """The fast path compares one deadline: the earlier of the refresh and max_stale."""
+    cache, provider, clock, spawner = make_cache(ttl=100, max_stale=10, on_stale="fail")
+    cache.get()
+    clock.advance(10)
+    cache.get()  # exactly max_stale old: still served
+    clock.advance(0.5)
+    with pytest.raises(SourceUnavailable, match="max_stale"):
+        cache.get()
+    assert spawner.pending == []  # the refresh is not due yet
+    assert provider.fetches == 1
+
+
+def test_the_fast_path_follows_a_deadline_moved_by_a_failed_refresh() -> None:
+    cache, provider, clock, spawner = make_cache(ttl=10, backoff_initial=1.0)
+    cache.get()
+    provider.fail_with(SourceUnavailable("down", source="s"))
+    clock.advance(10)
+    cache.get()
+    spawner.run()  # fails: the next attempt is due 1 s later, not a TTL later
+    assert cache.next_refresh_at == pytest.approx(clock() + 1.0)
+    clock.advance(0.9)
+    cache.get()
+    assert spawner.pending == []
+    clock.advance(0.1)
+    cache.get()
+    assert len(spawner.pending) == 1
+
+
 def test_first_fetch_error_propagates_and_is_in_status() -> None:
     provider = StaticProvider()
     provider.fail_with(AccessDenied("no", source="static://test"))

@@ -29,7 +29,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -116,17 +115,9 @@ def client_env(endpoint: str, settings_module: str) -> dict[str, str]:
 
 
 def cold_start(program: str, env: dict[str, str]) -> float:
-    result = subprocess.run(
-        [sys.executable, "-c", PRELUDE + program.format(name=SECRET_NAME)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=str(ROOT),
-        check=False,
-        timeout=120,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"cold-start program failed:\n{result.stderr[-2000:]}")
+    from common import run_python
+
+    result = run_python(["-c", PRELUDE + program.format(name=SECRET_NAME)], env)
     return float(result.stdout.strip().splitlines()[-1])
 
 

@@ -31,7 +31,6 @@ import argparse
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -132,18 +131,9 @@ def child_env(addr: str, token: str, home: Path) -> dict[str, str]:
 
 
 def cold_start(program: str, env: dict[str, str]) -> float:
-    result = subprocess.run(
-        [sys.executable, "-c", program],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=str(ROOT),
-        check=False,
-        timeout=120,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"cold-start program failed:\n{result.stderr[-2000:]}")
-    return float(result.stdout.strip().splitlines()[-1])
+    from common import run_python
+
+    return float(run_python(["-c", program], env).stdout.strip().splitlines()[-1])
 
 
 def warm(call: Callable[[], object]) -> tuple[float, float, float]:

@@ -58,6 +58,7 @@ import bench_fleet_scale  # noqa: E402
 import bench_load  # noqa: E402
 import bench_refresh  # noqa: E402
 import bench_vault_cold  # noqa: E402
+from common import run_python  # noqa: E402
 
 #: The last commit before the start-up and hot-path work; its rows are the "before" figures.
 BASELINE = "2648e0e"
@@ -260,21 +261,6 @@ PEERS = {
 
 def with_path(env: dict[str, str], first: Path) -> dict[str, str]:
     return {**env, "PYTHONPATH": os.pathsep.join([str(first), env.get("PYTHONPATH", "")])}
-
-
-def run_python(args: list[str], env: dict[str, str], cwd: Path = ROOT) -> Any:
-    result = subprocess.run(
-        [sys.executable, *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=str(cwd),
-        check=False,
-        timeout=120,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"{args[-1][:60]!r} failed:\n{result.stderr[-2000:]}")
-    return result
 
 
 def cold_start(

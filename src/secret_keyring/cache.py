@@ -112,7 +112,7 @@ class CachedKeyring:
         self._keyring: Keyring | None = None
         self._fetched_at_value = 0.0
         self._next_refresh_value = 0.0
-        self._serve_until = 0.0  # = next_refresh_at, kept by the two setters below
+        self._serve_until = -math.inf  # kept by the two setters below
         self._fetched_at_wall: float | None = None
         self._failures = 0
         self._last_error: str | None = None
@@ -133,11 +133,12 @@ class CachedKeyring:
             SecretKeyringError: the first fetch failed (nothing to serve yet).
             SourceUnavailable: with ``on_stale="fail"``, the keyring is older than ``max_stale``.
         """
-        keyring = self._keyring
         # The primed fast path: one clock read and one comparison against the earlier of the
-        # refresh deadline and the max_stale limit; everything else is past that deadline.
-        if keyring is not None and self._clock() < self._serve_until:
-            return keyring
+        # refresh deadline and the max_stale limit (-inf while nothing is cached, so a keyring
+        # is always there to return); everything else is past that deadline.
+        if self._clock() < self._serve_until:
+            return self._keyring  # type: ignore[return-value]  # never None here, see above
+        keyring = self._keyring
         if keyring is None:
             return self.refresh()
         now = self._clock()
@@ -155,7 +156,7 @@ class CachedKeyring:
         return keyring
 
     # The two deadlines the fast path of get() folds into one (_serve_until), kept in step by
-    # whatever code moves them.
+    # whatever code moves them; a keyring is cached before they are moved after a fetch.
     @property
     def _next_refresh(self) -> float:
         return self._next_refresh_value
@@ -163,7 +164,7 @@ class CachedKeyring:
     @_next_refresh.setter
     def _next_refresh(self, value: float) -> None:
         self._next_refresh_value = value
-        self._serve_until = self.next_refresh_at
+        self._sync_fast_path()
 
     @property
     def _fetched_at(self) -> float:
@@ -172,7 +173,10 @@ class CachedKeyring:
     @_fetched_at.setter
     def _fetched_at(self, value: float) -> None:
         self._fetched_at_value = value
-        self._serve_until = self.next_refresh_at
+        self._sync_fast_path()
+
+    def _sync_fast_path(self) -> None:
+        self._serve_until = self.next_refresh_at if self._keyring is not None else -math.inf
 
     @property
     def next_refresh_at(self) -> float:

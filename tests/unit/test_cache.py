@@ -203,6 +203,10 @@ def test_first_fetch_error_propagates_and_is_in_status() -> None:
         cache.get()
     assert cache.status()["fingerprints"] is None
     assert cache.status()["last_error"] == "AccessDenied: no"
+    # The failure set a retry deadline; with nothing cached, get() still fetches (and raises)
+    # instead of taking the fast path.
+    with pytest.raises(AccessDenied):
+        cache.get()
 
 
 def test_prime_retries_retryable_errors_until_deadline() -> None:

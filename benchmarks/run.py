@@ -34,6 +34,7 @@ import json
 import os
 import pickle
 import platform
+import random
 import re
 import shutil
 import subprocess
@@ -215,6 +216,19 @@ SECRET_KEY, SECRET_KEY_FALLBACKS = _data["current"], [_data["next"], *_data["pre
 from secret_keyring.django import secret_keys
 SECRET_KEY, SECRET_KEY_FALLBACKS = secret_keys("aws-secretsmanager://{AWS_NAME}")
 """,
+    "aws_with_boto3": f"""
+import boto3  # the import lever off: what the client built on boto3 also imported
+from secret_keyring.django import secret_keys
+SECRET_KEY, SECRET_KEY_FALLBACKS = secret_keys("aws-secretsmanager://{AWS_NAME}")
+""",
+    "aws_with_describe": f"""
+from secret_keyring import provider_from_url
+from secret_keyring.django import secret_keys
+# The round-trip lever off: the DescribeSecret a first fetch used to make, on the same client.
+_provider = provider_from_url("aws-secretsmanager://{AWS_NAME}")
+_provider.client().describe_secret(SecretId="{AWS_NAME}")
+SECRET_KEY, SECRET_KEY_FALLBACKS = secret_keys(_provider)
+""",
     "aws_caching": f"""
 import json
 import botocore.session
@@ -248,6 +262,8 @@ VARIANTS = {
     "vault_hvac": "vault_hvac",
     "aws_ours": "aws_ours",
     "aws_before": "aws_ours",
+    "aws_with_boto3": "aws_with_boto3",
+    "aws_with_describe": "aws_with_describe",
     "aws_caching": "aws_caching",
     "aws_powertools": "aws_powertools",
     "aws_boto3": "aws_boto3",
@@ -271,8 +287,14 @@ def cold_start(
     envs = variant_envs(env, workdir, baseline)
     samples: dict[str, Samples] = {name: [] for name in envs}
     requests: dict[str, dict[str, int]] = {}
+    order = list(envs)
+    # A fixed seed: the same orders on every run (an order, not a secret).
+    shuffle = random.Random(18).shuffle  # noqa: S311
     for index in range(runs + 1):
-        for name, variant_env in envs.items():
+        if index:  # a new order every round, so no variant always follows the same one
+            shuffle(order)
+        for name in order:
+            variant_env = envs[name]
             moto.reset_counts()
             started = time.perf_counter()
             run_python(["-c", f"import django.conf, settings_{VARIANTS[name]}"], variant_env)
@@ -311,7 +333,7 @@ def imports_by_package(
     """``-X importtime`` of the cold-start processes of ours (now and baseline) and the peers:
     milliseconds of import self time per top-level package, interleaved runs."""
     envs = variant_envs(env, workdir, baseline)
-    chosen = [n for n in envs if n.startswith(("aws_", "vault_"))]
+    chosen = [n for n in envs if n.startswith(("aws_", "vault_")) and "_with_" not in n]
     found: dict[str, dict[str, Samples]] = {name: {} for name in chosen}
     for _ in range(runs):
         for name in chosen:

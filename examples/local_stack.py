@@ -165,13 +165,15 @@ class ExampleSite:
         workers: int = 2,
         preload: bool = False,
         threads: int = 1,
+        site_dir: Path = SITE_DIR,
     ) -> None:
         self.workdir = workdir
+        self.site_dir = site_dir
         self.base_env = {
             **os.environ,
             **env,
             "EXAMPLE_DB": str(workdir / "example.sqlite3"),
-            "PYTHONPATH": str(SITE_DIR),
+            "PYTHONPATH": str(site_dir),
             "DJANGO_SETTINGS_MODULE": "django_site.settings",
         }
         self.workers = workers
@@ -186,9 +188,9 @@ class ExampleSite:
 
     def manage(self, *args: str) -> str:
         result = subprocess.run(
-            [sys.executable, str(SITE_DIR / "manage.py"), *args],
+            [sys.executable, str(self.site_dir / "manage.py"), *args],
             env=self.base_env,
-            cwd=SITE_DIR,
+            cwd=self.site_dir,
             capture_output=True,
             text=True,
             check=False,
@@ -222,7 +224,9 @@ class ExampleSite:
             ]
             if self.preload:
                 args.append("--preload")
-            self.process = Process(args, self.workdir / "gunicorn.log", self.base_env, SITE_DIR)
+            self.process = Process(
+                args, self.workdir / "gunicorn.log", self.base_env, self.site_dir
+            )
             try:
                 wait_until(lambda: self.ready() or not self.process.alive(), timeout, "gunicorn")  # type: ignore[union-attr]
             except TimeoutError:
@@ -254,6 +258,8 @@ class Browser:
 
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url
+        #: The pid of the worker that answered the last request (the site's X-Served-By).
+        self.served_by: int | None = None
         self.jar = http.cookiejar.CookieJar()
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
 
@@ -268,6 +274,12 @@ class Browser:
     def _open(self, request: urllib.request.Request) -> tuple[int, str]:
         try:
             with self.opener.open(request, timeout=10) as response:
+                self._note_worker(response.headers)
                 return int(response.status), response.read().decode("utf-8", "replace")
         except urllib.error.HTTPError as exc:
+            self._note_worker(exc.headers)
             return int(exc.code), exc.read().decode("utf-8", "replace")
+
+    def _note_worker(self, headers: Any) -> None:
+        pid = headers.get("X-Served-By") if headers is not None else None
+        self.served_by = int(pid) if pid and pid.isdigit() else None

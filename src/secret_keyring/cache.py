@@ -9,6 +9,15 @@
 * On errors: exponential backoff capped at ``backoff_max`` (default: the TTL); the last good
   keyring keeps being served, with a WARNING per failed refresh, then ERROR once it is older than
   ``max_stale``; with ``on_stale="fail"``, ``get()`` raises instead.
+* A watchdog on the same clock: a refresh still waiting for the backend after
+  ``refresh_timeout`` counts as a failed one (logged, in ``status()``, backoff applies) and is
+  abandoned, so the next attempt can start; what it brings later is kept only if nothing newer
+  landed meanwhile.
+* Frozen execution environments (AWS Lambda, where a process is frozen between requests and a
+  background thread may never get to run): a spawned refresh that has not begun when the next
+  ``get()`` comes at least a second later is taken over, and from then on ``get()`` refreshes in
+  line, waiting up to ``refresh_timeout``, on the first call past the TTL. So does a ``get()``
+  that finds the keyring past ``max_stale`` with ``on_stale="fail"``: refreshing beats failing.
 * Fork-safe: a child process gets new locks and no in-flight refresh from its parent.
 
 Every duration is in seconds; all timing uses an injectable monotonic clock.
@@ -17,16 +26,17 @@ Every duration is in seconds; all timing uses an injectable monotonic clock.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 import logging
 import math
-import os
 import random
 import threading
 import time
-import weakref
 from collections.abc import Callable
 from typing import Any, Literal
 
+from secret_keyring._fork import AfterFork
 from secret_keyring.errors import (
     ConfigurationError,
     SecretKeyringError,
@@ -36,11 +46,29 @@ from secret_keyring.errors import (
 from secret_keyring.keyring import Keyring
 from secret_keyring.providers.base import Provider
 
-__all__ = ["CachedKeyring"]
+__all__ = ["DEFAULT_REFRESH_TIMEOUT", "CachedKeyring"]
 
 logger = logging.getLogger("secret_keyring")
 
 Listener = Callable[[Keyring], None]
+
+#: Watchdog bound, in seconds, for a provider that does not say how long one fetch may take
+#: (its ``fetch_timeout``).
+DEFAULT_REFRESH_TIMEOUT = 60.0
+#: Seconds a spawned background refresh may take to begin before the process is taken to be
+#: frozen between requests. A daemon thread starts within milliseconds anywhere else.
+_START_GRACE = 1.0
+
+
+@dataclasses.dataclass(eq=False)
+class _Attempt:
+    """One refresh: created when it is spawned, ``started_at`` set when the fetch begins."""
+
+    spawned_at: float
+    #: ``CachedKeyring._successes`` at creation: a result that lands after the attempt was
+    #: abandoned is kept only if no other refresh has succeeded since.
+    successes: int
+    started_at: float | None = None
 
 
 def _start_daemon_thread(target: Callable[[], None]) -> None:
@@ -59,6 +87,11 @@ class CachedKeyring:
             (``get()`` raises [SourceUnavailable][secret_keyring.errors.SourceUnavailable]).
         backoff_initial: first retry delay after a failed refresh, in seconds.
         backoff_max: longest retry delay, in seconds (default: ``ttl``).
+        refresh_timeout: seconds a refresh may wait for the backend before the watchdog counts
+            it as failed (default: the provider's ``fetch_timeout``, which Vault derives from
+            its request timeouts, else 60). Also how long a ``get()`` that refreshes in line
+            waits. With ``on_stale="fail"``, ``max_stale`` must be at least
+            ``ttl + refresh_timeout``.
         clock: monotonic clock (seconds).
         wall_clock: wall clock for ``status()`` timestamps (seconds since the epoch).
         random: a ``() -> float in [0, 1)`` source for jitter.
@@ -66,7 +99,8 @@ class CachedKeyring:
             function that runs it inline or records it.
 
     Raises:
-        ConfigurationError: an option is out of range.
+        ConfigurationError: an option is out of range, or ``on_stale="fail"`` comes with a
+            ``max_stale`` below ``ttl + refresh_timeout``.
     """
 
     def __init__(
@@ -79,6 +113,7 @@ class CachedKeyring:
         on_stale: Literal["serve", "fail"] = "serve",
         backoff_initial: float = 1.0,
         backoff_max: float | None = None,
+        refresh_timeout: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         random: Callable[[], float] = random.random,
@@ -94,11 +129,24 @@ class CachedKeyring:
             raise ConfigurationError(
                 f"on_stale must be 'serve' or 'fail', got {on_stale!r}",
             )
+        if refresh_timeout is None:
+            refresh_timeout = getattr(provider, "fetch_timeout", None) or DEFAULT_REFRESH_TIMEOUT
+        _check_number("refresh_timeout", refresh_timeout, minimum=0.0, exclusive=True)
+        if on_stale == "fail" and max_stale < ttl + refresh_timeout:
+            # A healthy process holds a keyring for up to ttl, and its refresh may take up to
+            # refresh_timeout: a smaller max_stale fails requests while the backend is fine.
+            raise ConfigurationError(
+                f"on_stale='fail' needs max_stale of at least ttl + refresh_timeout "
+                f"({ttl:g}s + {refresh_timeout:g}s), got max_stale={max_stale:g}s: a keyring is "
+                "up to ttl old before its refresh starts, so get() would fail while the backend "
+                "is healthy; raise max_stale or lower ttl",
+            )
         self.provider = provider
         self.ttl = float(ttl)
         self.jitter = float(jitter)
         self.max_stale = float(max_stale)
         self.on_stale = on_stale
+        self.refresh_timeout = float(refresh_timeout)
         # How old a served keyring may be: unbounded with "serve" (it logs ERROR instead).
         self._stale_limit = self.max_stale if on_stale == "fail" else math.inf
         self.backoff_initial = float(backoff_initial)
@@ -118,8 +166,10 @@ class CachedKeyring:
         self._last_error: str | None = None
         self._last_error_at: float | None = None
         self._last_exception: BaseException | None = None
-        self._attempts = 0
-        self._refreshing = False
+        self._attempts = 0  # finished or abandoned attempts: refresh() waiters watch it
+        self._successes = 0
+        self._inflight: _Attempt | None = None
+        self._inline = False  # set once a spawned refresh never began (a frozen process)
         self._listeners: list[Listener] = []
         self._new_locks()
         _live.add(self)
@@ -127,7 +177,12 @@ class CachedKeyring:
     # -- reading ------------------------------------------------------------------------------
 
     def get(self) -> Keyring:
-        """Return the keyring; never waits on the backend once primed.
+        """Return the keyring; once primed, never waits on the backend, with two exceptions.
+
+        A process whose background refreshes never get to run (frozen between requests, as on
+        AWS Lambda) refreshes in line on the first call past the TTL, and so does a call that
+        finds the keyring past ``max_stale`` with ``on_stale="fail"``; either waits at most
+        ``refresh_timeout``.
 
         Raises:
             SecretKeyringError: the first fetch failed (nothing to serve yet).
@@ -143,7 +198,7 @@ class CachedKeyring:
             return self.refresh()
         now = self._clock()
         if now >= self._next_refresh:
-            self._start_background_refresh()
+            keyring, now = self._when_due(keyring, now)
         # Checked on every read, not only when a refresh is due: between two retries (the
         # backoff window) a keyring past max_stale is just as stale.
         if now - self._fetched_at > self._stale_limit:
@@ -199,15 +254,16 @@ class CachedKeyring:
             SecretKeyringError: the fetch failed. The cached keyring, if any, is kept.
         """
         with self._cond:
-            if self._refreshing:
-                attempt = self._attempts
-                while self._attempts == attempt:
-                    self._cond.wait()
+            running = self._inflight
+            if running is not None and running.started_at is not None:
+                self._join(running, running.started_at)
                 if self._last_exception is None and self._keyring is not None:
                     return self._keyring
                 raise self._waiter_error()
-            self._refreshing = True
-        return self._run_refresh()
+            # Nothing in flight, or a spawned refresh that has not begun: this call does the
+            # work, and the spawned one finds itself replaced if it ever starts.
+            attempt = self._inflight = _Attempt(self._clock(), self._successes, self._clock())
+        return self._fetch(attempt)
 
     def prime(
         self, timeout: float = 30.0, *, sleep: Callable[[float], None] = time.sleep
@@ -250,6 +306,21 @@ class CachedKeyring:
 
     def _attempt_within(self, deadline: float, timeout: float) -> Keyring:
         """One ``refresh()`` in a helper thread, waited for until ``deadline`` at most."""
+        result = self._refresh_waiting_until(deadline, "secret-keyring-prime")
+        if result is None:
+            last = f"; last error: {self._last_error}" if self._last_error else ""
+            raise SourceUnavailable(
+                f"{self.provider.source}: no answer within the start-up timeout ({timeout:g}s): "
+                "the backend accepts connections but does not respond, or the name lookup "
+                f"hangs{last}; check the address and the backend, or raise startup_timeout",
+                source=self.provider.source,
+            )
+        return result
+
+    def _refresh_waiting_until(self, deadline: float, name: str) -> Keyring | None:
+        """``refresh()`` in a helper thread, so that a backend that never answers (or a hung
+        name lookup, which no request timeout covers) holds the caller until ``deadline`` at
+        most. ``None``: still running then (its result still lands in the cache)."""
         outcome: list[Keyring | BaseException] = []
 
         def attempt() -> None:
@@ -258,17 +329,11 @@ class CachedKeyring:
             except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
                 outcome.append(exc)
 
-        worker = threading.Thread(target=attempt, name="secret-keyring-prime", daemon=True)
+        worker = threading.Thread(target=attempt, name=name, daemon=True)
         worker.start()
         worker.join(max(0.0, deadline - self._clock()))
         if worker.is_alive() or not outcome:
-            last = f"; last error: {self._last_error}" if self._last_error else ""
-            raise SourceUnavailable(
-                f"{self.provider.source}: no answer within the start-up timeout ({timeout:g}s): "
-                "the backend accepts connections but does not respond, or the name lookup "
-                f"hangs{last}; check the address and the backend, or raise startup_timeout",
-                source=self.provider.source,
-            )
+            return None
         result = outcome[0]
         if isinstance(result, BaseException):
             raise result
@@ -291,11 +356,15 @@ class CachedKeyring:
             "ttl": self.ttl,
             "next_refresh": max(0.0, self._next_refresh - now) if keyring else 0.0,
             "stale": age is not None and age > self.max_stale,
-            "refreshing": self._refreshing,
+            "refreshing": self._inflight is not None,
+            "refresh_mode": "inline" if self._inline else "background",
             "failures": self._failures,
             "last_error": self._last_error,
             "last_error_at": self._last_error_at,
             "fingerprints": keyring.fingerprints if keyring else None,
+            "backend_history": bool(getattr(self.provider, "backend_history", False)),
+            # A backend's own notes (e.g. an AWSPENDING version it no longer trusts).
+            "provider": _provider_status(self.provider),
         }
 
     def __repr__(self) -> str:
@@ -316,25 +385,90 @@ class CachedKeyring:
     def _after_fork(self) -> None:
         # The parent's refresh thread does not exist here, and its lock may be held forever.
         self._new_locks()
-        self._refreshing = False
+        self._inflight = None
 
-    def _start_background_refresh(self) -> None:
-        with self._lock:
-            if self._refreshing or self._clock() < self._next_refresh:
-                return
-            self._refreshing = True
+    def _when_due(self, keyring: Keyring, now: float) -> tuple[Keyring, float]:
+        """The slow path of ``get()``: a refresh is due or in flight. Starts one (in the
+        background, or in line in a frozen process or past ``max_stale`` with
+        ``on_stale="fail"``), and runs the watchdog over the one in flight."""
+        with self._cond:
+            attempt = self._inflight
+            if attempt is not None:
+                if attempt.started_at is not None:
+                    if now - attempt.started_at >= self.refresh_timeout:
+                        self._abandon(attempt, attempt.started_at, now)
+                    return keyring, now
+                if now - attempt.spawned_at < _START_GRACE:
+                    return keyring, now
+                self._inflight = None  # it never began: replaced, it fetches nothing if it does
+                self._cond.notify_all()
+                if not self._inline:
+                    self._inline = True
+                    logger.warning(
+                        "secret_keyring: the background refresh of %s started %.0fs ago has not "
+                        "begun running: this process is frozen between requests (AWS Lambda?); "
+                        "refreshing in line from now on, waiting at most %gs",
+                        self.provider.source,
+                        now - attempt.spawned_at,
+                        self.refresh_timeout,
+                    )
+            elif now < self._next_refresh:
+                return self._keyring or keyring, now  # another thread's refresh has landed
+            spawned = None
+            if not (self._inline or now - self._fetched_at > self._stale_limit):
+                spawned = self._inflight = _Attempt(now, self._successes)
+        if spawned is None:
+            # In line. Failures are recorded, logged and in status(); this caller serves what
+            # it has, and a fetch still running at the deadline lands when it is done.
+            with contextlib.suppress(Exception):
+                self._refresh_waiting_until(now + self.refresh_timeout, "secret-keyring-inline")
+            return self._keyring or keyring, self._clock()
         try:
-            self._spawn(self._background_refresh)
+            self._spawn(functools.partial(self._background_refresh, spawned))
         except Exception:  # e.g. RuntimeError: can't start new thread
             logger.exception("secret_keyring: could not start a background refresh")
             with self._cond:
-                self._refreshing = False
-                self._cond.notify_all()
+                self._finish(spawned)
+        return keyring, now
 
-    def _background_refresh(self) -> None:
-        # Already recorded in status() and logged by _run_refresh; a thread has nobody to tell.
+    def _background_refresh(self, attempt: _Attempt) -> None:
+        with self._cond:
+            if self._inflight is not attempt:
+                return  # replaced before it began (see _when_due)
+            attempt.started_at = self._clock()
+        # Already recorded in status() and logged; a thread has nobody to tell.
         with contextlib.suppress(Exception):
-            self._run_refresh()
+            self._fetch(attempt)
+
+    def _join(self, attempt: _Attempt, started_at: float) -> None:
+        """Wait (holding the condition) until ``attempt`` finishes or the watchdog gives up."""
+        while self._inflight is attempt:
+            left = started_at + self.refresh_timeout - self._clock()
+            if left <= 0:
+                self._abandon(attempt, started_at, self._clock())
+                return
+            self._cond.wait(left)
+
+    def _abandon(self, attempt: _Attempt, started_at: float, now: float) -> None:
+        """The watchdog: the attempt (lock held) has waited past ``refresh_timeout``."""
+        self._record_failure(
+            SourceUnavailable(
+                f"{self.provider.source}: a refresh has been waiting for the backend for "
+                f"{now - started_at:.0f}s, past refresh_timeout="
+                f"{self.refresh_timeout:g}s: the backend accepts connections but does not "
+                "answer, or a name lookup hangs; abandoned it, the next attempt follows the "
+                "backoff",
+                source=self.provider.source,
+            )
+        )
+        self._finish(attempt)
+
+    def _finish(self, attempt: _Attempt) -> None:
+        """Clear ``attempt`` (lock held) if it is still the one in flight; wake waiters."""
+        if self._inflight is attempt:
+            self._inflight = None
+            self._attempts += 1
+            self._cond.notify_all()
 
     def _delay_after_failure(self) -> float:
         delay = min(self.backoff_initial * 2 ** min(self._failures - 1, 30), self.backoff_max)
@@ -349,23 +483,32 @@ class CachedKeyring:
             source=self.provider.source,
         )
 
-    def _run_refresh(self) -> Keyring:
-        """Fetch while holding the refreshing flag; the caller has set it."""
-        new: Keyring | None = None
-        changed = False
+    def _fetch(self, attempt: _Attempt) -> Keyring:
+        """Fetch for ``attempt``, which the caller has made the one in flight and started."""
         try:
             new = self.provider.fetch()
-        except Exception as exc:
-            self._record_failure(exc)
-            clear_locals(exc)  # whatever provider it is: no payload in the frames it left
-            raise
-        finally:
+        except BaseException as exc:
             with self._cond:
-                if new is not None:
-                    changed = self._record_success(new)
-                self._refreshing = False
-                self._attempts += 1
-                self._cond.notify_all()
+                if self._inflight is attempt and isinstance(exc, Exception):
+                    self._record_failure(exc)
+                self._finish(attempt)
+            if isinstance(exc, Exception):
+                clear_locals(exc)  # whatever provider it is: no payload in the frames it left
+            raise
+        with self._cond:
+            current = self._inflight is attempt
+            # An abandoned attempt that answers after all still brings a good keyring, unless
+            # a later refresh has already landed one that may be newer.
+            kept = current or self._successes == attempt.successes
+            changed = kept and self._record_success(new)
+            if not current:
+                logger.info(
+                    "secret_keyring: a refresh of %s abandoned by the watchdog has answered "
+                    "after all; %s",
+                    self.provider.source,
+                    "keeping its keyring" if kept else "a later refresh landed first, dropped it",
+                )
+            self._finish(attempt)
         if changed:
             self._notify(new)
         return new
@@ -374,6 +517,7 @@ class CachedKeyring:
         now = self._clock()
         old = self._keyring
         changed = not new.same_keys(old)
+        self._successes += 1
         self._keyring = new
         self._fetched_at = now
         self._fetched_at_wall = self._wall_clock()
@@ -401,30 +545,30 @@ class CachedKeyring:
         return changed
 
     def _record_failure(self, exc: BaseException) -> None:
-        with self._cond:
-            now = self._clock()
-            self._failures += 1
-            self._last_exception = exc
-            self._last_error = f"{type(exc).__name__}: {exc}"
-            self._last_error_at = self._wall_clock()
-            delay = self._delay_after_failure()
-            self._next_refresh = now + delay
-            if self._keyring is None:
-                return  # the caller sees the exception; nothing is being served yet
-            age = now - self._fetched_at
-            level = logging.ERROR if age > self.max_stale else logging.WARNING
-            logger.log(
-                level,
-                "secret_keyring: refresh from %s failed (%s); serving the keyring fetched "
-                "%.0fs ago (current=%s)%s; retry %d in %.1fs",
-                self.provider.source,
-                self._last_error,
-                age,
-                self._keyring.fingerprints["current"],
-                " PAST max_stale" if level == logging.ERROR else "",
-                self._failures + 1,
-                delay,
-            )
+        """Count a failed refresh, schedule the retry and log it; the lock is held."""
+        now = self._clock()
+        self._failures += 1
+        self._last_exception = exc
+        self._last_error = f"{type(exc).__name__}: {exc}"
+        self._last_error_at = self._wall_clock()
+        delay = self._delay_after_failure()
+        self._next_refresh = now + delay
+        if self._keyring is None:
+            return  # the caller sees the exception; nothing is being served yet
+        age = now - self._fetched_at
+        level = logging.ERROR if age > self.max_stale else logging.WARNING
+        logger.log(
+            level,
+            "secret_keyring: refresh from %s failed (%s); serving the keyring fetched "
+            "%.0fs ago (current=%s)%s; retry %d in %.1fs",
+            self.provider.source,
+            self._last_error,
+            age,
+            self._keyring.fingerprints["current"],
+            " PAST max_stale" if level == logging.ERROR else "",
+            self._failures + 1,
+            delay,
+        )
 
     def _notify(self, keyring: Keyring) -> None:
         for listener in list(self._listeners):
@@ -456,13 +600,9 @@ def _check_number(
         raise ConfigurationError(f"{name} must be {' and '.join(bounds)}, got {value!r}")
 
 
-_live: weakref.WeakSet[CachedKeyring] = weakref.WeakSet()
+_live: AfterFork[CachedKeyring] = AfterFork()
 
 
-def _after_fork_in_child() -> None:
-    for cache in list(_live):
-        cache._after_fork()
-
-
-if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+def _provider_status(provider: Provider) -> dict[str, Any]:
+    report = getattr(provider, "status", None)
+    return dict(report()) if callable(report) else {}

@@ -9,23 +9,37 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
+import re
 import sys
 from collections.abc import Sequence
 
 from secret_keyring.cache import CachedKeyring
-from secret_keyring.errors import SecretKeyringError
-from secret_keyring.keyring import keyring_to_json
-from secret_keyring.rotation import RotationReport
-from secret_keyring.status import render_status, status_json
+from secret_keyring.errors import ConfigurationError, InvalidSecret, SecretKeyringError
+from secret_keyring.keyring import MIN_KEY_LENGTH, Keyring, keyring_to_json
+from secret_keyring.rotation import RotationReport, add_interval_options
+from secret_keyring.status import fingerprint_rows, render_status, status_json
 from secret_keyring.urls import provider_from_url
 
 __all__ = ["main"]
 
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 
+#: ``rotate`` runs outside any Django project, so it cannot see what else uses the key.
+CANNOT_AUDIT = (
+    "secret-keyring rotate: note: this command cannot see your Django project, so it has not "
+    "checked what else uses SECRET_KEY (JWT libraries, encrypted fields). Run "
+    "`manage.py rotate_secret_key` instead, or `manage.py check --deploy` first: see "
+    "'What a rotation affects' in the docs."
+)
+
 
 def _parser() -> argparse.ArgumentParser:
+    from secret_keyring.rotation.lambda_zip import BACKENDS
+
     parser = argparse.ArgumentParser(
         prog="secret-keyring",
         description="Inspect, create and rotate Django secret keyrings in Vault/OpenBao, "
@@ -49,15 +63,31 @@ def _parser() -> argparse.ArgumentParser:
         "--max-fallbacks", type=int, default=3, metavar="N", help="previous keys to keep (3)"
     )
     rotate.add_argument("--json", action="store_true", help="machine-readable output")
+    add_interval_options(rotate)
 
     init = sub.add_parser("init", help="write a first keyring (current + next) where none exists")
     init.add_argument("url", help="source URL")
+    init.add_argument(
+        "--adopt-env",
+        metavar="VAR",
+        help="adopt the site's existing key, read from environment variable VAR (never from "
+        "the command line): it stays current, so nobody is logged out; rotate twice to retire "
+        "it. Refuses to overwrite an existing secret",
+    )
     init.add_argument("--json", action="store_true", help="machine-readable output")
 
     lambda_zip = sub.add_parser(
-        "lambda-zip", help="build the Secrets Manager rotation Lambda's deployment zip"
+        "lambda-zip",
+        help="build a rotation Lambda's deployment zip (Secrets Manager, or Vault with hvac)",
     )
     lambda_zip.add_argument("path", help="where to write the zip")
+    lambda_zip.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="aws",
+        help="aws: the Secrets Manager rotation Lambda (default); vault: the scheduled "
+        "Vault/OpenBao rotation, with hvac and its dependencies bundled",
+    )
 
     generate = sub.add_parser(
         "generate", help="print a fresh keyring JSON (current + next) to store yourself"
@@ -81,35 +111,67 @@ def _report(report: RotationReport, as_json: bool) -> None:
     if as_json:
         print(json.dumps(dataclasses.asdict(report), indent=2, sort_keys=True, default=str))
         return
-    fps = report.fingerprints or {}
     print(f"{report.source}: {report.how}")
     print(f"  version   {report.version or '-'}")
-    if fps:
-        print(f"  current   {fps.get('current') or '-'}")
-        print(f"  next      {fps.get('next') or '- (none)'}")
-        print(f"  previous  {', '.join(fps.get('previous') or []) or '- (none)'}")
+    for name, value in fingerprint_rows(report.fingerprints):
+        print(f"  {name.ljust(8)}  {value}")
 
 
 def _rotate(args: argparse.Namespace) -> int:
     from secret_keyring.rotation.run import rotate_source
 
     provider = provider_from_url(args.url, max_fallbacks=args.max_fallbacks)
-    _report(rotate_source(provider, max_fallbacks=args.max_fallbacks), args.json)
+    print(CANNOT_AUDIT, file=sys.stderr)
+    report = rotate_source(
+        provider,
+        max_fallbacks=args.max_fallbacks,
+        min_interval=args.min_interval,
+        force=args.force,
+    )
+    _report(report, args.json)
     return 0
 
 
 def _init(args: argparse.Namespace) -> int:
     from secret_keyring.rotation.run import init_source
 
-    _report(init_source(provider_from_url(args.url)), args.json)
+    provider = provider_from_url(args.url)
+    adopt = _adopted(args.adopt_env, provider.source) if args.adopt_env is not None else None
+    _report(init_source(provider, adopt=adopt), args.json)
     return 0
 
 
-def _lambda_zip(args: argparse.Namespace) -> int:
-    from secret_keyring.rotation.lambda_zip import HANDLER, build_lambda_zip
+def _adopted(variable: str, source: str) -> Keyring:
+    """The keyring around the key in ``$variable`` (the site's current SECRET_KEY)."""
+    from secret_keyring.rotation.keygen import adopt_keyring
 
-    names = build_lambda_zip(args.path)
-    print(f"wrote {args.path}: {len(names)} files; handler {HANDLER}")
+    if not _ENV_NAME.match(variable) or len(variable) >= MIN_KEY_LENGTH:
+        # Perhaps the key itself, typed where the variable's name belongs: never repeat it.
+        raise ConfigurationError(
+            f"{source}: --adopt-env takes the name of an environment variable (letters, digits, "
+            "underscore) that holds the key, not the key: the command line is visible to "
+            "other users and kept in shell history",
+            source=source,
+        )
+    key = os.environ.get(variable)
+    if not key:
+        raise ConfigurationError(
+            f"{source}: --adopt-env {variable}: the environment variable is "
+            f"{'empty' if key == '' else 'not set'}; export the site's current SECRET_KEY in "
+            "it (from a secret store or a prompt, not on the command line)",
+            source=source,
+        )
+    try:
+        return adopt_keyring(key, source=f"${variable}")
+    except InvalidSecret as exc:
+        raise ConfigurationError(f"{source}: --adopt-env: {exc}", source=source) from None
+
+
+def _lambda_zip(args: argparse.Namespace) -> int:
+    from secret_keyring.rotation.lambda_zip import HANDLERS, build_lambda_zip
+
+    names = build_lambda_zip(args.path, backend=args.backend)
+    print(f"wrote {args.path}: {len(names)} files; handler {HANDLERS[args.backend]}")
     return 0
 
 

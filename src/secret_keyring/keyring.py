@@ -12,24 +12,38 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from secret_keyring.errors import InvalidSecret, SecretNotFound, WeakSecretKey, clears_locals
+from secret_keyring.errors import (
+    ConfigurationError,
+    InvalidSecret,
+    SecretNotFound,
+    WeakSecretKey,
+    clears_locals,
+)
 
 __all__ = [
+    "MAX_FALLBACKS",
     "MAX_KEYS",
     "MAX_PAYLOAD_BYTES",
     "Keyring",
     "Payload",
+    "check_max_fallbacks",
     "fingerprint",
+    "is_weak",
     "keyring_to_json",
     "parse_mapping",
     "parse_payload",
     "validate_key",
+    "weakness",
 ]
 
 #: Largest payload accepted, in bytes (UTF-8).
 MAX_PAYLOAD_BYTES = 64 * 1024
 #: Most keys in one keyring: every fallback costs an HMAC on each failed verification.
 MAX_KEYS = 20
+#: Most previous keys a rotation keeps, and most older versions a plain payload takes as
+#: fallbacks: room for ``current`` and ``next`` within :data:`MAX_KEYS`. One range for every
+#: place the option is accepted (``secret_keys()``, the providers, the CLI, the handlers).
+MAX_FALLBACKS = MAX_KEYS - 2
 #: Deepest JSON nesting accepted (a keyring is two levels deep). Checked before decoding because
 #: the depth at which ``json`` gives up with ``RecursionError`` differs between Python versions.
 MAX_JSON_DEPTH = 64
@@ -39,6 +53,34 @@ MIN_UNIQUE_CHARACTERS = 5
 INSECURE_PREFIX = "django-insecure-"
 
 _FIX_WEAK = "generate a new key with `secret-keyring generate` (or rotate the secret)"
+_FIX_WEAK_CURRENT = (
+    "generate a new key with `secret-keyring generate`, or adopt a live site's existing key "
+    "without logging anyone out: `secret-keyring init SOURCE --adopt-env VAR`, then rotate twice"
+)
+
+
+def check_max_fallbacks(value: object, *, source: str = "", name: str = "max_fallbacks") -> int:
+    """Validate a ``max_fallbacks`` option: an integer from 0 to :data:`MAX_FALLBACKS`.
+
+    Args:
+        value: the option as given.
+        source: redacted source description, for the message.
+        name: how the caller spells the option (``--max-fallbacks``, an environment variable).
+
+    Returns:
+        The value, as an ``int``.
+
+    Raises:
+        ConfigurationError: not an integer (``bool`` included), or out of range.
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_FALLBACKS:
+        prefix = f"{source}: " if source else ""
+        raise ConfigurationError(
+            f"{prefix}{name} must be an integer from 0 to {MAX_FALLBACKS} (a keyring holds at "
+            f"most {MAX_KEYS} keys: current, next and the fallbacks), got {value!r}",
+            source=source,
+        )
+    return value
 
 
 def fingerprint(key: str) -> str:
@@ -56,14 +98,37 @@ def _shown_fingerprint(key: object) -> str:
         return "<invalid>"
 
 
+def weakness(key: str) -> str | None:
+    """Why ``key`` fails Django's ``security.W009`` rules, or ``None`` if it passes them.
+
+    The reason is safe to show: it never quotes the key.
+    """
+    if key.startswith(INSECURE_PREFIX):
+        return f"the key starts with {INSECURE_PREFIX!r} (a startproject placeholder)"
+    if len(key) < MIN_KEY_LENGTH:
+        return f"the key has {len(key)} characters, Django requires at least {MIN_KEY_LENGTH}"
+    if len(set(key)) < MIN_UNIQUE_CHARACTERS:
+        return f"the key has fewer than {MIN_UNIQUE_CHARACTERS} distinct characters"
+    return None
+
+
+def is_weak(key: str) -> bool:
+    """Whether ``key`` fails Django's ``security.W009`` rules."""
+    return weakness(key) is not None
+
+
 @clears_locals
-def validate_key(key: object, *, source: str = "", field: str = "current") -> str:
+def validate_key(
+    key: object, *, source: str = "", field: str = "current", allow_weak: bool = False
+) -> str:
     """Check one key against Django's W009 rules and our text rules.
 
     Args:
         key: the candidate key.
         source: redacted source description, for the message.
         field: which member of the keyring this is (``current``, ``next``, ``previous[2]``).
+        allow_weak: accept a key that fails only the W009 rules (an adopted site's old key in
+            the roles where the keyring allows one, see [Keyring][secret_keyring.Keyring]).
 
     Returns:
         The key, unchanged.
@@ -71,7 +136,7 @@ def validate_key(key: object, *, source: str = "", field: str = "current") -> st
     Raises:
         InvalidSecret: not a string, or it contains control or non-printable characters.
         WeakSecretKey: shorter than 50 characters, fewer than 5 distinct characters, or it
-            starts with ``django-insecure-``.
+            starts with ``django-insecure-`` (unless ``allow_weak``).
     """
     where = _where(source, field)
     if not isinstance(key, str):
@@ -99,25 +164,34 @@ def validate_key(key: object, *, source: str = "", field: str = "current") -> st
             f"{where}: the key has leading or trailing whitespace; store it without",
             source=source,
         )
-    if key.startswith(INSECURE_PREFIX):
-        raise WeakSecretKey(
-            f"{where}: the key starts with {INSECURE_PREFIX!r} (a startproject placeholder); "
-            f"{_FIX_WEAK}",
-            source=source,
-        )
-    if len(key) < MIN_KEY_LENGTH:
-        raise WeakSecretKey(
-            f"{where}: the key has {len(key)} characters, Django requires at least "
-            f"{MIN_KEY_LENGTH}; {_FIX_WEAK}",
-            source=source,
-        )
-    if len(set(key)) < MIN_UNIQUE_CHARACTERS:
-        raise WeakSecretKey(
-            f"{where}: the key has fewer than {MIN_UNIQUE_CHARACTERS} distinct characters; "
-            f"{_FIX_WEAK}",
-            source=source,
-        )
+    reason = None if allow_weak else weakness(key)
+    if reason is not None:
+        # Only `next` can never hold a live site's old key: elsewhere, adopting it is the fix.
+        fix = _FIX_WEAK if field.endswith("next") else _FIX_WEAK_CURRENT
+        raise WeakSecretKey(f"{where}: {reason}; {fix}", source=source)
     return key
+
+
+def _validate_roles(
+    current: object, nxt: object, previous: Sequence[object], source: str, prefix: str = ""
+) -> None:
+    """The one rule for which role may hold a weak key.
+
+    ``next`` must be strong: it is what the next rotation promotes. ``previous`` may hold a weak
+    key: it only verifies old signatures, and rotation drops it (``rotation.keygen.rotate``).
+    ``current`` may be weak only while a strong ``next`` waits to replace it: the shape
+    ``secret-keyring init --adopt-env`` writes for a site's existing key, so that adopting the
+    library logs nobody out. A plain key (no ``next``) is always judged strictly.
+    """
+
+    def name(member: str) -> str:
+        return f"{prefix}.{member}" if prefix else member
+
+    validate_key(current, source=source, field=name("current"), allow_weak=nxt is not None)
+    if nxt is not None:
+        validate_key(nxt, source=source, field=name("next"))
+    for index, key in enumerate(previous):
+        validate_key(key, source=source, field=f"{name('previous')}[{index}]", allow_weak=True)
 
 
 def _where(source: str, field: str) -> str:
@@ -147,7 +221,10 @@ def member_names(data: Mapping[Any, Any], limit: int = 10) -> str:
 class Keyring:
     """The keys of one Django site: ``current`` signs, ``next`` and ``previous`` verify.
 
-    Construction validates every key (Django W009 rules), so a ``Keyring`` that exists is usable.
+    Construction validates every key, so a ``Keyring`` that exists is usable. Every key must
+    pass Django's W009 rules, with one exception for adopting a live site's existing key: a weak
+    key is accepted in ``previous``, and as ``current`` while a strong ``next`` is there to
+    replace it (what ``secret-keyring init --adopt-env`` writes). ``next`` is always strong.
 
     Attributes:
         current: the key Django signs with (``SECRET_KEY``).
@@ -159,7 +236,7 @@ class Keyring:
 
     Raises:
         InvalidSecret: a key is not printable text, or there are more than 20 keys.
-        WeakSecretKey: a key fails Django's W009 rules.
+        WeakSecretKey: ``next``, or a ``current`` with no ``next``, fails Django's W009 rules.
     """
 
     current: str
@@ -189,11 +266,7 @@ class Keyring:
                 "trim 'previous'",
                 source=self.source,
             )
-        validate_key(self.current, source=self.source, field="current")
-        if self.next is not None:
-            validate_key(self.next, source=self.source, field="next")
-        for index, key in enumerate(self.previous):
-            validate_key(key, source=self.source, field=f"previous[{index}]")
+        _validate_roles(self.current, self.next, self.previous, self.source)
 
     @property
     def fallbacks(self) -> list[str]:
@@ -208,12 +281,20 @@ class Keyring:
         return result
 
     @property
+    def weak(self) -> tuple[str, ...]:
+        """The keys that fail Django's W009 rules: an adopted site's old key, at most as
+        ``current`` (before the first rotation) or in ``previous`` (until the second)."""
+        return tuple(key for key in (self.current, *self.previous) if is_weak(key))
+
+    @property
     def fingerprints(self) -> dict[str, Any]:
-        """Fingerprints of every key, for logs and status output."""
+        """Fingerprints of every key, for logs and status output; ``weak`` lists those of
+        :attr:`weak`."""
         return {
             "current": fingerprint(self.current),
             "next": fingerprint(self.next) if self.next is not None else None,
             "previous": [fingerprint(key) for key in self.previous],
+            "weak": [fingerprint(key) for key in self.weak],
         }
 
     def same_keys(self, other: Keyring | None) -> bool:
@@ -347,7 +428,7 @@ def _load_json(text: str, source: str, field: str) -> Any:
         return json.loads(text, object_pairs_hook=_reject_duplicates)
     except _DuplicateName as exc:
         raise InvalidSecret(
-            f"{where}: the JSON object names {exc.name!r} more than once; keep one",
+            f"{where}: the JSON object names {shown_name(exc.name)} more than once; keep one",
             source=source,
         ) from None
     except RecursionError:
@@ -397,20 +478,15 @@ def parse_payload(raw: str | bytes, *, source: str = "", field: str | None = Non
             )
         data = _load_json(stripped, source, field)
         return parse_mapping(data, source=source, field=field)
-    if stripped[0] in '{["' or stripped in ("null", "true", "false") or _is_number(stripped):
-        data = _load_json(stripped, source, "value")
-        if isinstance(data, str):
-            return _plain(data, source, "value")
-        return parse_mapping(data, source=source, field=None)
+    # Keyring JSON is only ever an object, and a JSON string is a plain key written as JSON:
+    # text that starts like one of the two must be one (a truncated keyring is not a key).
+    # Anything else is a key, judged by Django's rules: a number (``str(secrets.randbits(256))``
+    # passes them), a list, a word.
+    if stripped[0] == "{":
+        return parse_mapping(_load_json(stripped, source, "value"), source=source, field=None)
+    if stripped[0] == '"':
+        return _plain(_load_json(stripped, source, "value"), source, "value")
     return _plain(stripped, source, "value")
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 @clears_locals
@@ -520,11 +596,7 @@ def _keyring_members(data: Mapping[Any, Any], source: str, prefix: str) -> Paylo
             f"{MAX_PAYLOAD_BYTES} are allowed; store only the keyring",
             source=source,
         )
-    validate_key(current, source=source, field=name("current"))
-    if nxt is not None:
-        validate_key(nxt, source=source, field=name("next"))
-    for index, key in enumerate(previous):
-        validate_key(key, source=source, field=f"{name('previous')}[{index}]")
+    _validate_roles(current, nxt, previous, source, prefix)
     return Payload("keyring", current, nxt, tuple(previous))
 
 

@@ -7,12 +7,18 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["render_status", "status_json"]
+__all__ = ["fingerprint_rows", "render_status", "status_json"]
 
 _PLAIN_NOTE = (
     "plain payload: fallbacks come from the backend's older versions, so during a rotation a "
     "process with a stale cache rejects signatures made with the new key; store keyring JSON "
     "(current/next/previous) for zero-failure fleet rotation"
+)
+
+
+_NO_HISTORY_NOTE = (
+    "plain key: this source keeps no older versions, so the key has no fallbacks and "
+    "replacing it logs everybody out; store keyring JSON (current/next/previous) instead"
 )
 
 
@@ -33,29 +39,52 @@ def _when(epoch: object) -> str:
     return moment.isoformat(timespec="seconds")
 
 
+def fingerprint_rows(fps: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+    """``current``/``next``/``previous`` rows of a fingerprints dict, a weak key marked."""
+    if not fps:
+        return []
+    weak = set(fps.get("weak") or [])
+
+    def shown(fp: str, retired_by: str) -> str:
+        return f"{fp} (weak: {retired_by})" if fp in weak else fp
+
+    previous = [shown(fp, "the next rotation drops it") for fp in fps.get("previous") or []]
+    current = fps.get("current")
+    return [
+        ("current", shown(current, "two rotations retire it") if current else "-"),
+        ("next", fps.get("next") or "- (none)"),
+        ("previous", ", ".join(previous) if previous else "- (none)"),
+    ]
+
+
 def render_status(status: Mapping[str, Any]) -> str:
     """A readable table of a status dict; fingerprints only."""
     fps = status.get("fingerprints") or {}
-    previous = fps.get("previous") or []
     rows = [
         ("source", str(status.get("source", "-"))),
         ("version", str(status.get("version") or "-")),
         ("fetched at", _when(status.get("fetched_at"))),
         ("age", _seconds(status.get("age"))),
         ("next refresh", "in " + _seconds(status.get("next_refresh"))),
-        ("current", fps.get("current") or "-"),
-        ("next", fps.get("next") or "- (none)"),
-        ("previous", ", ".join(previous) if previous else "- (none)"),
+        *(
+            fingerprint_rows(fps)
+            or [("current", "-"), ("next", "- (none)"), ("previous", "- (none)")]
+        ),
         ("failures", str(status.get("failures", 0))),
         ("last error", str(status.get("last_error") or "-")),
     ]
     if status.get("stale"):
         rows.append(("stale", "YES: past max_stale"))
+    ignored = (status.get("provider") or {}).get("ignored_pending")
+    if ignored:
+        rows.append(("ignored", f"AWSPENDING {ignored['version']}: {ignored['reason']}"))
     width = max(len(name) for name, _ in rows)
     lines = [f"{name.ljust(width)}  {value}" for name, value in rows]
     if fps and fps.get("next") is None:
-        lines.append("")
-        lines.append("note: " + _PLAIN_NOTE)
+        if status.get("backend_history"):
+            lines += ["", "note: " + _PLAIN_NOTE]
+        elif not fps.get("previous"):
+            lines += ["", "note: " + _NO_HISTORY_NOTE]
     return "\n".join(lines)
 
 

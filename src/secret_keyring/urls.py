@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from secret_keyring.errors import ConfigurationError
-from secret_keyring.keyring import MIN_KEY_LENGTH
+from secret_keyring.keyring import MIN_KEY_LENGTH, check_max_fallbacks
+from secret_keyring.providers.base import BaseProvider
 
 if TYPE_CHECKING:
     from secret_keyring.providers.base import Provider
@@ -42,7 +43,9 @@ SCHEMES: Mapping[str, frozenset[str]] = {
             "aws_header_value",
         }
     ),
-    "aws-secretsmanager": frozenset({"region", "profile", "role_arn", "endpoint_url"}),
+    "aws-secretsmanager": frozenset(
+        {"region", "profile", "role_arn", "endpoint_url", "pending_max_age"}
+    ),
     "env": frozenset({"fallbacks"}),
     "file": frozenset(),
     "dev": frozenset(),
@@ -86,12 +89,28 @@ def _redact(url: str) -> str:
         # Not a URL: perhaps the key itself, pasted where the source belongs. Keys are at least
         # MIN_KEY_LENGTH characters long; anything that long is not shown.
         return f"<a {len(url)}-character value>" if len(url) >= MIN_KEY_LENGTH else url
-    location = re.split(r"[?#]", rest, maxsplit=1)[0]
+    before_field, hash_, fragment = rest.partition("#")
+    location, _, query = before_field.partition("?")
     head, slash, tail = location.partition("/")
     if "@" in head and scheme != "aws-secretsmanager":
         head = "***@" + head.rsplit("@", 1)[1]
     shown = f"{scheme}://{head}{slash}{tail}"
+    if query:
+        shown += "?" + "&".join(_redact_option(pair) for pair in query.split("&"))
+    if hash_:
+        shown += "#" + fragment
     return shown if len(shown) <= 200 else shown[:200] + "..."
+
+
+def _redact_option(pair: str) -> str:
+    name, sep, value = pair.partition("=")
+    if unquote(name).lower() in _SECRET_OPTIONS:
+        return f"{name}{sep}***"  # refused anyway; the message must not repeat the value
+    if "@" in unquote(value):
+        # Values may be URLs themselves (addr=, endpoint_url=): hide any user-info.
+        scheme, slashes, _ = value.partition("//")
+        value = (scheme + slashes if slashes else "") + "***@" + unquote(value).rsplit("@", 1)[1]
+    return name + sep + value
 
 
 def parse_source_url(url: str) -> SourceURL:
@@ -223,10 +242,22 @@ def provider_from_url(url: str, *, max_fallbacks: int = 3) -> Provider:
         A provider; nothing is fetched yet.
 
     Raises:
-        ConfigurationError: the URL is malformed or names an unknown scheme or option.
+        ConfigurationError: the URL is malformed or names an unknown scheme or option, or
+            ``max_fallbacks`` is not an integer from 0 to 18.
         ImportError: the scheme needs an extra that is not installed.
     """
     parsed = parse_source_url(url)
+    # Checked for every scheme, even those without version history: one range everywhere.
+    check_max_fallbacks(max_fallbacks, source=parsed.redacted)
+    provider = _provider(parsed, max_fallbacks)
+    if isinstance(provider, BaseProvider):
+        # Messages and status show the URL as the user wrote it (options and #FIELD
+        # included), redacted, rather than each provider's own summary of it.
+        provider.describe_as(parsed.redacted)
+    return provider
+
+
+def _provider(parsed: SourceURL, max_fallbacks: int) -> Provider:
     scheme = parsed.scheme
     if scheme == "vault":
         return _vault(parsed, max_fallbacks)
@@ -372,8 +403,19 @@ def _aws(parsed: SourceURL, max_fallbacks: int) -> Provider:
             "(e.g. eu-west-1)",
             source=redacted,
         )
-    from secret_keyring.providers.aws import AwsSecretsManagerProvider
+    from secret_keyring.providers.aws import DEFAULT_PENDING_MAX_AGE, AwsSecretsManagerProvider
 
+    pending_max_age = DEFAULT_PENDING_MAX_AGE
+    raw_pending_max_age = parsed.options.get("pending_max_age")
+    if raw_pending_max_age is not None:
+        # The provider checks the range; only the text-to-number step is the URL's.
+        try:
+            pending_max_age = float(raw_pending_max_age)
+        except ValueError:
+            raise ConfigurationError(
+                f"source {redacted!r}: option pending_max_age must be a number of seconds",
+                source=redacted,
+            ) from None
     return AwsSecretsManagerProvider(
         secret_id,
         field=parsed.field,
@@ -382,4 +424,5 @@ def _aws(parsed: SourceURL, max_fallbacks: int) -> Provider:
         role_arn=role_arn,
         endpoint_url=parsed.options.get("endpoint_url"),
         max_fallbacks=max_fallbacks,
+        pending_max_age=pending_max_age,
     )

@@ -10,13 +10,15 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
-from django.core.management.base import SystemCheckError
-from django.test import override_settings
+from django.core.checks import run_checks
+from django.core.management import call_command, load_command_class
+from django.test import Client, override_settings
 
-from secret_keyring.keyring import fingerprint, keyring_to_json
-from secret_keyring.rotation.keygen import new_keyring
-from tests.plugins.leakguard import assert_no_key_material, make_key
+from secret_keyring.django.checks import check_weak_keys
+from secret_keyring.keyring import fingerprint, keyring_to_json, parse_payload
+from secret_keyring.rotation.keygen import adopt_keyring, new_keyring
+from tests.django.conftest import LiveSite
+from tests.plugins.leakguard import assert_no_key_material, make_key, make_weak_key
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -81,13 +83,83 @@ def test_weak_key_in_source_fails_start_up_without_showing_it(tmp_path: Path) ->
     assert "django-insecure-" + "abc123" not in result.stderr
 
 
-def test_weak_fallback_in_settings_is_an_error() -> None:
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        pytest.param({"SECRET_KEY_FALLBACKS": ["too-short"]}, id="weak fallback"),
+        pytest.param({"SECRET_KEY": "django-insecure-test-only"}, id="weak key"),
+    ],
+)
+def test_keys_the_library_did_not_supply_are_not_judged(overrides: dict[str, object]) -> None:
+    """A test settings override or a hand-set key is Django's own W009 business: our checks
+    judge only the keys secret_keys() supplied, and raise no Error outside --deploy."""
     out = StringIO()
-    with (
-        override_settings(SECRET_KEY_FALLBACKS=["too-short"]),
-        pytest.raises(SystemCheckError, match=r"secret_keyring\.E001"),
-    ):
-        call_command("check", stdout=out, stderr=out)
+    with override_settings(**overrides):
+        call_command("check", stdout=out, stderr=out)  # no SystemCheckError
+        messages = run_checks(include_deployment_checks=True)
+    assert not [m for m in messages if m.id.startswith("secret_keyring.E")]
+    assert "secret_keyring.W004" not in {m.id for m in messages}
+
+
+@pytest.fixture
+def adopted_file(tmp_path: Path) -> Path:
+    path = tmp_path / "adopted.json"
+    path.write_text(keyring_to_json(adopt_keyring(make_weak_key())))
+    return path
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("check",),
+        ("migrate", "--no-input", "-v", "0"),
+        ("secret_key_status",),
+        ("test", "--no-input", "tests.django.project"),
+    ],
+    ids=lambda command: command[0],
+)
+def test_an_adopted_weak_key_blocks_no_command(adopted_file: Path, command: tuple[str]) -> None:
+    result = manage(*command, source=f"file://{adopted_file}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "secret_keyring.W004" not in result.stdout + result.stderr
+    assert_no_key_material(result.stdout + result.stderr, "command output")
+
+
+def test_an_adopted_weak_key_is_a_deploy_warning_naming_the_fix(adopted_file: Path) -> None:
+    result = manage("check", "--deploy", source=f"file://{adopted_file}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "secret_keyring.W004" in result.stderr
+    assert "Rotate twice" in result.stderr
+    assert_no_key_material(result.stdout + result.stderr, "check output")
+
+
+def test_secret_key_status_marks_the_weak_fingerprint(adopted_file: Path) -> None:
+    weak = parse_payload(adopted_file.read_bytes()).current
+    result = manage("secret_key_status", source=f"file://{adopted_file}")
+    assert f"{fingerprint(weak)} (weak" in result.stdout
+    data = json.loads(manage("secret_key_status", "--json", source=f"file://{adopted_file}").stdout)
+    assert data["fingerprints"]["weak"] == [fingerprint(weak)]
+
+
+def test_the_deploy_warning_follows_the_weak_key_until_it_is_dropped(site: LiveSite) -> None:
+    site.write(adopt_keyring(make_weak_key()))
+    site.pass_ttl()
+    Client().get("/whoami/")
+    (message,) = check_weak_keys()
+    assert message.id == "secret_keyring.W004"
+    assert "Rotate twice" in (message.hint or "")
+
+    site.rotate()
+    site.pass_ttl()
+    Client().get("/whoami/")
+    (message,) = check_weak_keys()
+    assert "signs with it" not in message.msg
+    assert "Rotate once more" in (message.hint or "")
+
+    site.rotate()
+    site.pass_ttl()
+    Client().get("/whoami/")
+    assert check_weak_keys() == []
 
 
 def test_secret_key_status_command(keyring_file: Path) -> None:
@@ -117,3 +189,23 @@ def test_missing_source_is_improperly_configured() -> None:
     ).stdout
     assert out.startswith("ImproperlyConfigured")
     assert "DJANGO_SECRET_KEY_SOURCE" in out
+
+
+def _now() -> list[str]:
+    """``--force`` where the command enforces a minimum interval between rotations: the keyring
+    was written a moment ago, and a test cannot wait the interval out."""
+    parser = load_command_class("secret_keyring.django", "rotate_secret_key").create_parser(
+        "manage.py", "rotate_secret_key"
+    )
+    return ["--force"] if "--force" in parser.format_help() else []
+
+
+def test_rotate_secret_key_marks_the_weak_key_it_keeps_for_one_rotation(site: LiveSite) -> None:
+    weak = make_weak_key()
+    site.write(adopt_keyring(weak))
+    out = StringIO()
+    call_command("rotate_secret_key", *_now(), stdout=out)
+    text = out.getvalue()
+    assert f"previous {fingerprint(weak)} (weak: the next rotation drops it)" in text
+    assert_no_key_material(text, "rotate_secret_key output")
+    assert site.stored().previous == (weak,)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
 import threading
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -186,3 +189,142 @@ def test_settings_update_order_leaves_no_stale_cache(site: LiveSite) -> None:
             assert new.fallbacks == settings.SECRET_KEY_FALLBACKS
     finally:
         settings._wrapped = real
+
+
+def _verifies(key: str, signing_key: str, fallbacks: list[str]) -> bool:
+    """Whether what ``key`` signs passes Django's check with these two settings."""
+    signed = signing.Signer(key=key, salt="update-order").sign("value")
+    checker = signing.Signer(key=signing_key, fallback_keys=fallbacks, salt="update-order")
+    try:
+        checker.unsign(signed)
+    except signing.BadSignature:
+        return False
+    return True
+
+
+def test_every_current_key_verifies_at_every_write_of_an_update(site: LiveSite) -> None:
+    """The wrapped settings object is observed at each write (a spy on its ``__setattr__``):
+    at every step, the old and the new ``current`` both verify, whether a reader looks at the
+    wrapped object or through ``LazySettings`` at that instant."""
+    old = site.cache.get()
+    new = site.rotate()
+    holder: Any = settings._wrapped
+    real_class = type(holder)
+    steps: list[tuple[str, str, str, list[str]]] = []
+
+    class Spy(real_class):  # type: ignore[misc, valid-type]
+        def __setattr__(self, name: str, value: object) -> None:
+            super().__setattr__(name, value)
+            if name in ("SECRET_KEY", "SECRET_KEY_FALLBACKS"):
+                steps.append((name, "wrapped", self.SECRET_KEY, list(self.SECRET_KEY_FALLBACKS)))
+                steps.append(
+                    (name, "settings", settings.SECRET_KEY, list(settings.SECRET_KEY_FALLBACKS))
+                )
+
+    holder.__class__ = Spy
+    try:
+        site.pass_ttl()
+        site.live.check()
+    finally:
+        holder.__class__ = real_class
+
+    assert len(steps) == 6  # three writes, two views each
+    for index, (name, view, key, fallbacks) in enumerate(steps):
+        assert isinstance(fallbacks, list)
+        for current in (old.current, new.current):
+            assert _verifies(current, key, fallbacks), (
+                f"step {index // 2 + 1} (after writing {name}, seen through {view}): "
+                f"a signature by {fingerprint(current)} is rejected"
+            )
+    assert settings.SECRET_KEY == new.current
+    assert settings.SECRET_KEY_FALLBACKS == new.fallbacks
+
+
+def test_a_reader_that_recaches_the_old_key_is_repaired_by_the_next_request(
+    site: LiveSite,
+) -> None:
+    """Forced interleaving of the race no write order prevents: a reader inside
+    ``LazySettings.__getattr__`` reads the wrapped value before the update and caches it after
+    the update dropped the cache. The next request's check must drop it."""
+    old = site.cache.get()
+    new = site.rotate()
+    holder: Any = settings._wrapped
+    real_class = type(holder)
+    has_read = threading.Event()
+    may_cache = threading.Event()
+
+    class PausesTheReader(real_class):  # type: ignore[misc, valid-type]
+        def __getattribute__(self, name: str) -> Any:
+            value = super().__getattribute__(name)
+            if name == "SECRET_KEY" and threading.current_thread().name == "stale-reader":
+                has_read.set()
+                may_cache.wait(10)
+            return value
+
+    settings.__dict__.pop("SECRET_KEY", None)  # the reader goes through __getattr__
+    holder.__class__ = PausesTheReader
+    reader = threading.Thread(target=lambda: settings.SECRET_KEY, name="stale-reader")
+    try:
+        reader.start()
+        assert has_read.wait(10)  # it holds the old value, not yet cached
+        site.pass_ttl()
+        site.live.check()  # the update: writes the wrapped object, drops the cache
+        may_cache.set()
+        reader.join(10)
+    finally:
+        holder.__class__ = real_class
+    assert holder.SECRET_KEY == new.current
+    assert settings.SECRET_KEY == old.current  # the race happened: LazySettings serves the old
+
+    Client().get("/whoami/")  # the next request, at the same instant
+    assert settings.SECRET_KEY == new.current
+    assert settings.SECRET_KEY_FALLBACKS == new.fallbacks
+
+
+def test_a_failing_keys_rotated_receiver_does_not_fail_the_request(
+    site: LiveSite, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(sender: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug in a receiver")
+
+    keys_rotated.connect(broken)
+    try:
+        new = site.rotate()
+        site.pass_ttl()
+        response = Client().get("/whoami/")
+    finally:
+        keys_rotated.disconnect(broken)
+    assert response.status_code == 200
+    assert settings.SECRET_KEY == new.current
+    records = [r for r in caplog.records if r.name == "secret_keyring.django"]
+    failed = next(r for r in records if "keys_rotated receiver" in r.getMessage())
+    assert failed.levelno == logging.ERROR
+    assert "broken" in failed.getMessage()
+    assert fingerprint(new.current) in failed.getMessage()
+    assert failed.exc_info is not None
+    assert isinstance(failed.exc_info[1], RuntimeError)
+    assert failed.exc_info[2] is not None  # with its traceback
+
+
+# Python 3.12+ warns about fork() with threads alive; the child below uses none of them.
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+def test_a_forked_child_applies_keys_although_the_parent_held_the_lock(site: LiveSite) -> None:
+    """gunicorn --preload: a thread of the parent was applying a keyring at fork time; the
+    child inherits the held lock, but not the thread that would release it."""
+    new = site.rotate()
+    site.pass_ttl()
+    site.live._lock.acquire()
+    try:
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child reports through its exit code
+            code = 1
+            try:
+                site.live.check()
+                code = 0 if settings.SECRET_KEY == new.current else 2
+            finally:
+                os._exit(code)
+    finally:
+        site.live._lock.release()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

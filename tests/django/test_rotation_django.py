@@ -106,8 +106,10 @@ def process_holding(keyring: Keyring) -> Iterator[None]:
 
 
 def rotate_command(*args: str) -> str:
+    """Run the command with no minimum interval: these tests rotate files seconds old (the
+    interval is tested in tests/unit/test_rotation_interval.py)."""
     out = StringIO()
-    call_command("rotate_secret_key", *args, stdout=out)
+    call_command("rotate_secret_key", "--min-interval", "0", *args, stdout=out)
     text = out.getvalue()
     assert_no_key_material(text, "rotate_secret_key output")
     return text
@@ -227,7 +229,7 @@ def test_cli_rotate_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     path.write_text(keyring_to_json(old))
     path.chmod(0o640)
 
-    assert main(["rotate", f"file://{path}"]) == 0
+    assert main(["rotate", "--force", f"file://{path}"]) == 0
 
     new = parse_payload(path.read_bytes()).to_keyring()
     assert (new.current, new.previous) == (old.next, (old.current,))
@@ -241,7 +243,7 @@ def test_cli_rotate_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
 def test_cli_rotate_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "keyring.json"
     path.write_text(keyring_to_json(new_keyring()))
-    assert main(["rotate", "--json", "--max-fallbacks", "2", f"file://{path}"]) == 0
+    assert main(["rotate", "--json", "--force", "--max-fallbacks", "2", f"file://{path}"]) == 0
     report = json.loads(capsys.readouterr().out)
     stored = parse_payload(path.read_bytes()).to_keyring()
     assert report["written"] is True
@@ -253,7 +255,7 @@ def test_cli_rotate_plain_file_becomes_a_keyring(tmp_path: Path) -> None:
     path = tmp_path / "key"
     old = make_key()
     path.write_text(old + "\n")
-    assert main(["rotate", f"file://{path}"]) == 0
+    assert main(["rotate", "--force", f"file://{path}"]) == 0
     new = parse_payload(path.read_bytes())
     assert new.kind == "keyring"
     assert new.previous == (old,)
@@ -313,7 +315,7 @@ def test_cli_init_then_rotate_dev(
     monkeypatch.chdir(tmp_path)
     assert main(["init", "--json", "dev://"]) == 0
     first = json.loads(capsys.readouterr().out)["fingerprints"]
-    assert main(["rotate", "--json", "dev://"]) == 0
+    assert main(["rotate", "--json", "--force", "dev://"]) == 0
     second = json.loads(capsys.readouterr().out)["fingerprints"]
     assert second["current"] == first["next"]
     assert second["previous"] == [first["current"]]

@@ -166,7 +166,7 @@ class FleetResult:
         }
 
 
-class _Tally:
+class Tally:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.counts: collections.Counter[tuple[str, str]] = collections.Counter()
@@ -233,7 +233,7 @@ def _classify_check(code: int, body: str, expected: str) -> str:
     return "unexpected"
 
 
-def _request(tally: _Tally, check: str, call: Any) -> tuple[int, str] | None:
+def _request(tally: Tally, check: str, call: Any) -> tuple[int, str] | None:
     try:
         code, body = call()
     except (OSError, urllib.error.URLError):
@@ -242,7 +242,7 @@ def _request(tally: _Tally, check: str, call: Any) -> tuple[int, str] | None:
     return code, body
 
 
-def _renew(user: User, tally: _Tally) -> None:
+def renew(user: User, tally: Tally) -> None:
     """Log in again and fetch a new signed cookie and token (login changes last_login, which
     every earlier token of this user depends on)."""
     login = _request(
@@ -271,41 +271,46 @@ def _renew(user: User, tally: _Tally) -> None:
         tally.renewals += 1
 
 
-def _visit(user: User, tally: _Tally) -> None:
+def check(user: User, tally: Tally) -> dict[str, str]:
+    """Present the user's session, signed cookie and reset token once; the outcome of each."""
+    outcomes: dict[str, str] = {}
     answer = _request(tally, "whoami", lambda: user.browser.get("/whoami/"))
-    logged_out = False
     if answer is not None:
-        outcome = _classify_whoami(user, *answer)
-        tally.add("whoami", outcome)
-        logged_out = outcome == "logged_out"
+        outcomes["whoami"] = _classify_whoami(user, *answer)
     answer = _request(tally, "signed", lambda: user.browser.get("/signed/"))
     if answer is not None:
-        tally.add("signed", _classify_check(*answer, user.value))
+        outcomes["signed"] = _classify_check(*answer, user.value)
     answer = _request(
         tally,
         "token",
         lambda: user.browser.get("/reset-token/", {"user": user.name, "token": user.token}),
     )
     if answer is not None:
-        tally.add("token", _classify_check(*answer, "valid"))
-    if logged_out:  # a person logs in again
+        outcomes["token"] = _classify_check(*answer, "valid")
+    for name, outcome in outcomes.items():
+        tally.add(name, outcome)
+    return outcomes
+
+
+def _visit(user: User, tally: Tally) -> None:
+    if check(user, tally).get("whoami") == "logged_out":  # a person logs in again
         with tally.lock:
             tally.relogins += 1
-        _renew(user, tally)
+        renew(user, tally)
     elif not user.steady and time.monotonic() - user.renewed_at >= RENEW_EVERY:
-        _renew(user, tally)
+        renew(user, tally)
 
 
 def _drive(
     users: list[User],
-    tally: _Tally,
+    tally: Tally,
     started: threading.Barrier,
     timing: dict[str, float],
     errors: list[BaseException],
 ) -> None:
     try:
         for user in users:
-            _renew(user, _Tally())  # the start-up logins are not part of the measured load
+            renew(user, Tally())  # the start-up logins are not part of the measured load
         started.wait()
         end = timing["end"]
         for visits in range(MAX_VISITS_PER_THREAD):
@@ -448,7 +453,7 @@ def run_fleet(
         seen: dict[int, dict[str, Any]] = {}
         wait_until(lambda: _pids_with(site, seen, lambda s: True), START_TIMEOUT, "every worker")
 
-        tally = _Tally()
+        tally = Tally()
         users = [
             User(name, password, Browser(site.url), steady=index % 2 == 0)
             for index, (name, password) in enumerate(users_table.items())

@@ -6,15 +6,24 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from secret_keyring import CachedKeyring, provider_from_url
-from secret_keyring.errors import InvalidSecret, SecretNotFound, WeakSecretKey
+from secret_keyring.errors import (
+    AccessDenied,
+    ConfigurationError,
+    InvalidSecret,
+    SecretNotFound,
+    SourceUnavailable,
+    WeakSecretKey,
+)
 from secret_keyring.providers.aws import AwsSecretsManagerProvider
 from tests.plugins.leakguard import make_key
-from tests.plugins.moto_server import REGION, MotoServer
+from tests.plugins.moto_server import ACCOUNT_ID, REGION, MotoServer
 
 pytestmark = pytest.mark.aws
 
@@ -44,7 +53,33 @@ def promote(client: Any, name: str, new: str, old: str) -> None:
 
 
 def stages(client: Any, name: str) -> dict[str, list[str]]:
-    return dict(client.describe_secret(SecretId=name)["VersionIdsToStages"])
+    """The labelled versions (moto also lists the ones that lost every label)."""
+    described = client.describe_secret(SecretId=name)["VersionIdsToStages"]
+    return {version: labels for version, labels in described.items() if labels}
+
+
+LAMBDA_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:secret-keyring-rotation"
+
+
+def enable_rotation(client: Any, name: str) -> str:
+    """Turn rotation on as ``RotateSecret`` does, and return the id of the placeholder version
+    it stages ``AWSPENDING`` (without a value: moto cannot run the Lambda that would fill it)."""
+    token = str(uuid.uuid4())
+    with pytest.raises(ClientError):
+        client.rotate_secret(
+            SecretId=name,
+            ClientRequestToken=token,
+            RotationLambdaARN=LAMBDA_ARN,
+            RotationRules={"AutomaticallyAfterDays": 30},
+        )
+    assert client.describe_secret(SecretId=name)["RotationEnabled"] is True
+    return token
+
+
+def created(client: Any, name: str, version: str, stage: str) -> datetime:
+    answer = client.get_secret_value(SecretId=name, VersionId=version, VersionStage=stage)
+    moment: datetime = answer["CreatedDate"]
+    return moment
 
 
 # -- payload kinds ----------------------------------------------------------------------------
@@ -170,6 +205,7 @@ def test_pending_and_previous_are_fallbacks_through_a_rotation(
     v1 = create(secretsmanager, name, SecretString=k1)
     provider = AwsSecretsManagerProvider(name)
     assert provider.fetch().fallbacks == []
+    enable_rotation(secretsmanager, name)
 
     # createSecret: the new key is staged AWSPENDING; accepted before anyone signs with it.
     v2 = put(secretsmanager, name, ["AWSPENDING"], SecretString=k2)
@@ -203,6 +239,7 @@ def test_max_fallbacks_keeps_the_newest(secretsmanager: Any, aws_env: MotoServer
     name = new_name()
     k1, k2, k3 = make_key(), make_key(), make_key()
     v1 = create(secretsmanager, name, SecretString=k1)
+    enable_rotation(secretsmanager, name)
     v2 = put(secretsmanager, name, ["AWSPENDING"], SecretString=k2)
     promote(secretsmanager, name, v2, v1)
     put(secretsmanager, name, ["AWSPENDING"], SecretString=k3)
@@ -225,6 +262,7 @@ def test_refresh_without_change_is_one_describe_and_no_get(
     name = new_name()
     k1, k2, k3 = make_key(), make_key(), make_key()
     v1 = create(secretsmanager, name, SecretString=k1)
+    enable_rotation(secretsmanager, name)
     v2 = put(secretsmanager, name, ["AWSPENDING"], SecretString=k2)
     promote(secretsmanager, name, v2, v1)
     put(secretsmanager, name, ["AWSPENDING"], SecretString=k3)
@@ -373,7 +411,8 @@ def test_missing_field(secretsmanager: Any) -> None:
             id="insecure-prefix",
         ),
         pytest.param({"SecretString": "   "}, InvalidSecret, "empty", id="blank"),
-        pytest.param({"SecretString": "[1, 2]"}, InvalidSecret, "a list", id="json-list"),
+        # Not a JSON object, so a plain key (and a weak one).
+        pytest.param({"SecretString": "[1, 2]"}, WeakSecretKey, "at least 50", id="json-list"),
         pytest.param(
             {"SecretString": '{"current": "a", "current": "b"}'},
             InvalidSecret,
@@ -431,3 +470,160 @@ def test_bad_current_is_fatal_even_with_a_good_previous(secretsmanager: Any) -> 
 
     with pytest.raises(WeakSecretKey):
         AwsSecretsManagerProvider(name).fetch()
+
+
+# -- what is remembered about a fallback version ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "error", "says"),
+    [
+        pytest.param("ExpiredTokenException", AccessDenied, "expired", id="expired-credentials"),
+        pytest.param("InvalidSignatureException", AccessDenied, "clock", id="clock-skew"),
+        pytest.param("UnrecognizedClientException", AccessDenied, "access key", id="unknown-key"),
+        pytest.param("ThrottlingException", SourceUnavailable, "throttling", id="throttled"),
+    ],
+)
+def test_a_transient_error_on_a_fallback_is_not_remembered(
+    secretsmanager: Any, aws_env: MotoServer, code: str, error: type[Exception], says: str
+) -> None:
+    """Credentials that expired or a skewed clock say nothing about the version: the refresh
+    fails (the last good keyring stays in use), and the next one reads the version again."""
+    name = new_name()
+    k1, k2 = make_key(), make_key()
+    create(secretsmanager, name, SecretString=k1)
+    provider = AwsSecretsManagerProvider(name, max_attempts=1)
+    provider.fetch()  # AWSCURRENT read and kept
+    enable_rotation(secretsmanager, name)
+    v2 = put(secretsmanager, name, ["AWSPENDING"], SecretString=k2)
+    aws_env.fail_next(GET, status=400, code=code, message="injected")
+
+    with pytest.raises(error, match=says):
+        provider.fetch()
+
+    aws_env.reset_counts()
+    keyring = provider.fetch()
+    assert keyring.fallbacks == [k2]
+    assert aws_env.counts() == {DESCRIBE: 1, GET: 1}  # read again: nothing was remembered
+    assert stages(secretsmanager, name)[v2] == ["AWSPENDING"]
+
+
+def test_a_denied_fallback_is_remembered_until_its_labels_change(
+    secretsmanager: Any, aws_env: MotoServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An IAM denial (a policy conditioned on secretsmanager:VersionStage) is a verdict on the
+    version: left out with one warning, and not asked again while its labels stay."""
+    name = new_name()
+    k1, k2 = make_key(), make_key()
+    create(secretsmanager, name, SecretString=k1)
+    provider = AwsSecretsManagerProvider(name, max_attempts=1)
+    provider.fetch()
+    enable_rotation(secretsmanager, name)
+    put(secretsmanager, name, ["AWSPENDING"], SecretString=k2)
+    aws_env.fail_next(GET, status=400, code="AccessDeniedException", message="not for AWSPENDING")
+
+    with caplog.at_level(logging.WARNING, logger="secret_keyring"):
+        assert provider.fetch().fallbacks == []
+        aws_env.reset_counts()
+        assert provider.fetch().fallbacks == []
+    assert aws_env.counts() == {DESCRIBE: 1}
+    assert len([r for r in caplog.records if "cannot be used as a fallback" in r.getMessage()]) == 1
+
+
+def test_an_empty_placeholder_costs_no_read_per_refresh(
+    secretsmanager: Any, aws_env: MotoServer
+) -> None:
+    """RotateSecret stages AWSPENDING on a version with no value until createSecret fills it;
+    "no value" is remembered for that version id instead of asked on every refresh."""
+    name = new_name()
+    k1 = make_key()
+    create(secretsmanager, name, SecretString=k1)
+    provider = AwsSecretsManagerProvider(name)
+    provider.fetch()
+    placeholder = enable_rotation(secretsmanager, name)
+    assert stages(secretsmanager, name)[placeholder] == ["AWSPENDING"]
+
+    aws_env.reset_counts()
+    assert provider.fetch().fallbacks == []
+    assert aws_env.counts() == {DESCRIBE: 1, GET: 1}  # asked once: no value
+
+    aws_env.reset_counts()
+    for _ in range(3):
+        assert provider.fetch().fallbacks == []
+    assert aws_env.counts() == {DESCRIBE: 3}
+
+
+# -- the pending trust window ---------------------------------------------------------------------
+
+
+def test_pending_is_not_trusted_while_rotation_is_disabled(
+    secretsmanager: Any, aws_env: MotoServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An AWSPENDING label with rotation off (set by hand, or left by cancel-rotate-secret) will
+    never be promoted: left out without even being read, one warning, shown in status()."""
+    name = new_name()
+    k1, k2 = make_key(), make_key()
+    create(secretsmanager, name, SecretString=k1)
+    v2 = put(secretsmanager, name, ["AWSPENDING"], SecretString=k2)
+    cache = CachedKeyring(AwsSecretsManagerProvider(name))
+
+    with caplog.at_level(logging.WARNING, logger="secret_keyring"):
+        aws_env.reset_counts()
+        assert cache.prime().fallbacks == []
+        assert aws_env.counts() == {DESCRIBE: 1, GET: 1}  # AWSCURRENT only
+        cache.refresh()
+    warnings = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "secret_keyring.aws" and r.levelno == logging.WARNING
+    ]
+    assert len(warnings) == 1
+    assert v2 in warnings[0]
+    assert "rotation is not enabled" in warnings[0]
+    ignored = cache.status()["provider"]["ignored_pending"]
+    assert ignored["version"] == v2
+    assert "rotation is not enabled" in ignored["reason"]
+
+    enable_rotation(secretsmanager, name)  # a rotation in flight again: accepted
+    put(secretsmanager, name, ["AWSPENDING"], SecretString=k2)
+    assert cache.refresh().fallbacks == [k2]
+    assert cache.status()["provider"] == {}
+
+
+def test_pending_older_than_pending_max_age_is_left_out(
+    secretsmanager: Any, aws_env: MotoServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A rotation that Secrets Manager stopped retrying leaves AWSPENDING behind with rotation
+    still enabled: trusted for pending_max_age after the version was created, then not."""
+    name = new_name()
+    k1, k2 = make_key(), make_key()
+    create(secretsmanager, name, SecretString=k1)
+    enable_rotation(secretsmanager, name)
+    v2 = put(secretsmanager, name, ["AWSPENDING"], SecretString=k2)
+    made = created(secretsmanager, name, v2, "AWSPENDING")
+    now = [made + timedelta(hours=1)]
+    provider = AwsSecretsManagerProvider(name, pending_max_age=6 * 3600, clock=lambda: now[0])
+    cache = CachedKeyring(provider)
+    assert cache.prime().fallbacks == [k2]
+
+    now[0] = made + timedelta(hours=6, seconds=1)
+    with caplog.at_level(logging.WARNING, logger="secret_keyring"):
+        aws_env.reset_counts()
+        assert cache.refresh().fallbacks == []
+        now[0] += timedelta(hours=1)
+        assert cache.refresh().fallbacks == []
+    assert aws_env.counts() == {DESCRIBE: 2}  # judged from the date read with the value
+    warnings = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "secret_keyring.aws" and r.levelno == logging.WARNING
+    ]
+    assert len(warnings) == 1, warnings
+    assert "pending_max_age" in warnings[0]
+    assert cache.status()["provider"]["ignored_pending"]["version"] == v2
+
+
+@pytest.mark.parametrize("value", [-1, float("nan"), float("inf"), True, "86400"])
+def test_pending_max_age_must_be_seconds(value: Any) -> None:
+    with pytest.raises(ConfigurationError, match="pending_max_age"):
+        AwsSecretsManagerProvider("test/x", region=REGION, pending_max_age=value)

@@ -21,6 +21,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from secret_keyring import Keyring
+from secret_keyring.cli import main
 from secret_keyring.errors import (
     AccessDenied,
     ConfigurationError,
@@ -39,7 +40,7 @@ from secret_keyring.rotation.aws import (
 from secret_keyring.rotation.keygen import new_keyring
 from secret_keyring.rotation.lambda_zip import build_lambda_zip
 from secret_keyring.rotation.run import rotate_source
-from tests.plugins.leakguard import make_key, remember
+from tests.plugins.leakguard import assert_no_key_material, make_key, make_weak_key, remember
 from tests.plugins.moto_server import ACCOUNT_ID, REGION, MotoServer
 
 pytestmark = pytest.mark.aws
@@ -112,18 +113,6 @@ class SecretsManager:
 
     def keyring(self, *, stage: str = "AWSCURRENT", field: str | None = None) -> Keyring:
         return parse_payload(self.raw(stage=stage), field=field).to_keyring()
-
-
-@pytest.fixture
-def lambda_env(aws_env: MotoServer, monkeypatch: pytest.MonkeyPatch) -> MotoServer:
-    """The Lambda's environment: endpoint and region from the environment, no options set, and
-    no client cached from another test (the handler keeps one per warm container)."""
-    monkeypatch.setattr(rotation_aws, "_client", None)
-    monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", aws_env.endpoint_url)
-    monkeypatch.setenv("AWS_REGION", REGION)
-    monkeypatch.delenv("SECRET_KEYRING_MAX_FALLBACKS", raising=False)
-    monkeypatch.delenv("SECRET_KEYRING_FIELD", raising=False)
-    return aws_env
 
 
 def create(client: Any, **value: Any) -> SecretsManager:
@@ -351,13 +340,94 @@ def test_test_secret_rejects_a_bad_pending_value(
     assert sm.stages()[token] == ["AWSPENDING"]
 
 
-def test_test_secret_without_a_pending_value(
-    keyring_secret: SecretsManager, lambda_env: MotoServer
+def _test_only_start(sm: SecretsManager, *, copy: bool) -> str:
+    """Stage the version Secrets Manager tests the configuration with (RotateImmediately=false).
+
+    On AWS it has no value, and Secrets Manager removes it after ``testSecret``. moto runs no
+    Lambda and removes nothing: with RotateImmediately=false it copies AWSCURRENT into the
+    version (the ``copy`` variant); its immediate-rotation placeholder is the version without a
+    value (the other). Either way only ``testSecret`` is invoked, as Secrets Manager does.
+    """
+    if not copy:
+        return sm.start()
+    token = str(uuid.uuid4())
+    with pytest.raises(ClientError):
+        sm.client.rotate_secret(
+            SecretId=sm.arn,
+            ClientRequestToken=token,
+            RotationLambdaARN=LAMBDA_ARN,
+            RotationRules={"AutomaticallyAfterDays": 30},
+            RotateImmediately=False,
+        )
+    assert sm.raw(stage="AWSPENDING", version=token) == sm.raw()
+    return token
+
+
+@pytest.mark.parametrize("copy", [False, True], ids=["no-value", "copy-of-current"])
+@pytest.mark.parametrize("kind", ["keyring", "plain"])
+def test_a_test_only_invocation_succeeds_and_changes_nothing(
+    secretsmanager: Any,
+    lambda_env: MotoServer,
+    caplog: pytest.LogCaptureFixture,
+    kind: str,
+    copy: bool,
 ) -> None:
-    sm = keyring_secret
-    token = sm.start()
-    with pytest.raises(RotationError, match="createSecret did not complete"):
+    """rotate_immediately = false, the Terraform module's default: Secrets Manager invokes
+    testSecret alone against an AWSPENDING version createSecret never wrote (RotateSecret API
+    reference). It must succeed when AWSCURRENT can be read and rotated, and write nothing."""
+    value = keyring_json(make_key(), make_key()) if kind == "keyring" else make_key()
+    sm = create(secretsmanager, SecretString=value)
+    before = sm.stages()
+    token = _test_only_start(sm, copy=copy)
+    lambda_env.reset_counts()
+
+    with caplog.at_level(logging.INFO, logger="secret_keyring.rotation"):
         sm.step(token, "testSecret")
+
+    assert any("testing the rotation configuration" in r.getMessage() for r in caplog.records)
+    assert sm.raw() == value
+    assert sm.stages() == {**before, token: ["AWSPENDING"]}
+    assert not {PUT, UPDATE_STAGE} & set(lambda_env.counts())
+
+
+@pytest.mark.parametrize("copy", [False, True], ids=["no-value", "copy-of-current"])
+def test_a_test_only_invocation_fails_when_current_cannot_rotate(
+    secretsmanager: Any, lambda_env: MotoServer, monkeypatch: pytest.MonkeyPatch, copy: bool
+) -> None:
+    """The point of the test invocation: a configuration whose first rotation would fail
+    (keyring JSON with SECRET_KEYRING_MAX_FALLBACKS=0, an unparsable value) fails at set-up."""
+    sm = create(secretsmanager, SecretString=keyring_json(make_key(), make_key()))
+    token = _test_only_start(sm, copy=copy)
+    monkeypatch.setenv("SECRET_KEYRING_MAX_FALLBACKS", "0")
+    with pytest.raises(RotationError, match="SECRET_KEYRING_MAX_FALLBACKS"):
+        sm.step(token, "testSecret")
+
+    monkeypatch.delenv("SECRET_KEYRING_MAX_FALLBACKS")
+    broken = create(secretsmanager, SecretString="not a key")
+    token = _test_only_start(broken, copy=copy)
+    with pytest.raises(RotationError, match="cannot be rotated"):
+        broken.step(token, "testSecret")
+
+
+def test_the_stuck_pending_recipe_lets_the_next_rotation_start_from_current(
+    secretsmanager: Any, lambda_env: MotoServer
+) -> None:
+    """The recovery the refusal prints (docs/operations.md): take AWSPENDING off the stuck
+    version, rotate again; the new rotation starts from the re-keyed AWSCURRENT."""
+    sm = create(secretsmanager, SecretString=make_key())
+    stuck = sm.start()
+    sm.step(stuck, "createSecret")
+    emergency = make_key()
+    sm.client.put_secret_value(SecretId=sm.arn, SecretString=emergency)  # the re-key
+
+    sm.client.update_secret_version_stage(
+        SecretId=sm.arn, VersionStage="AWSPENDING", RemoveFromVersionId=stuck
+    )
+    sm.rotate()
+
+    assert sm.staged("AWSPENDING") == []
+    assert sm.raw(stage="AWSPREVIOUS") == emergency
+    assert sm.stages().get(stuck, []) == []
 
 
 def test_test_secret_accepts_a_valid_keyring_written_by_hand(
@@ -598,7 +668,9 @@ def test_rotate_source_by_name(secretsmanager: Any, lambda_env: MotoServer) -> N
     name = new_name()
     secretsmanager.create_secret(Name=name, SecretString=old_key)
 
-    report = rotate_source(AwsSecretsManagerProvider(name), max_fallbacks=3)
+    # The secret is seconds old: no minimum interval here (tests/integration/
+    # test_rotation_interval.py covers it).
+    report = rotate_source(AwsSecretsManagerProvider(name), max_fallbacks=3, min_interval=0)
 
     keyring = AwsSecretsManagerProvider(name).fetch()
     assert report.fingerprints["current"] == fingerprint(keyring.current)
@@ -684,6 +756,39 @@ def test_init_leaves_an_existing_secret_alone(
     assert (sm.stages(), sm.raw()) == before
     assert report.fingerprints == sm.keyring().fingerprints
     assert PUT not in lambda_env.counts()
+
+
+def test_init_adopt_env_then_two_rotations_retire_the_weak_key(
+    secretsmanager: Any,
+    lambda_env: MotoServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    weak = make_weak_key()
+    monkeypatch.setenv("OLD_SECRET_KEY", weak)
+    name = new_name()
+    url = f"aws-secretsmanager://{name}"
+
+    assert main(["init", url, "--adopt-env", "OLD_SECRET_KEY"]) == 0
+    provider = AwsSecretsManagerProvider(name)
+    adopted = provider.fetch()
+    assert (adopted.current, adopted.previous) == (weak, ())
+    assert adopted.next is not None
+    # Create-only: adopting another key into the existing secret is refused.
+    monkeypatch.setenv("OLD_SECRET_KEY", make_weak_key())
+    assert main(["init", url, "--adopt-env", "OLD_SECRET_KEY"]) == 1
+    assert provider.fetch().same_keys(adopted)
+
+    # The four steps, testSecret included, accept the adopted keyring and retire the key (the
+    # rotation itself, without a minimum interval to wait out between the two).
+    assert rotate_secret(AwsSecretsManagerProvider(name)).written
+    first = AwsSecretsManagerProvider(name).fetch()
+    assert (first.current, first.previous) == (adopted.next, (weak,))
+    assert rotate_secret(AwsSecretsManagerProvider(name)).written
+    second = AwsSecretsManagerProvider(name).fetch()
+    assert weak not in (second.current, second.next, *second.previous)
+    out = capsys.readouterr()
+    assert_no_key_material(out.out + out.err, "CLI output")
 
 
 def test_init_leaves_an_existing_plain_key_alone(

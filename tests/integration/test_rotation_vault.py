@@ -6,19 +6,21 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from typing import Any
 
 import pytest
 
 from secret_keyring import Keyring
+from secret_keyring.cli import main
 from secret_keyring.errors import AccessDenied, ConfigurationError, RotationError, SecretNotFound
-from secret_keyring.keyring import keyring_to_json, parse_mapping
+from secret_keyring.keyring import is_weak, keyring_to_json, parse_mapping
 from secret_keyring.providers.vault import VaultProvider
 from secret_keyring.rotation import RotationReport
 from secret_keyring.rotation.keygen import new_keyring
 from secret_keyring.rotation.run import init_source, rotate_source
 from secret_keyring.rotation.vault import init_keyring, lambda_handler, rotate_keyring
-from tests.plugins.leakguard import assert_no_key_material, make_key
+from tests.plugins.leakguard import assert_no_key_material, make_key, make_weak_key
 from tests.plugins.openbao import BaoServer
 
 pytestmark = pytest.mark.vault
@@ -151,7 +153,7 @@ def _rotate_together(vaults: list[VaultProvider]) -> list[RotationReport]:
     """Run one rotation per provider in its own thread; every thread reads before any writes."""
     barrier = threading.Barrier(len(vaults), timeout=30)
     for vault in vaults:
-        real_read = vault.read_secret_data
+        real_read = vault.read_secret_version
         first = [True]
 
         def read(
@@ -159,14 +161,14 @@ def _rotate_together(vaults: list[VaultProvider]) -> list[RotationReport]:
             *,
             _real: Any = real_read,
             _first: list[bool] = first,
-        ) -> tuple[dict[str, Any], int | None]:
+        ) -> tuple[dict[str, Any], int | None, float | None]:
             result = _real(version)
             if _first[0]:  # only the read that the write's cas comes from
                 _first[0] = False
                 barrier.wait()
             return result
 
-        vault.read_secret_data = read  # type: ignore[method-assign]
+        vault.read_secret_version = read  # type: ignore[method-assign]
 
     reports: list[RotationReport | None] = [None] * len(vaults)
     errors: list[Exception] = []
@@ -297,9 +299,52 @@ def test_init_then_rotate_through_the_dispatcher(openbao: BaoServer, kv_path: st
     vault = provider(openbao, kv_path)
     init_source(vault)
     first = vault.fetch()
+    # The keyring is seconds old: its `next` cannot have reached every cache yet.
     report = rotate_source(vault)
-    assert report.version == "2"
+    assert (report.skipped, report.written, report.version) == (True, False, "1")
+    assert report.how.startswith("skipped: the last rotation is ")
+    assert current_version(openbao, kv_path) == 1
+    # Sixteen minutes later, by the injected clock (the server's created_time is the reference).
+    report = rotate_source(vault, clock=lambda: time.time() + 16 * 60)
+    assert (report.skipped, report.written, report.version) == (False, True, "2")
     assert_rule(first, vault.fetch())
+
+
+@pytest.mark.parametrize("field", [None, "django"])
+def test_init_adopt_env_then_two_rotations_retire_the_weak_key(
+    openbao: BaoServer,
+    kv_path: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    field: str | None,
+) -> None:
+    weak = make_weak_key()
+    for name, value in openbao.environ(openbao.root_token).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("OLD_SECRET_KEY", weak)
+    url = f"vault://secret/{kv_path}" + (f"#{field}" if field else "")
+
+    assert main(["init", url, "--adopt-env", "OLD_SECRET_KEY"]) == 0
+    adopted = provider(openbao, kv_path, field=field).fetch()
+    assert (adopted.current, adopted.previous) == (weak, ())
+    assert adopted.next is not None
+    assert not is_weak(adopted.next)
+    # Create-only: a second adoption of another key is refused, the secret stays as it was.
+    monkeypatch.setenv("OLD_SECRET_KEY", make_weak_key())
+    assert main(["init", url, "--adopt-env", "OLD_SECRET_KEY"]) == 1
+    assert current_version(openbao, kv_path) == 1
+
+    # The rotation itself, without a minimum interval to wait out between the two.
+    rotate_keyring(provider(openbao, kv_path, field=field))
+    first = provider(openbao, kv_path, field=field).fetch()
+    assert first.current == adopted.next
+    assert first.previous == (weak,)
+    rotate_keyring(provider(openbao, kv_path, field=field))
+    second = provider(openbao, kv_path, field=field).fetch()
+    assert weak not in (second.current, second.next, *second.previous)
+    assert second.weak == ()
+    out = capsys.readouterr()
+    assert_no_key_material(out.out + out.err, "CLI output")
 
 
 # -- the scheduled handler ---------------------------------------------------------------------
@@ -316,20 +361,27 @@ def handler_env(openbao: BaoServer, monkeypatch: pytest.MonkeyPatch) -> BaoServe
     return openbao
 
 
+def _configured(server: BaoServer, path: str, monkeypatch: pytest.MonkeyPatch) -> Keyring:
+    """A keyring at ``path``, and the handler pointed at it with the root token."""
+    old = new_keyring()
+    server.write(path, json.loads(keyring_to_json(old)))
+    monkeypatch.setenv("VAULT_TOKEN", server.root_token)
+    monkeypatch.setenv("SECRET_KEYRING_SOURCE", f"vault://secret/{path}")
+    return old
+
+
 def test_handler_rotates_the_configured_source(
     handler_env: BaoServer, kv_path: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    old = new_keyring()
-    handler_env.write(kv_path, json.loads(keyring_to_json(old)))
-    monkeypatch.setenv("VAULT_TOKEN", handler_env.root_token)
-    monkeypatch.setenv("SECRET_KEYRING_SOURCE", f"vault://secret/{kv_path}")
+    old = _configured(handler_env, kv_path, monkeypatch)
+    monkeypatch.setenv("SECRET_KEYRING_MIN_INTERVAL", "0")  # the keyring is seconds old
 
     result = lambda_handler({"source": "aws.events", "detail-type": "Scheduled Event"}, None)
 
     new = stored(handler_env, kv_path)
     assert_rule(old, new)
     assert result["source"] == f"vault://secret/{kv_path}"
-    assert (result["version"], result["rotated"]) == ("2", True)
+    assert (result["version"], result["rotated"], result["skipped"]) == ("2", True, False)
     assert result["fingerprints"] == new.fingerprints
     assert_no_key_material(json.dumps(result), "the handler's result")
 
@@ -349,6 +401,7 @@ def test_handler_logs_in_with_approle_from_the_environment(
         "SECRET_KEYRING_SOURCE", f"vault://secret/{kv_path}?auth=approle&auth_mount={mount}"
     )
     monkeypatch.setenv("SECRET_KEYRING_MAX_FALLBACKS", "1")
+    monkeypatch.setenv("SECRET_KEYRING_MIN_INTERVAL", "0")
 
     for round_ in range(3):
         result = lambda_handler({}, None)
@@ -370,6 +423,18 @@ def test_handler_logs_in_with_approle_from_the_environment(
             "0 to 18",
         ),
         ({"SECRET_KEYRING_SOURCE": "nope://x"}, "nope"),
+        (
+            {"SECRET_KEYRING_SOURCE": "vault://secret/x", "SECRET_KEYRING_MIN_INTERVAL": "15m"},
+            "SECRET_KEYRING_MIN_INTERVAL must be a number of seconds",
+        ),
+        (
+            {"SECRET_KEYRING_SOURCE": "vault://secret/x", "SECRET_KEYRING_MIN_INTERVAL": "-1"},
+            "SECRET_KEYRING_MIN_INTERVAL must be a number of seconds, 0 or more",
+        ),
+        (
+            {"SECRET_KEYRING_SOURCE": "vault://secret/x", "SECRET_KEYRING_MIN_INTERVAL": "nan"},
+            "SECRET_KEYRING_MIN_INTERVAL must be a number of seconds, 0 or more",
+        ),
     ],
 )
 def test_handler_configuration_errors(
@@ -382,6 +447,21 @@ def test_handler_configuration_errors(
         monkeypatch.setenv(name, value)
     with pytest.raises(ConfigurationError, match=match):
         lambda_handler({}, None)
+
+
+def test_handler_skips_a_keyring_younger_than_the_minimum_interval(
+    handler_env: BaoServer, kv_path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default (900 s) applies without any setting; the result says why nothing changed."""
+    old = _configured(handler_env, kv_path, monkeypatch)
+
+    result = lambda_handler({}, None)
+
+    assert (result["version"], result["rotated"], result["skipped"]) == ("1", False, True)
+    assert result["how"].startswith("skipped: the last rotation is ")
+    assert result["fingerprints"] == old.fingerprints
+    assert current_version(handler_env, kv_path) == 1
+    assert_no_key_material(json.dumps(result), "the handler's result")
 
 
 def test_handler_with_a_missing_secret(

@@ -15,7 +15,10 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
+import hvac
 import pytest
+import requests
+from requests.adapters import HTTPAdapter
 
 from secret_keyring.errors import SourceUnavailable
 from secret_keyring.providers import base
@@ -224,6 +227,52 @@ def test_injected_client_gets_a_fresh_session_after_fork(openbao: BaoServer, kv_
     assert vault.client() is client
     assert client.session is not old_session
     assert vault.fetch().current == key
+
+
+class RecordingAdapter(HTTPAdapter):
+    """A user's adapter: a subclass with its own attribute and retry policy, that records
+    which adapter object and which pool manager sent each request."""
+
+    def __init__(self, sent: list[tuple[int, int]]) -> None:
+        self.sent = sent  # set before super().__init__, which builds the pool manager
+        super().__init__(max_retries=2)
+
+    def send(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        self.sent.append((id(self), id(self.poolmanager)))
+        return super().send(request, *args, **kwargs)
+
+
+def test_injected_client_keeps_its_mounted_adapter_headers_and_auth_after_fork(
+    openbao: BaoServer, kv_path: str
+) -> None:
+    """The child gets new connection pools, and keeps everything else the user configured."""
+    key = make_key()
+    openbao.write(kv_path, {"secret_key": key})
+    sent: list[tuple[int, int]] = []
+    session = requests.Session()
+    session.mount(openbao.addr, RecordingAdapter(sent))
+    session.headers["X-Team"] = "web"
+    session.auth = ("proxy-user", "proxy-pass")  # e.g. a proxy in front of Vault
+    client = hvac.Client(url=openbao.addr, token=openbao.root_token, session=session)
+    vault = VaultProvider("secret", kv_path, client=client, environ=openbao.environ())
+    assert vault.fetch().current == key
+    parent_adapter, parent_pool = sent[-1]
+
+    base._reset_providers_after_fork()
+
+    sent.clear()
+    assert vault.fetch().current == key
+    assert sent, "the mounted adapter was dropped"
+    adapter_id, pool_id = sent[-1]
+    assert adapter_id != parent_adapter  # a copy of the user's adapter...
+    assert pool_id != parent_pool  # ...with its own connection pool
+    child = client.session
+    mounted = child.get_adapter(openbao.addr)
+    assert isinstance(mounted, RecordingAdapter)
+    assert mounted.max_retries.total == 2
+    assert child.headers["X-Team"] == "web"
+    assert child.auth == ("proxy-user", "proxy-pass")
+    assert session.get_adapter(openbao.addr).poolmanager is not mounted.poolmanager
 
 
 # -- client-side behaviour against a scripted server ---------------------------------------------

@@ -235,7 +235,7 @@ def test_provider_from_url_reads_the_environment(
     keyring = provider_from_url(f"vault://secret/{kv_path}?timeout=3#django").fetch()
 
     assert keyring.current == key
-    assert keyring.source == f"vault://secret/{kv_path}#django"
+    assert keyring.source == f"vault://secret/{kv_path}?timeout=3#django"  # as written
 
 
 def test_namespace(openbao: BaoServer, kv_path: str) -> None:

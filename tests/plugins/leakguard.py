@@ -53,6 +53,14 @@ def make_key() -> str:
     return key
 
 
+def make_weak_key() -> str:
+    """A key like the one ``startproject`` writes (``django-insecure-`` and 50 characters),
+    which fails Django's W009 rules; the guard knows about it."""
+    key = keyring.INSECURE_PREFIX + keygen.generate_key()
+    remember(key)
+    return key
+
+
 def find_leak(text: str) -> str | None:
     """Return the fingerprint of a known key contained in ``text``, if any."""
     if not text or len(text) < WINDOW:

@@ -77,7 +77,7 @@ rotation_aws.SecretsManagerRotation.run = run  # type: ignore[method-assign]
 # -- Vault ------------------------------------------------------------------------------------
 
 _vault_run = VaultProvider.run
-_vault_read = VaultProvider.read_secret_data
+_vault_read = VaultProvider.read_secret_version
 
 
 def vault_run(self: Any, operation: Any, *, action: str = "read", idempotent: bool = True) -> Any:
@@ -90,7 +90,7 @@ def vault_read(self: Any, version: int | None = None) -> Any:
 
 
 VaultProvider.run = vault_run  # type: ignore[method-assign]
-VaultProvider.read_secret_data = vault_read  # type: ignore[method-assign]
+VaultProvider.read_secret_version = vault_read  # type: ignore[method-assign]
 
 
 def main() -> int:
@@ -102,7 +102,8 @@ def main() -> int:
     else:
         from secret_keyring.cli import main as cli
 
-        status = cli(["rotate", PLAN["url"], "--max-fallbacks", "3"])
+        # The secret was written moments ago: no minimum interval for the run under test.
+        status = cli(["rotate", PLAN["url"], "--max-fallbacks", "3", "--min-interval", "0"])
         if status != 0:
             return status
     return 3  # the plan's point was never reached

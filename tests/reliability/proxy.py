@@ -12,6 +12,10 @@ Modes, switchable while connections are open:
 * ``reset``: new connections are accepted and closed at once with a TCP reset (a backend whose
   port answers but whose process is gone).
 
+:meth:`drop_reply_once` works in any mode: the next request that matches reaches the server, and
+once the server starts answering (it has acted on the request) the client's connection is reset
+instead: the lost response a scheduler then retries.
+
 :meth:`cut` switches to ``reset`` and drops every open connection, as a crashed backend would.
 Only loopback addresses are used. Every loop waits on sockets with a short timeout and checks a
 stop flag, so :meth:`close` ends all threads promptly.
@@ -48,6 +52,8 @@ class FaultProxy:
         self.mode: Mode = mode
         self.delay_seconds = delay_seconds
         self.accepted = 0
+        self.dropped_replies = 0
+        self._drop_request: Callable[[bytes], bool] | None = None
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._open: set[socket.socket] = set()
@@ -82,6 +88,20 @@ class FaultProxy:
 
     def restore(self) -> None:
         self.mode = "pass"
+
+    def drop_reply_once(self, request_matches: Callable[[bytes], bool]) -> None:
+        """Forward the next request whose first bytes satisfy ``request_matches``, then, when
+        its answer starts to arrive, reset the client's connection instead of forwarding it."""
+        with self._lock:
+            self._drop_request = request_matches
+
+    def _claims_drop(self, data: bytes) -> bool:
+        with self._lock:
+            matches = self._drop_request
+            if matches is None or not matches(data):
+                return False
+            self._drop_request = None  # once
+            return True
 
     @contextlib.contextmanager
     def stalled(self) -> Iterator[None]:
@@ -163,6 +183,7 @@ class FaultProxy:
         selector = selectors.DefaultSelector()
         selector.register(client, selectors.EVENT_READ)
         selector.register(server, selectors.EVENT_READ)
+        dropping = False
         try:
             while not self._stop.is_set():
                 for key, _ in selector.select(timeout=_TICK):
@@ -170,6 +191,13 @@ class FaultProxy:
                     target = server if source is client else client
                     data = source.recv(65536)
                     if not data:
+                        return
+                    if source is client and not dropping:
+                        dropping = self._claims_drop(data)
+                    if source is server and dropping:
+                        # The server has answered, so it has acted; the client never hears.
+                        self.dropped_replies += 1
+                        _reset(client)
                         return
                     if source is server:
                         self._hold_back()

@@ -37,6 +37,7 @@ from secret_keyring.keyring import (
     parse_payload,
 )
 from secret_keyring.providers.base import Provider
+from secret_keyring.providers.vault import VaultProvider
 from secret_keyring.urls import SourceURL, parse_source_url, provider_from_url
 from tests.plugins.leakguard import assert_no_key_material, make_key
 
@@ -77,6 +78,7 @@ def keyring_json(**members: object) -> str:
     return json.dumps(members)
 
 
+DIGITS_KEY = "91" + "".join(str(i % 10) for i in range(75))  # 77 digits, like randbits(256)
 CONFUSABLE_KEY = "\u0441" + K1[1:]  # Cyrillic es (U+0441) for the first letter: printable, valid
 NESTED_ARRAYS = "[" * 30_000 + "]" * 30_000
 NESTED_OBJECTS = '{"a":' * 10_000 + "1" + "}" * 10_000
@@ -138,6 +140,7 @@ PAYLOAD_CASES = [
         payload(f'{{"current": "{K1}", "current": "{K2}"}}'),
         InvalidSecret,
     ),
+    Case("key as a duplicated member name", payload(f'{{"{K1}": 1, "{K1}": 2}}'), InvalidSecret),
     # key material where names go
     Case("key as the only member name", payload(keyring_json(**{K1: "x"})), InvalidSecret),
     Case(
@@ -163,13 +166,29 @@ PAYLOAD_CASES = [
     Case("truncated keyring JSON", payload(keyring_json(current=K1)[:-3]), InvalidSecret),
     Case("empty", payload(""), InvalidSecret),
     Case("whitespace only", payload(" \t\r\n "), InvalidSecret),
-    Case("a list of keys", payload(json.dumps([K1, K2])), InvalidSecret),
+    # Keyring JSON is only ever an object: any other text is a key, judged by Django's rules.
+    Case("a list of keys (one key, as written)", payload(json.dumps([K1, K2])), OK),
+    Case("digits-only key (a JSON number)", payload(DIGITS_KEY), OK),
+    Case("digits-only key, too short", payload(DIGITS_KEY[:49]), WeakSecretKey),
     Case("mapping that is a list", mapping([K1]), InvalidSecret),
     # weak keys
     Case("django-insecure- prefix", payload("django-insecure-" + K1), WeakSecretKey),
     Case("49 characters", payload(K1[:49]), WeakSecretKey),
     Case("four distinct characters", payload("abcd" * 20), WeakSecretKey),
-    Case("weak previous key", payload(keyring_json(current=K1, previous=["short"])), WeakSecretKey),
+    # An adopted site's old key: accepted in previous, and as current beside a strong next.
+    Case("weak previous key", payload(keyring_json(current=K1, previous=["short"])), OK),
+    Case("weak current, no next", payload(keyring_json(current="short-old-key")), WeakSecretKey),
+    Case(
+        "weak current, strong next",
+        payload(keyring_json(current="django-insecure-" + K1, next=K2)),
+        OK,
+    ),
+    Case("weak next", payload(keyring_json(current=K1, next="short-next")), WeakSecretKey),
+    Case(
+        "weak previous key with a control character",
+        payload(keyring_json(current=K1, previous=["old\x00key"])),
+        InvalidSecret,
+    ),
     # fields
     Case("missing field", payload(keyring_json(current=K1), field="nope"), SecretNotFound),
     Case("field on a bare key", payload(K1, field="current"), InvalidSecret),
@@ -228,6 +247,20 @@ URL_CASES = [
     Case(
         "vault:// credentials in addr",
         url(f"vault://secret/app?addr=http://admin:{PASSWORD}@vault:8200"),
+        ConfigurationError,
+        (PASSWORD,),
+    ),
+    Case(
+        "vault:// credentials in a malformed addr",
+        url(f"vault://secret/app?addr=https://admin:{PASSWORD}@vault:82OO"),
+        ConfigurationError,
+        (PASSWORD,),
+    ),
+    Case(
+        "VAULT_ADDR with credentials and a malformed port",
+        lambda: VaultProvider(
+            "secret", "app", environ={"VAULT_ADDR": f"https://admin:{PASSWORD}@vault:82OO"}
+        ),
         ConfigurationError,
         (PASSWORD,),
     ),

@@ -8,6 +8,7 @@ a process of their own.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import subprocess
@@ -16,6 +17,7 @@ import traceback
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from examples.local_stack import SITE_DIR
@@ -24,6 +26,7 @@ from secret_keyring import CachedKeyring
 from secret_keyring.errors import SecretKeyringError, WeakSecretKey
 from secret_keyring.keyring import (
     Keyring,
+    Payload,
     fingerprint,
     keyring_to_json,
     parse_mapping,
@@ -39,6 +42,7 @@ from tests.plugins.leakguard import (
     make_key,
     rendered_with_locals,
 )
+from tests.plugins.moto_server import REGION, MotoServer
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -75,7 +79,8 @@ def entry_points(tmp_path: Path, key: str) -> dict[str, Callable[[], object]]:
     return {
         "parse_payload": lambda: parse_payload(payload, source="t://p"),
         "parse_mapping": lambda: parse_mapping(json.loads(payload), source="t://m"),
-        "Payload.to_keyring": lambda: parse_payload(key).to_keyring(history=["short"]),
+        # A weak `next` is refused in every keyring (weak history keys are allowed: adoption).
+        "Payload.to_keyring": lambda: Payload("keyring", key, "short-next").to_keyring(),
         "FileProvider.fetch": FileProvider(file).fetch,
         "EnvProvider.fetch": EnvProvider("SKR_LEAK_TEST").fetch,
         "CachedKeyring.refresh": CachedKeyring(FileProvider(file)).refresh,
@@ -190,17 +195,18 @@ def test_cli_output_holds_fingerprints_only(tmp_path: Path) -> None:
 
     status = run([*cli, "status", f"file://{path}"])
     status_json = run([*cli, "status", "--json", f"file://{path}"])
-    rotated = run([*cli, "rotate", f"file://{path}"])
-    rotated_json = run([*cli, "rotate", "--json", f"file://{path}"])
+    rotated = run([*cli, "rotate", "--force", f"file://{path}"])
+    skipped_json = run([*cli, "rotate", "--json", f"file://{path}"])  # within the interval
     bad = tmp_path / "bad.json"
     bad.write_text(bad_keyring_json(keyring.current))
     failed = run([*cli, "status", f"file://{bad}"])
 
-    for result in (status, status_json, rotated, rotated_json):
+    for result in (status, status_json, rotated, skipped_json):
         assert result.returncode == 0, result.stderr
         assert_no_key_material(result.stdout + result.stderr, f"`{' '.join(result.args[3:])}`")
     assert fingerprint(keyring.current) in status.stdout
     assert json.loads(status_json.stdout)["fingerprints"]["current"] == fingerprint(keyring.current)
+    assert json.loads(skipped_json.stdout)["skipped"] is True
     assert failed.returncode == 1
     assert "WeakSecretKey" in failed.stderr
     assert_no_key_material(failed.stdout + failed.stderr, "the CLI's error output")
@@ -220,7 +226,7 @@ def test_management_commands_hold_fingerprints_only(tmp_path: Path) -> None:
 
     status = run([*manage, "secret_key_status", "--refresh"], env, SITE_DIR)
     status_json = run([*manage, "secret_key_status", "--json"], env, SITE_DIR)
-    rotated = run([*manage, "rotate_secret_key"], env, SITE_DIR)
+    rotated = run([*manage, "rotate_secret_key", "--force"], env, SITE_DIR)
     path.write_text(bad_keyring_json(keyring.current))
     failed = run([*manage, "secret_key_status", "--refresh"], env, SITE_DIR)
 
@@ -307,3 +313,33 @@ def test_debug_page_without_clearing_would_show_the_new_key(tmp_path: Path) -> N
     _, refresh = pages.split("\n=== /refresh/ ")
     assert fresh in refresh
     assert keyring.current not in pages  # the settings are still cleansed by Django
+
+
+# -- botocore debug logs ----------------------------------------------------------------------
+
+
+@pytest.mark.aws
+def test_botocore_debug_log_of_a_client_you_pass_in_holds_no_key(
+    aws_env: MotoServer, secretsmanager: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """botocore logs whole response bodies at DEBUG. The redaction must cover a client built by
+    the user (``client=``), not only the ones the provider builds."""
+    import boto3
+
+    from secret_keyring.providers import aws
+
+    key = make_key()
+    secretsmanager.create_secret(Name="leak/debug", SecretString=key)  # a redacting client
+    client = boto3.client("secretsmanager", region_name=REGION, endpoint_url=aws_env.endpoint_url)
+    # As in a process where the provider has built no client of its own.
+    for name in aws._BODY_LOGGERS:
+        logging.getLogger(name).removeFilter(aws._REDACTION)
+
+    provider = aws.AwsSecretsManagerProvider("leak/debug", client=client)
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG, logger="botocore"):
+        assert provider.fetch().current == key
+    bodies = [r for r in caplog.records if r.name in aws._BODY_LOGGERS]
+    assert bodies, "botocore logged no body: the test would prove nothing"
+    for record in bodies:
+        assert_no_key_material(record.getMessage(), f"the {record.name} DEBUG record")

@@ -128,6 +128,31 @@ def test_rendered_app_policy_without_a_customer_key(aws_module: Config) -> None:
 # -- rotation Lambda ----------------------------------------------------------------------------
 
 
+# The EC2 actions of the AWS managed policy AWSLambdaVPCAccessExecutionRole (policy version v3).
+LAMBDA_VPC_ACCESS_EC2 = {
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+}
+
+
+def test_a_lambda_in_a_vpc_gets_what_the_managed_vpc_policy_grants(aws_module: Config) -> None:
+    known = {
+        "local.secret_arn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:x-AbCdEf",
+        "local.use_cmk": False,
+        "local.kms_key_arn": None,
+        "aws_cloudwatch_log_group.rotation[0].arn": "arn:aws:logs:eu-west-1:1:log-group:x",
+    }
+    inside = tfconfig.render_iam_policy(aws_module, "rotation", {**known, "local.in_vpc": True})
+    (vpc,) = [s for s in inside["Statement"] if any(a.startswith("ec2:") for a in s["Action"])]
+    assert set(vpc["Action"]) == LAMBDA_VPC_ACCESS_EC2
+    outside = tfconfig.render_iam_policy(aws_module, "rotation", {**known, "local.in_vpc": False})
+    assert not [a for s in outside["Statement"] for a in s["Action"] if a.startswith("ec2:")]
+
+
 def test_lambda_handler_and_package(aws_module: Config) -> None:
     function = aws_module.resources[("aws_lambda_function", "rotation")]
     assert tfconfig.literal(function["handler"]) == HANDLER
@@ -184,10 +209,15 @@ def _secret_bearing(ref: Reference) -> bool:
     )
 
 
+#: How many write-only arguments each module feeds generated keys into (a new module must say).
+KEY_WRITES = {"aws-secret": 1, "vault-secret": 1, "vault-rotation-aws": 0}
+
+
 @pytest.mark.parametrize("name", sorted(tfconfig.MODULES))
 def test_generated_keys_reach_only_write_only_arguments(
     configs: dict[str, Config], name: str
 ) -> None:
+    writes = KEY_WRITES[name]
     config = configs[name]
     assert not any(
         kind in {"random_password", "random_string", "random_bytes"} for kind, _ in config.resources
@@ -200,7 +230,7 @@ def test_generated_keys_reach_only_write_only_arguments(
         attribute = where.split(".")[-1]
         assert attribute.endswith("_wo"), f"{where} uses {refs[0]}"
         write_only_uses += 1
-    assert write_only_uses == 1
+    assert write_only_uses == writes
 
 
 @pytest.mark.parametrize(
@@ -236,15 +266,28 @@ def test_first_keyring_is_keyring_json_through_write_only(
 
 
 def test_rotation_owns_the_value_after_the_first_write(aws_module: Config) -> None:
+    """The first version is written once with AWSCURRENT and a label of its own; Terraform then
+    ignores its labels, so it never moves AWSCURRENT back, and the own label (which no rotation,
+    put-secret-value or `secret-keyring rotate` touches) keeps the version from being
+    deprecated, so the provider never finds it gone and never writes a new first keyring. The
+    behaviour behind it is checked against moto in
+    tests/integration/test_terraform_initial_version.py."""
     version = aws_module.resources[("aws_secretsmanager_secret_version", "initial")]
     (lifecycle,) = version["lifecycle"]
     assert "version_stages" in lifecycle["ignore_changes"]
-    assert "version_stages" not in version  # never pinned, or Terraform would fight rotation
+    assert version["version_stages"] == ['"AWSCURRENT"', "${local.initial_version_stage}"]
+    label = tfconfig.literal(aws_module.locals["initial_version_stage"])
+    assert label not in {"AWSCURRENT", "AWSPENDING", "AWSPREVIOUS"}
+    assert 1 <= len(label) <= 256  # Secrets Manager's limit for a staging label
+    # Every mode (rotation on or off) writes through this same resource.
+    assert version["count"] == "${var.create && var.write_initial_keyring ? 1 : 0}"
 
 
 def test_vault_secret_resource_has_nothing_to_update_in_place(vault_module: Config) -> None:
     """An in-place update could resend a freshly generated write-only keyring over the rotated
-    one, so the KV resource holds only arguments that never change (metadata lives apart)."""
+    one, so the KV resource holds only arguments that never change: metadata and the destroy
+    behaviour (`delete_all_versions_on_destroy`, which users change after creation) live apart.
+    The one write is create-only (`cas = 0`) and can be switched off."""
     body = vault_module.resources[("vault_kv_secret_v2", "this")]
     arguments = {key for key in body if not key.startswith("__")}
     assert arguments == {
@@ -252,13 +295,50 @@ def test_vault_secret_resource_has_nothing_to_update_in_place(vault_module: Conf
         "mount",
         "name",
         "namespace",
+        "cas",
         "data_json_wo",
         "data_json_wo_version",
-        "delete_all_versions",
     }
+    assert body["cas"] == 0
+    assert body["count"] == "${local.write_initial_keyring ? 1 : 0}"
+    assert (
+        vault_module.locals["write_initial_keyring"] == "${var.create && var.write_initial_keyring}"
+    )
+    assert vault_module.variables["write_initial_keyring"]["default"] is True
+    for key in ("current", "next"):  # no key is generated when none is written
+        assert vault_module.ephemerals[("random_password", key)]["count"] == body["count"]
     metadata = vault_module.resources[("vault_generic_endpoint", "metadata")]
-    assert metadata["disable_delete"] is True  # deleting metadata would destroy every version
+    # Deleting the metadata destroys every version: only when asked for, and the flag is an
+    # ordinary in-place update of this resource.
+    assert metadata["disable_delete"] == "${!var.delete_all_versions_on_destroy}"
+    assert vault_module.variables["delete_all_versions_on_destroy"]["default"] is False
+    assert metadata["count"] == "${var.create ? 1 : 0}"  # also without the first write
     assert not any(_secret_bearing(ref) for ref in tfconfig.references_in(metadata))
+
+
+def test_approle_credentials_expire_by_default(vault_module: Config) -> None:
+    body = vault_module.variables["approle_roles"]["type"]
+    defaults = dict(re.findall(r"(\w+)\s*=\s*optional\(number, (\d+)\)", body))
+    assert {name: int(value) for name, value in defaults.items()} == {
+        "token_ttl": 3600,
+        "token_max_ttl": 14400,
+        "secret_id_ttl": 30 * 86400,
+        "secret_id_num_uses": 1000,
+    }
+    assert "secret_id_bound_cidrs = optional(list(string), [])" in body
+    conditions = " ".join(
+        v["condition"] for v in vault_module.variables["approle_roles"]["validation"]
+    )
+    assert "role.secret_id_ttl > 0" in conditions
+    assert "role.token_ttl > 0" in conditions
+    role = vault_module.resources[("vault_approle_auth_backend_role", "this")]
+    for argument in (
+        "secret_id_ttl",
+        "secret_id_num_uses",
+        "secret_id_bound_cidrs",
+        "token_max_ttl",
+    ):
+        assert role[argument] == f"${{each.value.{argument}}}"
 
 
 # -- sensitive outputs ---------------------------------------------------------------------------

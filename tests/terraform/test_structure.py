@@ -33,7 +33,7 @@ def test_every_terraform_file_is_checked(configs: dict[str, Config]) -> None:
     }
     found = {path.resolve() for path in tfconfig.TERRAFORM.rglob("*.tf")}
     assert found == checked
-    assert len(found) == 16
+    assert len(found) == 24
 
 
 @pytest.mark.parametrize("name", MODULE_NAMES)
@@ -55,6 +55,11 @@ def test_example_files(name: str) -> None:
         ("vault-secret", {"vault": ">= 5.0", "random": ">= 3.7"}),
         ("aws-complete", {"aws": ">= 6.0", "random": ">= 3.7"}),
         ("vault-complete", {"vault": ">= 5.0", "random": ">= 3.7"}),
+        ("vault-rotation-aws", {"aws": ">= 6.0", "vault": ">= 5.0"}),
+        (
+            "vault-rotation-aws-complete",
+            {"aws": ">= 6.0", "vault": ">= 5.0", "random": ">= 3.7"},
+        ),
     ],
 )
 def test_versions(configs: dict[str, Config], name: str, providers: dict[str, str]) -> None:
@@ -87,14 +92,39 @@ def test_outputs_are_described(configs: dict[str, Config], name: str) -> None:
 
 @pytest.mark.parametrize("name", MODULE_NAMES)
 def test_modules_validate_their_inputs(configs: dict[str, Config], name: str) -> None:
-    """Names, key length and versions are checked at plan time, before any API call."""
+    """Names, key length, versions, intervals and credential lifetimes are checked at plan time,
+    before any API call."""
     variables = configs[name].variables
     validated = {variable for variable, body in variables.items() if body.get("validation")}
-    expected = {"name", "key_length"} | (
-        {"secret_string_wo_version", "kms_key_arn", "lambda_zip_path"}
-        if name == "aws-secret"
-        else {"data_json_wo_version", "mount", "jwt_roles", "kubernetes_roles"}
-    )
+    expected = {
+        "aws-secret": {
+            "name",
+            "key_length",
+            "secret_string_wo_version",
+            "kms_key_arn",
+            "lambda_zip_path",
+        },
+        "vault-secret": {
+            "name",
+            "key_length",
+            "data_json_wo_version",
+            "mount",
+            "jwt_roles",
+            "kubernetes_roles",
+            "approle_roles",
+        },
+        "vault-rotation-aws": {
+            "name",
+            "mount",
+            "rotator_policy_name",
+            "max_fallbacks",
+            "min_interval_seconds",
+            "vault_address",
+            "vault_token_ttl",
+            "schedule_expression",
+            "lambda_zip_path",
+        },
+    }[name]
     assert expected <= validated
 
 

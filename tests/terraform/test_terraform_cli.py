@@ -20,6 +20,8 @@ EXPECTED_PROVIDERS = {
     "vault-secret": {"vault", "random"},
     "aws-complete": {"aws", "random"},
     "vault-complete": {"vault", "random"},
+    "vault-rotation-aws": {"aws", "vault"},
+    "vault-rotation-aws-complete": {"aws", "vault", "random"},
 }
 
 

@@ -27,10 +27,12 @@ TERRAFORM = REPO / "terraform"
 MODULES = {
     "aws-secret": TERRAFORM / "modules/aws-secret",
     "vault-secret": TERRAFORM / "modules/vault-secret",
+    "vault-rotation-aws": TERRAFORM / "modules/vault-rotation-aws",
 }
 EXAMPLES = {
     "aws-complete": TERRAFORM / "examples/aws-complete",
     "vault-complete": TERRAFORM / "examples/vault-complete",
+    "vault-rotation-aws-complete": TERRAFORM / "examples/vault-rotation-aws-complete",
 }
 
 _KEYWORDS = frozenset({"for", "in", "if", "true", "false", "null"})
@@ -321,6 +323,29 @@ def load(path: Path) -> Config:
             config.providers[labels[0]] = body
         config.terraform.extend(parsed.get("terraform", []))
     return config
+
+
+def configuration_dirs(root: Path = TERRAFORM) -> list[Path]:
+    """Every directory of .tf files under ``root`` (Terraform's working directories excepted):
+    the modules, the examples and any directory added later."""
+    return sorted({p.parent for p in root.rglob("*.tf") if ".terraform" not in p.parts})
+
+
+def implied_provider(type_name: str) -> str:
+    """Terraform's implied provider of a resource type: its prefix up to the first underscore."""
+    return type_name.split("_", 1)[0]
+
+
+def required_providers(config: Config) -> dict[str, dict[str, str]]:
+    """Local name -> {source, version} from the ``terraform { required_providers }`` blocks."""
+    found: dict[str, dict[str, str]] = {}
+    for block in config.terraform:
+        for required in block.get("required_providers", []):
+            for name, spec in required.items():
+                if not name.startswith("__") and isinstance(spec, dict):
+                    # source and version are strings; configuration_aliases is a list.
+                    found[name] = {k: literal(v) for k, v in spec.items() if is_quoted(v)}
+    return found
 
 
 def all_configs() -> dict[str, Config]:

@@ -136,3 +136,16 @@ def testing_fakes() -> None:
     # StaticProvider satisfies the Provider protocol without inheriting from anything.
     as_provider: Provider = provider
     assert_type(as_provider.fetch(), Keyring)
+
+
+def scheduled_rotation(provider: Provider) -> bool:
+    from secret_keyring.rotation import DEFAULT_MIN_INTERVAL, IntervalGuard, RotationReport
+    from secret_keyring.rotation.run import rotate_source
+
+    report = rotate_source(provider, max_fallbacks=3, min_interval=DEFAULT_MIN_INTERVAL)
+    assert_type(report, RotationReport)
+    rotate_source(provider, force=True, clock=FakeClock())
+    rotate_source(provider, min_interval="15m")  # type: ignore[arg-type]
+    guard = IntervalGuard(600.0, clock=FakeClock())
+    assert_type(guard.too_soon(1_800_000_000.0), str | None)
+    return report.skipped or not report.written

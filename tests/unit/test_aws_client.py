@@ -117,7 +117,12 @@ def test_url_options_reach_the_provider() -> None:
     assert provider.role_arn == "arn:aws:iam::123456789012:role/app"
     assert provider.endpoint_url == "https://vpce-1.secretsmanager.eu-west-1.vpce.amazonaws.com"
     assert provider.max_fallbacks == 2
-    assert provider.source == "aws-secretsmanager://prod/myapp/django#SECRET_KEY"
+    # Messages and status show the URL as it was written (redacted), options included.
+    assert provider.source == (
+        "aws-secretsmanager://prod/myapp/django?region=eu-west-1&profile=web"
+        "&role_arn=arn:aws:iam::123456789012:role/app"
+        "&endpoint_url=https://vpce-1.secretsmanager.eu-west-1.vpce.amazonaws.com#SECRET_KEY"
+    )
 
 
 def test_names_with_every_allowed_character() -> None:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 import pytest
 
 from secret_keyring import CachedKeyring
+from secret_keyring.cache import DEFAULT_REFRESH_TIMEOUT
 from secret_keyring.errors import (
     AccessDenied,
     ConfigurationError,
@@ -358,3 +359,214 @@ def test_fork_gives_the_child_new_locks_and_no_inflight_refresh() -> None:
     gate.set()
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+# -- the watchdog, frozen processes, on_stale="fail" ---------------------------------------
+
+
+class Threads:
+    """A ``spawn`` that starts real threads and keeps them, so a test can wait for them."""
+
+    def __init__(self) -> None:
+        self.started: list[threading.Thread] = []
+
+    def __call__(self, target: Callable[[], None]) -> None:
+        thread = threading.Thread(target=target, daemon=True)
+        self.started.append(thread)
+        thread.start()
+
+    def join_all(self) -> None:
+        for thread in self.started:
+            thread.join(10)
+
+
+class Held:
+    """An ``on_fetch`` hook that holds a fetch until released, and says when one is held."""
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self) -> None:
+        self.entered.set()
+        self.release.wait(30)
+
+
+def start_a_hung_refresh(
+    **options: object,
+) -> tuple[CachedKeyring, StaticProvider, FakeClock, Threads, Held]:
+    """Prime a cache whose ``spawn`` starts real threads (time is still a FakeClock), then let
+    the TTL run out: the refresh that starts hangs in the backend until ``Held.release``."""
+    threads, clock, provider, held = Threads(), FakeClock(), StaticProvider(), Held()
+    options = {"ttl": 10, "refresh_timeout": 30, "random": lambda: 0.0, **options}
+    cache = CachedKeyring(provider, clock=clock, spawn=threads, **options)  # type: ignore[arg-type]
+    old = cache.get()
+    provider.on_fetch = held
+    clock.advance(cache.ttl)
+    assert cache.get() is old
+    assert held.entered.wait(10)
+    return cache, provider, clock, threads, held
+
+
+def test_watchdog_counts_a_hung_refresh_as_failed_and_lets_the_next_one_start(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A fetch that never returns (a server that accepts and never answers): past
+    ``refresh_timeout`` on the injected clock it is a failure like any other."""
+    caplog.set_level(logging.INFO, logger="secret_keyring")
+    cache, provider, clock, threads, held = start_a_hung_refresh(max_stale=35, backoff_initial=2)
+    old = cache.get()
+    clock.advance(29.9)
+    assert cache.get() is old
+    assert cache.status()["failures"] == 0  # still within refresh_timeout
+
+    caplog.clear()
+    clock.advance(0.1)
+    assert cache.get() is old  # the watchdog fires
+    status = cache.status()
+    assert status["failures"] == 1
+    assert status["refreshing"] is False
+    assert "refresh_timeout=30s" in status["last_error"]
+    assert "does not answer" in status["last_error"]
+    record = next(r for r in caplog.records if "refresh_timeout" in r.getMessage())
+    assert record.levelno == logging.ERROR  # the keyring is 40 s old, past max_stale=35
+    assert "PAST max_stale" in record.getMessage()
+    assert cache.next_refresh_at == pytest.approx(clock() + 2)  # backoff applies
+
+    # After the backoff a new attempt starts (the hung thread is abandoned) and succeeds.
+    provider.on_fetch = None
+    new = provider.rotate()
+    clock.advance(2)
+    cache.get()
+    threads.started[-1].join(10)
+    assert cache.get().same_keys(new)
+    assert cache.status()["failures"] == 0
+    assert provider.fetches == 3
+
+    # The abandoned fetch answers at last: a newer keyring landed meanwhile, it is dropped.
+    held.release.set()
+    threads.join_all()
+    assert cache.get().same_keys(new)
+    assert "abandoned by the watchdog has answered" in caplog.text
+
+
+def test_watchdog_releases_a_blocking_refresh_waiting_on_a_hung_one() -> None:
+    cache, _, clock, threads, held = start_a_hung_refresh()
+    clock.advance(31)  # refresh() finds the one in flight past the bound: it does not wait
+    with pytest.raises(SourceUnavailable, match="refresh_timeout"):
+        cache.refresh()
+    held.release.set()
+    threads.join_all()
+
+
+def test_an_abandoned_refresh_that_answers_first_is_kept() -> None:
+    cache, provider, clock, threads, held = start_a_hung_refresh()
+    new = provider.rotate()  # what the hung fetch returns once released
+    clock.advance(30)
+    cache.get()  # abandoned
+    assert cache.status()["failures"] == 1
+    held.release.set()
+    threads.join_all()
+    assert cache.get().same_keys(new)  # nothing newer had landed: its keyring is good
+    assert cache.status()["failures"] == 0
+
+
+class NeverRuns:
+    """The ``spawn`` of a frozen execution environment (AWS Lambda between invocations): the
+    background refresh is handed over and never gets to run."""
+
+    def __init__(self) -> None:
+        self.handed: list[Callable[[], None]] = []
+
+    def __call__(self, target: Callable[[], None]) -> None:
+        self.handed.append(target)
+
+
+def test_a_refresh_that_never_begins_is_done_in_line_from_then_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    spawn = NeverRuns()
+    clock = FakeClock()
+    provider = StaticProvider()
+    cache = CachedKeyring(provider, ttl=60, clock=clock, spawn=spawn, random=lambda: 0.0)
+    old = cache.get()
+    second = provider.rotate()
+    clock.advance(60)
+    assert cache.get() is old  # hands a refresh to spawn, which never runs it
+    assert len(spawn.handed) == 1
+    clock.advance(0.5)
+    assert cache.get() is old  # it may simply not have been scheduled yet
+
+    clock.advance(0.5)  # the next get() a second later: it has not begun, so refresh in line
+    assert cache.get().same_keys(second)
+    assert provider.fetches == 2
+    assert cache.status()["refresh_mode"] == "inline"
+    assert cache.status()["failures"] == 0  # the backend did nothing wrong
+    assert "frozen between requests" in caplog.text
+
+    # From now on, the first get() past the TTL refreshes in line; spawn is not asked again.
+    third = provider.rotate()
+    clock.advance(59.9)
+    assert cache.get().same_keys(second)
+    clock.advance(0.1)
+    assert cache.get().same_keys(third)
+    assert len(spawn.handed) == 1
+    assert provider.fetches == 3
+
+    # The refresh handed over at first, if the process ever runs it, finds itself replaced.
+    spawn.handed[0]()
+    assert provider.fetches == 3
+
+
+def test_an_inline_refresh_waits_at_most_refresh_timeout() -> None:
+    spawn = NeverRuns()
+    clock = FakeClock()
+    held = Held()
+    provider = StaticProvider()
+    cache = CachedKeyring(provider, ttl=60, refresh_timeout=0.05, clock=clock, spawn=spawn)
+    old = cache.get()
+    clock.advance(60)
+    cache.get()
+    clock.advance(1)
+    provider.on_fetch = held
+    assert cache.get() is old  # waited 0.05 s (real time: the helper thread) and gave up
+    assert held.entered.is_set()
+    assert cache.status()["refreshing"] is True
+    held.release.set()
+
+
+def test_fail_policy_refuses_a_max_stale_shorter_than_a_healthy_keyring_lives() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        CachedKeyring(StaticProvider(), ttl=300, max_stale=60, on_stale="fail")
+    message = str(caught.value)
+    assert "max_stale" in message
+    assert "ttl" in message
+    assert "refresh_timeout" in message
+    # With "serve" the same numbers only decide when ERROR is logged.
+    CachedKeyring(StaticProvider(), ttl=300, max_stale=60, on_stale="serve")
+    CachedKeyring(StaticProvider(), ttl=300, max_stale=330, on_stale="fail", refresh_timeout=30)
+
+
+def test_fail_policy_refreshes_in_line_a_keyring_past_max_stale_instead_of_failing() -> None:
+    """A process that served no request for longer than max_stale (a quiet night) has a healthy
+    backend: its first get() refreshes rather than raising."""
+    cache, provider, clock, spawner = make_cache(
+        ttl=10, max_stale=100, on_stale="fail", refresh_timeout=5
+    )
+    cache.get()
+    new = provider.rotate()
+    clock.advance(500)
+    assert cache.get().same_keys(new)
+    assert spawner.pending == []
+    assert provider.fetches == 2
+
+
+def test_refresh_timeout_defaults_to_what_the_provider_says_a_fetch_can_take() -> None:
+    class Slow(StaticProvider):
+        fetch_timeout = 42.0
+
+    assert CachedKeyring(Slow()).refresh_timeout == 42.0
+    assert CachedKeyring(Slow(), refresh_timeout=7).refresh_timeout == 7.0
+    assert CachedKeyring(StaticProvider()).refresh_timeout == DEFAULT_REFRESH_TIMEOUT
+    with pytest.raises(ConfigurationError, match="refresh_timeout"):
+        CachedKeyring(StaticProvider(), refresh_timeout=0)

@@ -11,6 +11,7 @@ import pytest
 
 from secret_keyring.cli import main
 from secret_keyring.keyring import fingerprint, parse_payload
+from secret_keyring.status import render_status
 from tests.plugins.leakguard import make_key
 
 
@@ -43,7 +44,38 @@ def test_status_plain_payload_explains_the_limit(
     path = tmp_path / "k"
     path.write_text(make_key())
     main(["status", f"file://{path}"])
-    assert "keyring JSON" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "keyring JSON" in out
+    # A file keeps no older versions: the backend-history note would be wrong here.
+    assert "no older versions" in out
+    assert "backend's older versions" not in out
+
+
+def test_status_plain_note_about_history_only_for_backends_with_history() -> None:
+    fps = {"current": "0a1b2c3d", "next": None, "previous": [], "weak": []}
+    with_history = render_status({"fingerprints": fps, "backend_history": True})
+    assert "backend's older versions" in with_history
+    without = render_status({"fingerprints": fps, "backend_history": False})
+    assert "backend's older versions" not in without
+    assert "no older versions" in without
+    given = render_status(
+        {"fingerprints": {**fps, "previous": ["11223344"]}, "backend_history": False}
+    )
+    assert "note:" not in given  # env://?fallbacks= supplies fallbacks of its own
+
+
+def test_status_table_shows_an_ignored_pending_version() -> None:
+    """What the AWS provider reports in status()["provider"] gets a row of its own."""
+    reason = "rotation is not enabled on the secret"
+    table = render_status(
+        {
+            "source": "aws-secretsmanager://prod/myapp/django",
+            "fingerprints": {"current": "0b9df26d", "next": None, "previous": []},
+            "provider": {"ignored_pending": {"version": "v-2", "reason": reason}},
+        }
+    )
+    assert f"AWSPENDING v-2: {reason}" in table
+    assert "ignored" not in render_status({"source": "file:///k", "provider": {}})
 
 
 def test_status_error_exit_code(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 
 import pytest
 
@@ -142,6 +143,18 @@ def test_json_string_payload_is_plain() -> None:
     assert parse_payload(json.dumps(key)).current == key
 
 
+def test_a_payload_is_keyring_json_only_when_it_is_a_json_object() -> None:
+    """Digits only is a valid Django key (``str(secrets.randbits(256))``), not a JSON number."""
+    key = str(secrets.randbits(256) | 1 << 255)  # 77 digits
+    validate_key(key)
+    for raw in (key, key + "\n", key.encode()):
+        payload = parse_payload(raw, source=SRC)
+        assert (payload.kind, payload.current) == ("plain", key)
+    assert parse_payload(key, source=SRC).to_keyring(history=[make_key()]).current == key
+    negative = "-" + key + "e10"
+    assert parse_payload(negative, source=SRC).current == negative
+
+
 def test_bytes_payload() -> None:
     key = make_key()
     assert parse_payload(key.encode()).current == key
@@ -157,10 +170,12 @@ BAD_PAYLOADS: list[tuple[str, object, type[Exception], str]] = [
     ("empty", "", InvalidSecret, "empty"),
     ("whitespace only", " \n\t ", InvalidSecret, "empty"),
     ("not utf-8", b"\xff\xfe" + b"a" * 60, InvalidSecret, "UTF-8"),
-    ("json list", "[1, 2]", InvalidSecret, "a list"),
-    ("json number", "12345", InvalidSecret, "a number"),
-    ("json null", "null", InvalidSecret, "null"),
-    ("json true", "true", InvalidSecret, "boolean"),
+    # Not a JSON object, so a plain key, and a weak one.
+    ("json list", "[1, 2]", WeakSecretKey, "at least 50"),
+    ("json number", "12345", WeakSecretKey, "at least 50"),
+    ("json null", "null", WeakSecretKey, "at least 50"),
+    ("json true", "true", WeakSecretKey, "at least 50"),
+    ("unterminated json string", '"' + "k3y" * 20, InvalidSecret, "does not parse"),
     ("missing current", '{"next": "x"}', InvalidSecret, "current"),
     ("non-string current", '{"current": 5}', InvalidSecret, "expected a string"),
     ("non-string in previous", None, InvalidSecret, "previous"),
@@ -171,7 +186,7 @@ BAD_PAYLOADS: list[tuple[str, object, type[Exception], str]] = [
     ("too large", "a" * (MAX_PAYLOAD_BYTES + 1), InvalidSecret, "bytes"),
     ("weak plain key", "tooshort", WeakSecretKey, "at least 50"),
     ("insecure prefix", "django-insecure-" + "k3y" * 20, WeakSecretKey, "django-insecure"),
-    ("deep nesting", "[" * 5000 + "]" * 5000, InvalidSecret, "nested too deeply"),
+    ("deep nesting", '{"a":' * 5000 + "1" + "}" * 5000, InvalidSecret, "nested too deeply"),
 ]
 
 

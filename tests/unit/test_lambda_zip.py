@@ -4,16 +4,24 @@ from the zip alone with nothing but the standard library and boto3 (what the run
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
 import zipfile
+from importlib import metadata
 from pathlib import Path
 
 import pytest
 
 from secret_keyring.cli import main
-from secret_keyring.rotation.lambda_zip import HANDLER, build_lambda_zip
+from secret_keyring.errors import ConfigurationError
+from secret_keyring.rotation.lambda_zip import (
+    HANDLER,
+    HANDLERS,
+    build_lambda_zip,
+    bundled_distributions,
+)
 
 
 @pytest.fixture(scope="module")
@@ -139,3 +147,91 @@ def test_cli_lambda_zip_unwritable(tmp_path: Path, capsys: pytest.CaptureFixture
     blocker.write_text("")
     assert main(["lambda-zip", str(blocker / "out.zip")]) == 1
     assert "lambda-zip" in capsys.readouterr().err
+
+
+def test_the_command_line_docs_quote_the_real_file_count(lambda_zip: Path) -> None:
+    """docs/cli.md shows the command's output; its file count is the zip's."""
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "cli.md").read_text("utf-8")
+    quoted = re.search(r"wrote build/rotation\.zip: (\d+) files; handler (\S+)", docs)
+    assert quoted is not None, "docs/cli.md no longer shows the lambda-zip output"
+    with zipfile.ZipFile(lambda_zip) as archive:
+        count = len(archive.namelist())
+    assert (int(quoted.group(1)), quoted.group(2)) == (count, HANDLER)
+
+
+# -- the Vault backend -------------------------------------------------------------------------
+
+VAULT_BUNDLE = {"hvac", "requests", "urllib3", "certifi", "idna", "charset-normalizer"}
+
+
+@pytest.fixture(scope="module")
+def vault_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("lambda") / "vault-rotation.zip"
+    build_lambda_zip(path, backend="vault")
+    return path
+
+
+def test_vault_bundle_is_hvac_and_its_requirements() -> None:
+    bundled = {dist.metadata["Name"].lower() for dist in bundled_distributions("vault")}
+    assert bundled == VAULT_BUNDLE
+    assert bundled_distributions("aws") == []  # the runtime provides boto3
+
+
+def test_vault_zip_contents(vault_zip: Path) -> None:
+    with zipfile.ZipFile(vault_zip) as archive:
+        names = archive.namelist()
+        assert archive.testzip() is None
+    tops = {name.split("/")[0] for name in names}
+    packages = {top for top in tops if not top.endswith(".dist-info")}
+    assert packages == {"secret_keyring", "hvac", "requests", "urllib3", "certifi", "idna",
+                        "charset_normalizer"}  # fmt: skip
+    assert HANDLERS["vault"].rsplit(".", 1)[0].replace(".", "/") + ".py" in names
+    assert "certifi/cacert.pem" in names  # requests verifies TLS with it
+    # Pure Python: the zip runs on either Lambda architecture whoever built it.
+    assert not [n for n in names if n.endswith((".so", ".pyd", ".pyc"))]
+    assert not [n for n in names if "__pycache__" in n or n.startswith("secret_keyring/django/")]
+    # Licences travel with the code; the installer's records of this machine do not.
+    assert any(n.startswith("requests-") and "LICENSE" in n for n in names)
+    assert not [n for n in names if n.endswith(("/RECORD", "/INSTALLER", "/direct_url.json"))]
+    assert names == sorted(names)
+    assert len(names) == len(set(names))
+
+
+def test_vault_zip_is_reproducible(vault_zip: Path, tmp_path: Path) -> None:
+    again = tmp_path / "again.zip"
+    build_lambda_zip(again, backend="vault")
+    assert again.read_bytes() == vault_zip.read_bytes()
+
+
+def test_unknown_backend(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="unknown Lambda backend 'gcp'"):
+        build_lambda_zip(tmp_path / "x.zip", backend="gcp")
+    assert not (tmp_path / "x.zip").exists()
+
+
+def test_a_missing_sdk_names_the_extra(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    real = metadata.distribution
+
+    def without_hvac(name: str) -> metadata.Distribution:
+        if name == "hvac":
+            raise metadata.PackageNotFoundError(name)
+        return real(name)
+
+    monkeypatch.setattr(metadata, "distribution", without_hvac)
+    with pytest.raises(ImportError, match=r"django-secret-keyring\[vault\]"):
+        build_lambda_zip(tmp_path / "x.zip", backend="vault")
+
+
+def test_cli_lambda_zip_vault(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "vault.zip"
+    assert main(["lambda-zip", str(path), "--backend", "vault"]) == 0
+    assert HANDLERS["vault"] in capsys.readouterr().out
+    with zipfile.ZipFile(path) as archive:
+        assert "hvac/__init__.py" in archive.namelist()
+
+
+def test_cli_lambda_zip_unknown_backend(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["lambda-zip", "x.zip", "--backend", "gcp"])
+    assert exit_.value.code == 2
+    assert "invalid choice: 'gcp'" in capsys.readouterr().err

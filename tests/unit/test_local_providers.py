@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import shutil
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -113,7 +115,12 @@ def test_dev_creates_private_ignored_keyring_and_reuses_it(
     path = tmp_path / ".secret-keyring" / "dev-keyring.json"
     assert path.exists()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert (tmp_path / ".secret-keyring" / ".gitignore").read_text().strip().endswith("*")
+    assert (
+        (tmp_path / ".secret-keyring" / ".gitignore")
+        .read_text()
+        .strip()
+        .endswith("/dev-keyring.json")
+    )
     assert first.next is not None
     again = DevProvider().fetch()  # a restart reuses the same keyring
     assert again.same_keys(first)
@@ -125,6 +132,48 @@ def test_dev_explicit_path(tmp_path: Path) -> None:
     kr = provider_from_url(f"dev://{path}").fetch()
     assert path.exists()
     assert kr.source == f"dev://{path}"
+
+
+def _ignored(repo: Path, path: Path) -> bool:
+    result = subprocess.run(
+        ["git", "-C", str(repo), "check-ignore", "--quiet", str(path.relative_to(repo))],
+        check=False,
+    )
+    assert result.returncode in (0, 1), "git check-ignore failed"
+    return result.returncode == 0
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_dev_path_in_an_existing_folder_ignores_only_the_keyring_file(tmp_path: Path) -> None:
+    subprocess.run(["git", "init", "--quiet", str(tmp_path)], check=True)
+    folder = tmp_path / "mysite"
+    folder.mkdir()
+    (folder / "settings.py").write_text("DEBUG = True\n")
+    (folder / ".gitignore").write_text("*.pyc")  # the project's own, no final newline
+    keyring = folder / "dev-keyring.json"
+
+    DevProvider(keyring).fetch()
+    DevProvider(keyring).fetch()  # again: the line is not added twice
+
+    assert _ignored(tmp_path, keyring)
+    assert not _ignored(tmp_path, folder / "settings.py")
+    assert not _ignored(tmp_path, folder / "urls.py")
+    assert _ignored(tmp_path, folder / "cache.pyc")  # the project's rule still holds
+    lines = (folder / ".gitignore").read_text().splitlines()
+    assert lines[0] == "*.pyc"
+    assert lines.count("/dev-keyring.json") == 1
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_dev_default_folder_hides_nothing_but_the_keyring(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    subprocess.run(["git", "init", "--quiet", str(tmp_path)], check=True)
+    monkeypatch.chdir(tmp_path)
+    DevProvider().fetch()
+    folder = tmp_path / ".secret-keyring"
+    assert _ignored(tmp_path, folder / "dev-keyring.json")
+    assert not _ignored(tmp_path, folder / "README")
 
 
 def test_dev_corrupt_file_says_delete(tmp_path: Path) -> None:

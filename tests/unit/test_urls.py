@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from secret_keyring import provider_from_url
+from secret_keyring import CachedKeyring, provider_from_url
 from secret_keyring.errors import ConfigurationError
+from secret_keyring.keyring import keyring_to_json
 from secret_keyring.providers import (
     AwsSecretsManagerProvider,
     DevProvider,
@@ -13,6 +16,7 @@ from secret_keyring.providers import (
     FileProvider,
     VaultProvider,
 )
+from secret_keyring.rotation.keygen import new_keyring
 from secret_keyring.urls import parse_source_url
 
 
@@ -82,6 +86,10 @@ def test_aws_options() -> None:
     )
     assert isinstance(p, AwsSecretsManagerProvider)
     assert (p.profile, p.role_arn) == ("ops", "arn:aws:iam::123456789012:role/reader")
+    assert p.pending_max_age == 86400.0
+    p = provider_from_url("aws-secretsmanager://x?pending_max_age=21600")
+    assert isinstance(p, AwsSecretsManagerProvider)
+    assert p.pending_max_age == 21600.0
 
 
 def test_env_and_fallbacks() -> None:
@@ -127,6 +135,8 @@ BAD_URLS = [
     ("aws bad arn", "aws-secretsmanager://arn:aws:s3:::bucket", "ARN"),
     ("aws bad region", "aws-secretsmanager://x?region=mars", "region"),
     ("aws bad role", "aws-secretsmanager://x?role_arn=admin", "role_arn"),
+    ("aws pending age text", "aws-secretsmanager://x?pending_max_age=1d", "pending_max_age"),
+    ("aws pending age negative", "aws-secretsmanager://x?pending_max_age=-5", "pending_max_age"),
     ("whitespace", "vault://secret/x y", "whitespace"),
     ("newline", "env://X\n", "whitespace"),
     ("empty fragment", "vault://secret/x#", "empty '#'"),
@@ -153,3 +163,61 @@ def test_percent_decoding_keeps_plus() -> None:
     parsed = parse_source_url("aws-secretsmanager://a+b%2Fc?region=eu-west-1#F%20X")
     assert parsed.location == "a+b/c"
     assert parsed.field == "F X"
+
+
+# -- the source as shown: the redacted URL the user passed ------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "vault://secret/myapp/django?auth=approle&kv_version=2#secret_key",
+        "vault://kv/myapp?kv_version=1#SECRET_KEY",
+        "aws-secretsmanager://prod/myapp/django?region=eu-west-1#SECRET_KEY",
+        "env://DJANGO_SECRET_KEY?fallbacks=OLD_KEYS#django",
+        "file:///run/secrets/django#key",
+        "dev:///tmp/dev-keyring.json",
+        "dev://",
+    ],
+)
+def test_every_provider_shows_the_url_as_written(url: str) -> None:
+    assert provider_from_url(url).source == url
+
+
+def test_status_source_is_the_url_as_written(tmp_path: Path) -> None:
+    path = tmp_path / "kr.json"
+    path.write_text(keyring_to_json(new_keyring()))
+    url = f"file://{path}"
+    cache = CachedKeyring(provider_from_url(url))
+    cache.refresh()
+    assert cache.status()["source"] == url
+
+
+@pytest.mark.parametrize(
+    ("url", "hidden", "shown"),
+    [
+        (
+            "vault://secret/x?addr=https://user:hunter22@vault:8200",
+            "hunter22",
+            "addr=https://***@vault:8200",
+        ),
+        ("vault://secret/x?token=hvs.secret-token-value", "secret-token-value", "token=***"),
+        ("vault://secret/x?Secret_Id=abc-secret-id-123", "abc-secret-id-123", "Secret_Id=***"),
+        (
+            "aws-secretsmanager://n?endpoint_url=http://AKIA:pw-in-url@localhost:5000",
+            "pw-in-url",
+            "endpoint_url=http://***@localhost:5000",
+        ),
+    ],
+)
+def test_credentials_in_options_are_redacted(url: str, hidden: str, shown: str) -> None:
+    redacted = parse_redacted(url)
+    assert hidden not in redacted
+    assert shown in redacted
+
+
+def parse_redacted(url: str) -> str:
+    try:
+        return parse_source_url(url).redacted
+    except ConfigurationError as exc:  # refused options: the message must not quote them either
+        return str(exc)

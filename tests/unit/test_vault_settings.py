@@ -214,3 +214,14 @@ def test_provider_from_url_reads_os_environ(monkeypatch: pytest.MonkeyPatch, pem
 def test_malformed_environment_fails_at_construction() -> None:
     with pytest.raises(ConfigurationError, match="VAULT_ADDR"):
         VaultProvider("secret", "x", environ={"VAULT_ADDR": "nonsense"})
+
+
+def test_fetch_timeout_bounds_a_fetch_by_its_request_timeouts() -> None:
+    """The watchdog bound of CachedKeyring: 2 x timeout (connect, then read) x addresses x
+    requests one fetch may make (6 + one per fallback version)."""
+    one = VaultProvider("secret", "x", environ={"VAULT_CLIENT_TIMEOUT": "5"}, max_fallbacks=3)
+    assert one.fetch_timeout == 2 * 5 * 1 * 9
+    two = VaultProvider(
+        "secret", "x", environ={"VAULT_ADDR": "https://a:8200,https://b:8200"}, max_fallbacks=0
+    )
+    assert two.fetch_timeout == 2 * 5 * 2 * 6

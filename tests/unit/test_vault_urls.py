@@ -60,7 +60,10 @@ def test_connection_options(tmp_path: Path) -> None:
     assert provider.settings.verify == str(ca)
     assert provider.settings.timeout == 2.5
     assert (provider.mount, provider.path, provider.field) == ("secret", "app/django", "django")
-    assert provider.source == "vault://secret/app/django#django"
+    assert provider.source == (
+        f"vault://secret/app/django?addr=https://a:8200,https://b:8200&namespace=team"
+        f"&cacert={ca}&timeout=2.5#django"
+    )
 
 
 def test_auth_options() -> None:

@@ -33,6 +33,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "demo.middleware.served_by",
 ]
 ROOT_URLCONF = "django_site.urls"
 TEMPLATES = [

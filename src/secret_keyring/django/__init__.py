@@ -7,10 +7,15 @@ In ``settings.py``::
     from secret_keyring.django import secret_keys
 
     SECRET_KEY, SECRET_KEY_FALLBACKS = secret_keys("vault://secret/myapp/django")
+
+In a process that serves no requests (a queue consumer, a long management command), call
+[refresh_settings][secret_keyring.django.refresh_settings] from its loop; Celery's
+``task_prerun`` is connected by the app when Celery is importable.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Literal
 
@@ -23,11 +28,16 @@ except ImportError as exc:  # pragma: no cover - exercised by the wheel smoke te
     ) from exc
 
 from secret_keyring.cache import CachedKeyring
+from secret_keyring.django import build_only, live
+from secret_keyring.django.build_only import BUILD_ONLY_ENV
 from secret_keyring.errors import SecretKeyringError
+from secret_keyring.keyring import check_max_fallbacks
 from secret_keyring.providers.base import Provider
 from secret_keyring.urls import provider_from_url
 
-__all__ = ["SOURCE_ENV", "secret_keys"]
+__all__ = ["BUILD_ONLY_ENV", "SOURCE_ENV", "refresh_settings", "secret_keys"]
+
+logger = logging.getLogger("secret_keyring.django")
 
 #: Environment variable read when ``secret_keys()`` is called without a source.
 SOURCE_ENV = "DJANGO_SECRET_KEY_SOURCE"
@@ -46,7 +56,13 @@ def secret_keys(
     """Fetch the keyring for ``SECRET_KEY`` and ``SECRET_KEY_FALLBACKS``.
 
     The keyring stays cached (and, with the app installed, refreshed live) for the life of the
-    process.
+    process. Called again in the same process (a ``base.py`` and a ``prod.py`` that both call
+    it), the last call wins: its keyring is the one in settings and the only one refreshed; the
+    earlier cache is dropped and starts no refresh again.
+
+    With ``SECRET_KEYRING_BUILD_ONLY=1`` in the environment (an image build's ``collectstatic``),
+    no backend is contacted and the source is not read: the key is a random throwaway, and the
+    process raises ``ImproperlyConfigured`` on every request.
 
     Args:
         source: a source URL, a [Provider][secret_keyring.Provider], or ``None`` to read the URL
@@ -63,9 +79,12 @@ def secret_keys(
 
     Raises:
         ImproperlyConfigured: no source, a bad source URL or option, a missing extra, or the
-            keyring could not be fetched within ``startup_timeout``. The message names the
-            source, the cause and the fix, never a key.
+            keyring could not be fetched within ``startup_timeout``; or
+            ``SECRET_KEYRING_BUILD_ONLY`` is set to something other than ``1`` or ``0``. The
+            message names the source, the cause and the fix, never a key.
     """
+    if build_only.enabled():
+        return build_only.start()
     if source is None:
         source = os.environ.get(SOURCE_ENV, "").strip() or None
         if source is None:
@@ -73,14 +92,10 @@ def secret_keys(
                 f"secret_keys(): no source given and {SOURCE_ENV} is not set; pass a URL such as "
                 f"secret_keys('vault://secret/myapp/django') or export {SOURCE_ENV}"
             )
-    if (
-        isinstance(max_fallbacks, bool)
-        or not isinstance(max_fallbacks, int)
-        or not (0 <= max_fallbacks <= 18)
-    ):
-        raise ImproperlyConfigured(
-            f"secret_keys(): max_fallbacks must be an integer from 0 to 18, got {max_fallbacks!r}"
-        )
+    try:
+        check_max_fallbacks(max_fallbacks)
+    except SecretKeyringError as exc:
+        raise ImproperlyConfigured(f"secret_keys(): {exc}") from None
     described = source if isinstance(source, str) else getattr(source, "source", repr(source))
     try:
         if isinstance(source, str):
@@ -103,7 +118,34 @@ def secret_keys(
         ) from exc
     except ImportError as exc:
         raise ImproperlyConfigured(f"SECRET_KEY source {described}: {exc}") from exc
-    from secret_keyring.django import live
-
+    replaced = live.active()
+    if replaced is not None:
+        # The earlier cache is only ever asked through the active LiveKeyring: once that is
+        # replaced, nothing calls it again, so it starts no refresh and holds no thread.
+        logger.info(
+            "secret_keyring: secret_keys() called again; %s replaces %s",
+            provider.source,
+            replaced.cache.provider.source,
+        )
     live.activate(cache, keyring)
     return keyring.current, keyring.fallbacks
+
+
+def refresh_settings() -> None:
+    """Apply a rotated keyring to ``django.conf.settings`` if one is due.
+
+    The check the app runs on every request, for loops that serve none: a queue consumer, a
+    long management command, a WebSocket consumer. It costs one clock read and one comparison
+    until the TTL has run out; then it starts a background refresh (never waiting for the
+    backend) and a later call applies the new keys and sends ``keys_rotated``. Safe from any
+    thread, and from async code: it never waits on the backend (only your own ``keys_rotated``
+    receivers run in it). Does nothing when ``SECRET_KEY`` does not come from ``secret_keys()``.
+
+    Raises:
+        ImproperlyConfigured: the process was started with ``SECRET_KEYRING_BUILD_ONLY=1`` and
+            must not sign anything.
+    """
+    build_only.ensure_serving()
+    current = live.active()
+    if current is not None:
+        current.check()

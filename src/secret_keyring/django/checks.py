@@ -1,13 +1,26 @@
 """System checks (``manage.py check`` and ``check --deploy``).
 
+They judge the keys this library supplied, and only those: a ``SECRET_KEY`` set some other way
+is Django's own ``security.W009`` business. Outside ``--deploy`` nothing here is an Error, so a
+check never blocks ``migrate``, ``test`` or any other command.
+
 ==========================  ==========================================================
-``secret_keyring.E001``     a key in ``SECRET_KEY``/``SECRET_KEY_FALLBACKS`` is weak
 ``secret_keyring.E002``     ``dev://`` source in a deployment (``--deploy``, ``DEBUG=False``)
 ``secret_keyring.W001``     the app is installed but the settings do not come from
                             ``secret_keys()``: no live refresh
 ``secret_keyring.W002``     ``env://`` source in a deployment: no rotation without restart
 ``secret_keyring.W003``     plain payload: fleet rotation can reject fresh signatures
+``secret_keyring.W004``     a weak key (an adopted site's old key) is still trusted
+                            (``--deploy``)
+``secret_keyring.W010``     a setting holds a copy of a key: it will not follow a rotation
+``secret_keyring.W011``     a package signs with SECRET_KEY and no fallbacks: its tokens
+                            are rejected after a rotation (``key_users.py``)
+``secret_keyring.E010``     a package encrypts data at rest with a key derived from
+                            SECRET_KEY: a rotation loses the data (``--deploy``)
 ==========================  ==========================================================
+
+``secret_keyring.E001`` (a weak key in the settings, an Error on every command) is retired:
+the loader refuses weak keys except an adopted one, which W004 reports.
 """
 
 from __future__ import annotations
@@ -18,52 +31,69 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, register
 from django.core.checks import Warning as CheckWarning
 
-from secret_keyring.django import live
-from secret_keyring.errors import InvalidSecret
-from secret_keyring.keyring import validate_key
+from secret_keyring.django import audit, live
+from secret_keyring.keyring import fingerprint
 
-__all__ = ["check_deploy_source", "check_keys"]
+__all__ = [
+    "check_deploy_source",
+    "check_key_users",
+    "check_key_users_deploy",
+    "check_keys",
+    "check_weak_keys",
+]
 
 
 @register(Tags.security)
 def check_keys(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """Every key Django uses passes W009, and the settings still come from ``secret_keys()``."""
-    messages: list[CheckMessage] = []
-    key = getattr(settings, "SECRET_KEY", None)
-    fallbacks = list(getattr(settings, "SECRET_KEY_FALLBACKS", []) or [])
-    for field, value in [("SECRET_KEY", key)] + [
-        (f"SECRET_KEY_FALLBACKS[{i}]", v) for i, v in enumerate(fallbacks)
-    ]:
-        try:
-            validate_key(value, source="settings", field=field)
-        except InvalidSecret as exc:
-            messages.append(
-                Error(
-                    str(exc),
-                    hint="Rotate the secret, or write a new keyring with `secret-keyring init`.",
-                    id="secret_keyring.E001",
-                )
-            )
+    """The settings still come from ``secret_keys()``."""
     current = live.active()
     if current is None:
-        messages.append(
+        return [
             CheckWarning(
                 "secret_keyring is installed but SECRET_KEY does not come from secret_keys(), "
                 "so it is never refreshed.",
                 hint="In settings.py: SECRET_KEY, SECRET_KEY_FALLBACKS = secret_keys(SOURCE_URL)",
                 id="secret_keyring.W001",
             )
-        )
-    elif key != current.applied.current:
-        messages.append(
+        ]
+    if getattr(settings, "SECRET_KEY", None) != current.applied.current:
+        return [
             CheckWarning(
                 "SECRET_KEY was changed after secret_keys() set it; live refresh will overwrite "
                 "the change at the next rotation.",
                 hint="Assign SECRET_KEY and SECRET_KEY_FALLBACKS only from secret_keys().",
                 id="secret_keyring.W001",
             )
+        ]
+    return []
+
+
+@register(Tags.security, deploy=True)
+def check_weak_keys(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """A weak key the library supplied: an adopted site's old key, until two rotations."""
+    current = live.active()
+    if current is None:
+        return []
+    keyring = current.applied
+    weak = keyring.weak
+    if not weak:
+        return []
+    shown = ", ".join(fingerprint(key) for key in weak)
+    if keyring.current in weak:
+        where, rotations = "signs with it (SECRET_KEY)", "twice"
+    else:
+        where, rotations = "still accepts it (SECRET_KEY_FALLBACKS)", "once more"
+    return [
+        CheckWarning(
+            f"The keyring from {keyring.source} {where}, and key {shown} fails Django's "
+            "security.W009 rules: it is the site's old key, adopted so that nobody was logged "
+            "out. It can sign or verify as long as it is in the keyring.",
+            hint=f"Rotate {rotations} (`secret-keyring rotate SOURCE` or the scheduled "
+            "rotation), at least one refresh interval (the TTL) apart: the first rotation "
+            "makes the strong next key current, the second drops the old key.",
+            id="secret_keyring.W004",
         )
-    return messages
+    ]
 
 
 @register(Tags.security, deploy=True)
@@ -72,7 +102,8 @@ def check_deploy_source(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
     current = live.active()
     if current is None or settings.DEBUG:
         return []
-    source = current.cache.provider.source
+    provider = current.cache.provider
+    source = provider.source
     messages: list[CheckMessage] = []
     if source.startswith("dev://"):
         messages.append(
@@ -97,9 +128,30 @@ def check_deploy_source(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
             CheckWarning(
                 f"SECRET_KEY comes from a plain payload at {source}: during a rotation, processes "
                 "whose cache is not yet refreshed reject signatures made with the new key.",
-                hint="Store keyring JSON ({'current', 'next', 'previous'}); "
-                "`secret-keyring rotate` and the rotation Lambda write it.",
+                hint="Store keyring JSON instead: {'current': <this key>, 'next': <a new key>, "
+                "'previous': []} (`secret-keyring generate --plain` prints a new key). Vault "
+                "and Secrets Manager rotations keep a plain key plain; only a file:// rotation "
+                "converts it.",
                 id="secret_keyring.W003",
             )
         )
     return messages
+
+
+def _as_messages(findings: list[audit.Finding]) -> list[CheckMessage]:
+    return [
+        (Error if f.data_loss else CheckWarning)(f.message, hint=f.hint, id=f.check_id)
+        for f in findings
+    ]
+
+
+@register(Tags.security)
+def check_key_users(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Copies of the key in the settings, and packages that sign with it without fallbacks."""
+    return _as_messages(audit.audit(include_data_loss=False))
+
+
+@register(Tags.security, deploy=True)
+def check_key_users_deploy(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Packages that encrypt data at rest with a key derived from SECRET_KEY: data loss."""
+    return _as_messages([f for f in audit.audit() if f.data_loss])

@@ -30,13 +30,28 @@ provider's client is built. Every boto3/botocore error goes through
 The very first fetch skips ``DescribeSecret``: it reads ``AWSCURRENT`` by label, which for keyring
 JSON is all a start needs (one round trip instead of two); a plain payload then describes the
 secret for its fallbacks, and every later refresh is version-aware as above.
+
+``AWSPENDING`` is trusted only while it can still become current: rotation is enabled on the
+secret and the version is younger than ``pending_max_age`` (24 h). An abandoned one (a Lambda that
+Secrets Manager stopped retrying, ``cancel-rotate-secret``, a label set by hand) is left out, with
+one WARNING and a note in ``status()``.
+
+What a fallback read answered is remembered per version id only when the answer is permanent: a
+value, an unusable value, an IAM or KMS denial, or "no value" (the placeholder ``RotateSecret``
+stages before ``createSecret``), the last until the secret's ``LastChangedDate`` moves. A transient
+failure (throttling, expired or missing credentials, a skewed clock) fails the refresh instead, so
+the version is read again on the next one.
+
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Final, cast
 from urllib.parse import urlsplit
 
@@ -50,12 +65,10 @@ from secret_keyring.errors import (
     SourceUnavailable,
     clears_locals,
 )
-from secret_keyring.keyring import MAX_KEYS, Keyring, Payload, parse_payload
+from secret_keyring.keyring import Keyring, Payload, check_max_fallbacks, parse_payload
 from secret_keyring.providers.base import BaseProvider, check_extra
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
     import boto3
     import botocore.session
     from botocore.config import _RetryDict
@@ -68,10 +81,12 @@ __all__ = [
     "AWSPREVIOUS",
     "DEFAULT_CONNECT_TIMEOUT",
     "DEFAULT_MAX_ATTEMPTS",
+    "DEFAULT_PENDING_MAX_AGE",
     "DEFAULT_READ_TIMEOUT",
     "DEFAULT_ROLE_SESSION_NAME",
     "AwsSecretsManagerProvider",
     "build_client",
+    "denies_this_version",
     "translate_error",
 ]
 
@@ -92,6 +107,10 @@ DEFAULT_READ_TIMEOUT: Final = 5.0
 DEFAULT_MAX_ATTEMPTS: Final = 3
 #: ``RoleSessionName`` for ``?role_arn=``; shows in CloudTrail as the assumed-role session.
 DEFAULT_ROLE_SESSION_NAME: Final = "django-secret-keyring"
+#: Seconds an ``AWSPENDING`` version is trusted as a fallback after it was created. A rotation
+#: Lambda finishes in seconds, and Secrets Manager stops retrying a failed one within hours; a
+#: pending version older than this will never be promoted.
+DEFAULT_PENDING_MAX_AGE: Final = 86400.0
 
 _USER_AGENT: Final = "django-secret-keyring"
 _ARN_REGION = re.compile(r"^arn:aws[a-z-]*:secretsmanager:([a-z0-9-]+):")
@@ -235,9 +254,32 @@ def translate_error(  # noqa: PLR0911 - one return per error class, most specifi
     return SourceError(f"{where}: unexpected {type(exc).__name__}", source=source)
 
 
-def _translate_client_error(  # noqa: PLR0911, PLR0912 - one branch per error code group, in order
-    exc: Any, where: str, source: str, role_arn: str | None
-) -> SecretKeyringError:
+def denies_this_version(error: SecretKeyringError) -> bool:
+    """Whether an ``AccessDenied`` is Secrets Manager's or KMS's verdict on what was asked for.
+
+    An IAM denial (a policy conditioned on ``secretsmanager:VersionStage``, say) or a KMS
+    ``DecryptionFailure`` is an answer about that version and stays true until its labels change;
+    missing, expired, unknown or mis-signed credentials (a skewed clock) say nothing about the
+    version and pass with the next credentials. Only the first kind may be remembered.
+
+    Args:
+        error: what [translate_error][secret_keyring.providers.aws.translate_error] returned,
+            raised ``from`` the boto3/botocore exception.
+
+    Returns:
+        True for a denial of the request itself, False for a credentials problem.
+    """
+    from botocore import exceptions as bce
+
+    cause = error.__cause__
+    if not isinstance(error, AccessDenied) or not isinstance(cause, bce.ClientError):
+        return False
+    code, _, _ = _client_error_parts(cause)
+    return code == "DecryptionFailure" or code in _FORBIDDEN_CODES
+
+
+def _client_error_parts(exc: Any) -> tuple[str, str, int]:
+    """The error code, message and HTTP status of a ``ClientError``."""
     error = exc.response.get("Error", {})
     code = str(error.get("Code", ""))
     message = str(error.get("Message", ""))
@@ -253,6 +295,13 @@ def _translate_client_error(  # noqa: PLR0911, PLR0912 - one branch per error co
             message = said.group(1) if said else ""
         elif status in (401, 403):
             code = "AccessDenied"
+    return code, message, status
+
+
+def _translate_client_error(  # noqa: PLR0911 - one branch per error code group, in order
+    exc: Any, where: str, source: str, role_arn: str | None
+) -> SecretKeyringError:
+    code, message, status = _client_error_parts(exc)
     operation = str(getattr(exc, "operation_name", "") or "the call")
     aws = f"{code}: {_short(message)}" if message else code
     if operation == "AssumeRole" and (code in _FORBIDDEN_CODES or code in _REQUEST_CODES):
@@ -585,10 +634,27 @@ class _StageMoved(Exception):
 
 
 class _Unusable:
-    """Marks a cached fallback version whose value is not a usable key."""
+    """Marks a cached fallback version whose value is not a usable key (a permanent verdict)."""
 
 
 _UNUSABLE = _Unusable()
+
+
+@dataclass(frozen=True)
+class _NoValue:
+    """A version that answered "no value": the placeholder ``RotateSecret`` stages before
+    ``createSecret`` fills it. ``changed`` is the secret's ``LastChangedDate`` at that answer:
+    putting a value into the placeholder changes it, and only then is the version read again."""
+
+    changed: object
+
+
+@dataclass(frozen=True)
+class _Version:
+    """What was read of one version id; a version's value never changes once it has one."""
+
+    payload: Payload
+    created: datetime | None
 
 
 class AwsSecretsManagerProvider(BaseProvider):
@@ -604,17 +670,27 @@ class AwsSecretsManagerProvider(BaseProvider):
             ``AWS_ENDPOINT_URL_SECRETS_MANAGER``.
         max_fallbacks: for plain payloads, how many other versions (``AWSPENDING``,
             ``AWSPREVIOUS``) to accept.
+        pending_max_age: seconds after its creation an ``AWSPENDING`` version is still
+            accepted as a fallback (and only while rotation is enabled on the secret); 0 never
+            accepts one.
         client: a ready boto3 Secrets Manager client (kept across ``fork()``; you own it).
         session: a boto3 session to build the client from.
         connect_timeout: seconds to open a connection.
         read_timeout: seconds to wait for an answer.
         max_attempts: total attempts per call (default: boto3's configuration, else 3).
         role_session_name: ``RoleSessionName`` with ``role_arn``.
+        clock: returns the current time (timezone-aware), to age ``AWSPENDING`` versions;
+            default ``datetime.now(timezone.utc)``.
 
     Raises:
         ConfigurationError: an option is invalid, or ``region`` contradicts the ARN's region.
         ImportError: boto3 is not installed (the ``aws`` extra).
     """
+
+    @property
+    def backend_history(self) -> bool:
+        """Secrets Manager keeps ``AWSPREVIOUS`` (and ``AWSPENDING`` during a rotation)."""
+        return True
 
     def __init__(
         self,
@@ -632,6 +708,8 @@ class AwsSecretsManagerProvider(BaseProvider):
         read_timeout: float = DEFAULT_READ_TIMEOUT,
         max_attempts: int | None = None,
         role_session_name: str = DEFAULT_ROLE_SESSION_NAME,
+        pending_max_age: float = DEFAULT_PENDING_MAX_AGE,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         check_extra("boto3", "aws")
         super().__init__(f"aws-secretsmanager://{secret_id}" + (f"#{field}" if field else ""))
@@ -639,20 +717,23 @@ class AwsSecretsManagerProvider(BaseProvider):
             raise ConfigurationError(
                 "aws-secretsmanager://: the secret id (name or ARN) is empty", source=self.source
             )
-        if (
-            isinstance(max_fallbacks, bool)
-            or not isinstance(max_fallbacks, int)
-            or not (0 <= max_fallbacks < MAX_KEYS)
-        ):
-            raise ConfigurationError(
-                f"{self.source}: max_fallbacks must be an integer from 0 to {MAX_KEYS - 1}",
-                source=self.source,
-            )
+        check_max_fallbacks(max_fallbacks, source=self.source)
         arn_region = _ARN_REGION.match(secret_id)
         if arn_region and region and region != arn_region.group(1):
             raise ConfigurationError(
                 f"{self.source}: ?region={region} contradicts the ARN's region "
                 f"{arn_region.group(1)}; drop ?region= (the ARN's region is used)",
+                source=self.source,
+            )
+        if (
+            isinstance(pending_max_age, bool)
+            or not isinstance(pending_max_age, (int, float))
+            or not math.isfinite(pending_max_age)
+            or pending_max_age < 0
+        ):
+            raise ConfigurationError(
+                f"{self.source}: pending_max_age must be a number of seconds, 0 or more "
+                f"(default {DEFAULT_PENDING_MAX_AGE:.0f})",
                 source=self.source,
             )
         _check_timeouts(connect_timeout, read_timeout, max_attempts, self.source)
@@ -672,8 +753,15 @@ class AwsSecretsManagerProvider(BaseProvider):
         self.role_session_name = role_session_name
         self._client = client
         self._owns_client = client is None
+        if client is not None:
+            # botocore logs response bodies at DEBUG whoever built the client.
+            _install_botocore_redaction()
         self._session = session
-        self._values: dict[str, Payload | _Unusable] = {}
+        self.pending_max_age = float(pending_max_age)
+        self._clock = clock or _utc_now
+        self._values: dict[str, _Version | _Unusable | _NoValue] = {}
+        # The AWSPENDING version left out of the last keyring, and why (see status()).
+        self._ignored_pending: tuple[str, str] | None = None
 
     @clears_locals
     def client(self) -> SecretsManagerClient:
@@ -746,7 +834,10 @@ class AwsSecretsManagerProvider(BaseProvider):
             return None
         version = str(answer["VersionId"])
         payload = self._parse(client, _secret_value(answer), version, AWSCURRENT)
-        self._values[version] = payload
+        created = answer.get("CreatedDate")
+        self._values[version] = _Version(
+            payload, created if isinstance(created, datetime) else None
+        )
         if payload.kind == "plain" and self.max_fallbacks:
             return None
         return payload.to_keyring(version=version, source=self.source, history=[])
@@ -762,6 +853,7 @@ class AwsSecretsManagerProvider(BaseProvider):
             )
         stages: Mapping[str, Sequence[str]] = described.get("VersionIdsToStages") or {}
         self._forget_unstaged(stages)
+        changed = described.get("LastChangedDate")
         current = _staged(stages, AWSCURRENT)
         if current is None:
             raise SecretNotFound(
@@ -771,14 +863,26 @@ class AwsSecretsManagerProvider(BaseProvider):
             )
         payload = self._current(client, current)
         history: list[str] = []
+        ignored: tuple[str, str] | None = None
         if payload.kind == "plain":
             for stage in (AWSPENDING, AWSPREVIOUS):
                 version = _staged(stages, stage)
                 if len(history) >= self.max_fallbacks or version is None or version == current:
                     continue  # AWSPENDING on the current version: that rotation has finished
-                older = self._fallback(client, version, stage)
-                if older is not None and older.current not in (payload.current, *history):
-                    history.append(older.current)
+                if stage == AWSPENDING and not described.get("RotationEnabled"):
+                    # Not even read: nothing will ever promote it.
+                    ignored = (version, "rotation is not enabled on the secret")
+                    continue
+                older = self._fallback(client, version, stage, changed)
+                if older is None:
+                    continue
+                if stage == AWSPENDING:
+                    ignored = self._pending_too_old(version, older)
+                    if ignored is not None:
+                        continue
+                if older.payload.current not in (payload.current, *history):
+                    history.append(older.payload.current)
+        self._note_ignored_pending(ignored)
         logger.debug(
             "secret_keyring: %s is at version %s (%d fallback version(s))",
             self.source,
@@ -790,23 +894,37 @@ class AwsSecretsManagerProvider(BaseProvider):
     def _current(self, client: SecretsManagerClient, version: str) -> Payload:
         """The parsed ``AWSCURRENT`` value; read from the service only the first time."""
         cached = self._values.get(version)
-        if isinstance(cached, Payload):
-            return cached
-        payload = self._parse(client, self._read(client, version, AWSCURRENT), version, AWSCURRENT)
-        self._values[version] = payload
+        if isinstance(cached, _Version):
+            return cached.payload
+        raw, created = self._read(client, version, AWSCURRENT)
+        payload = self._parse(client, raw, version, AWSCURRENT)
+        self._values[version] = _Version(payload, created)
         return payload
 
-    def _fallback(self, client: SecretsManagerClient, version: str, stage: str) -> Payload | None:
-        """The parsed value of an ``AWSPENDING``/``AWSPREVIOUS`` version, or ``None`` when it
-        cannot serve as a fallback (logged once; a failing service still raises)."""
+    def _fallback(
+        self, client: SecretsManagerClient, version: str, stage: str, changed: object
+    ) -> _Version | None:
+        """An ``AWSPENDING``/``AWSPREVIOUS`` version, or ``None`` when it cannot serve as a
+        fallback. Only permanent answers are remembered (until the version's labels change): a
+        value, an unusable value, an IAM or KMS denial, and "no value" until the secret changes.
+        A transient failure (throttling, expired or missing credentials, a skewed clock) raises,
+        so the refresh fails as a whole, the last good keyring stays in use and the version is
+        read again on the next attempt."""
         cached = self._values.get(version)
+        if isinstance(cached, _NoValue) and cached.changed != changed:
+            cached = None  # the secret changed since: the placeholder may have its value now
         if cached is not None:
-            return cached if isinstance(cached, Payload) else None
+            return cached if isinstance(cached, _Version) else None
         try:
-            raw = self._read(client, version, stage)
+            raw, created = self._read(client, version, stage)
         except SecretNotFound:
-            return None  # gone since DescribeSecret; the next refresh will not list it
+            # A placeholder without a value yet, or gone since DescribeSecret (then the next
+            # refresh does not list it and the note is dropped with it).
+            self._values[version] = _NoValue(changed)
+            return None
         except AccessDenied as exc:
+            if not denies_this_version(exc):
+                raise
             # e.g. a policy that conditions GetSecretValue on secretsmanager:VersionStage
             self._give_up(version, stage, exc)
             return None
@@ -815,8 +933,48 @@ class AwsSecretsManagerProvider(BaseProvider):
         except (InvalidSecret, SecretNotFound) as exc:
             self._give_up(version, stage, exc)
             return None
-        self._values[version] = payload
-        return payload
+        read = _Version(payload, created)
+        self._values[version] = read
+        return read
+
+    def _pending_too_old(self, version: str, read: _Version) -> tuple[str, str] | None:
+        """Why an ``AWSPENDING`` version is no longer trusted, or ``None`` while it is."""
+        if read.created is None:
+            return None  # Secrets Manager always sends CreatedDate; nothing to judge without it
+        if (self._clock() - read.created).total_seconds() <= self.pending_max_age:
+            return None
+        # Worded from fixed facts only, so that the same version is reported once.
+        reason = (
+            f"it was created at {read.created.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC, "
+            f"more than pending_max_age ({self.pending_max_age:.0f} s) ago: the rotation that "
+            "staged it will not finish"
+        )
+        return version, reason
+
+    def _note_ignored_pending(self, ignored: tuple[str, str] | None) -> None:
+        if ignored is not None and ignored != self._ignored_pending:
+            logger.warning(
+                "secret_keyring: %s: the AWSPENDING version %s is not accepted as a fallback "
+                "key because %s; if no rotation is running, take the label off it (see the "
+                "operations guide: a stuck AWSPENDING)",
+                self.source,
+                ignored[0],
+                ignored[1],
+            )
+        self._ignored_pending = ignored
+
+    def status(self) -> dict[str, Any]:
+        """What this provider left out of the last keyring, for ``CachedKeyring.status()``.
+
+        Returns:
+            ``{"ignored_pending": {"version": ..., "reason": ...}}`` while an ``AWSPENDING``
+            version is not trusted (rotation disabled, or older than ``pending_max_age``),
+            else ``{}``. No key material.
+        """
+        ignored = self._ignored_pending
+        if ignored is None:
+            return {}
+        return {"ignored_pending": {"version": ignored[0], "reason": ignored[1]}}
 
     def _give_up(self, version: str, stage: str, exc: Exception) -> None:
         logger.warning(
@@ -829,7 +987,9 @@ class AwsSecretsManagerProvider(BaseProvider):
         )
         self._values[version] = _UNUSABLE
 
-    def _read(self, client: SecretsManagerClient, version: str, stage: str) -> str | bytes | None:
+    def _read(
+        self, client: SecretsManagerClient, version: str, stage: str
+    ) -> tuple[str | bytes | None, datetime | None]:
         answer = self._call(
             client,
             "get_secret_value",
@@ -838,7 +998,11 @@ class AwsSecretsManagerProvider(BaseProvider):
             VersionStage=stage,
         )
         raw: str | bytes | None = answer.get("SecretString")
-        return answer.get("SecretBinary") if raw is None else raw
+        created = answer.get("CreatedDate")
+        return (
+            answer.get("SecretBinary") if raw is None else raw,
+            created if isinstance(created, datetime) else None,
+        )
 
     def _parse(
         self, client: SecretsManagerClient, raw: str | bytes | None, version: str, stage: str
@@ -898,3 +1062,7 @@ def _staged(stages: Mapping[str, Sequence[str]], stage: str) -> str | None:
         if stage in labels:
             return version
     return None
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)

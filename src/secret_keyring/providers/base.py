@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import os
 import threading
-import weakref
 from types import ModuleType
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
+from secret_keyring._fork import AfterFork
 from secret_keyring.keyring import Keyring
 
 __all__ = ["BaseProvider", "Provider", "check_extra", "require_extra"]
@@ -61,8 +60,30 @@ class BaseProvider:
         """Where the keyring comes from, safe to log."""
         return self._source
 
+    @property
+    def backend_history(self) -> bool:
+        """Whether a plain payload gets fallbacks from the backend's older versions (Vault KV
+        v2, Secrets Manager). Without history a plain key has no fallbacks of its own."""
+        return False
+
+    def describe_as(self, source: str) -> None:
+        """Use ``source`` (a redacted URL) in messages and status from now on."""
+        self._source = source
+
+    @property
+    def fetch_timeout(self) -> float | None:
+        """The longest one ``fetch()`` takes while the backend answers within this provider's
+        own timeouts, in seconds, or ``None`` when unknown. Past it, the watchdog of
+        [CachedKeyring][secret_keyring.CachedKeyring] counts a refresh as hung."""
+        return None
+
     def fetch(self) -> Keyring:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def status(self) -> dict[str, Any]:
+        """What the last fetch left out or noticed, for ``CachedKeyring.status()``; no key
+        material. Empty unless a backend has something to say."""
+        return {}
 
     def _after_fork(self) -> None:
         """Run in the child after ``fork()``: replace locks, drop clients and connections."""
@@ -73,20 +94,10 @@ class BaseProvider:
         return f"{type(self).__name__}({getattr(self, '_source', None)!r})"
 
 
-_live: weakref.WeakSet[BaseProvider] = weakref.WeakSet()
-
-
-def _register_fork_hook(provider: BaseProvider) -> None:
-    _live.add(provider)
-
-
-def _reset_providers_after_fork() -> None:
-    for provider in list(_live):
-        provider._after_fork()
-
-
-if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX
-    os.register_at_fork(after_in_child=_reset_providers_after_fork)
+_live: AfterFork[BaseProvider] = AfterFork()
+_register_fork_hook = _live.add
+#: What a forked child runs for every provider (tests call it to stand in for a fork).
+_reset_providers_after_fork = _live.run
 
 
 def require_extra(module: str, extra: str) -> ModuleType:

@@ -21,9 +21,22 @@ from secret_keyring.providers.base import BaseProvider
 
 __all__ = ["DEFAULT_DEV_PATH", "DevProvider", "EnvProvider", "FileProvider"]
 
-#: Where ``dev://`` keeps its keyring, relative to the working directory. The folder holds a
-#: ``.gitignore`` of ``*`` so the key is never committed, whatever the project's own ignores say.
+#: Where ``dev://`` keeps its keyring, relative to the working directory. The folder's
+#: ``.gitignore`` names the keyring file, so the key is never committed whatever the project's
+#: own ignores say, and nothing else in the folder is hidden from git.
 DEFAULT_DEV_PATH = Path(".secret-keyring") / "dev-keyring.json"
+
+
+def _git_ignore(ignore: Path, name: str) -> None:
+    """Make ``ignore`` (a ``.gitignore``) ignore the file ``name`` of its folder, and only it:
+    created if missing, appended to if it does not list the file yet."""
+    line = "/" + "".join(f"\\{char}" if char in "*?[]!#\\" else char for char in name)
+    existing = ignore.read_text(encoding="utf-8") if ignore.exists() else ""
+    if line in existing.splitlines():
+        return
+    separator = "\n" if existing and not existing.endswith("\n") else ""
+    with ignore.open("a", encoding="utf-8") as handle:
+        handle.write(f"{separator}# secret-keyring dev keyring: never commit\n{line}\n")
 
 
 def _content_version(raw: bytes | str) -> str:
@@ -94,10 +107,28 @@ class EnvProvider(BaseProvider):
         )
 
 
+#: How often a read that found no file is tried again at once. A Kubernetes volume update (the
+#: kubelet's atomic writer, also used by Vault Agent, the Secrets Store CSI driver and External
+#: Secrets) renames ``..data`` to the new version and then deletes the old one: an open() that
+#: resolved ``..data`` just before the rename can look for the file in the deleted directory.
+#: The next attempt resolves the new ``..data``; a file that is really missing stays missing.
+_VANISHED_RETRIES = 3
+
+
+def _open_read(path: Path) -> bytes:
+    for _ in range(_VANISHED_RETRIES):
+        try:
+            with path.open("rb") as handle:
+                return handle.read(MAX_PAYLOAD_BYTES + 1)
+        except FileNotFoundError:
+            continue
+    with path.open("rb") as handle:
+        return handle.read(MAX_PAYLOAD_BYTES + 1)
+
+
 def _read_limited(path: Path, source: str) -> bytes:
     try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_PAYLOAD_BYTES + 1)
+        data = _open_read(path)
     except FileNotFoundError as exc:
         raise SecretNotFound(
             f"{source}: the file does not exist; check the path or the volume mount",
@@ -193,9 +224,7 @@ class DevProvider(BaseProvider):
         folder = self.path.parent
         try:
             folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-            ignore = folder / ".gitignore"
-            if not ignore.exists():
-                ignore.write_text("# dev keyrings: never commit\n*\n", encoding="utf-8")
+            _git_ignore(folder / ".gitignore", self.path.name)
             # Write a private temporary file, then link it into place: the link is atomic and
             # fails if another process won the race, so nobody ever reads a half-written file.
             temp = folder / f".{self.path.name}.{os.getpid()}.tmp"

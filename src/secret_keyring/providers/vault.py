@@ -31,6 +31,7 @@ Importing this module does not import hvac: it is imported when a provider is bu
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import datetime
 import logging
@@ -52,7 +53,13 @@ from secret_keyring.errors import (
     SourceUnavailable,
     clears_locals,
 )
-from secret_keyring.keyring import MAX_KEYS, Keyring, Payload, member_names, parse_mapping
+from secret_keyring.keyring import (
+    Keyring,
+    Payload,
+    check_max_fallbacks,
+    member_names,
+    parse_mapping,
+)
 from secret_keyring.providers.base import BaseProvider, require_extra
 
 if TYPE_CHECKING:
@@ -103,6 +110,43 @@ _RFC3339 = re.compile(
 # -- connection settings -------------------------------------------------------------------------
 
 
+def _session_for_child(old: Any) -> Any:
+    """A copy of a user's ``requests`` session for a forked child: same class, headers, auth,
+    hooks, TLS and proxy settings and mounted adapters, but its own connection pools and locks.
+
+    Each ``HTTPAdapter`` is copied with its own attributes (retries, pool sizes, whatever a
+    subclass added, such as an SSL context) and rebuilds its pools the way requests does when
+    it unpickles one; other adapters hold no pool of ours to replace and are kept.
+    """
+    requests_module = require_extra("requests", "vault")
+    fresh = object.__new__(type(old))
+    fresh.__dict__.update(old.__dict__)
+    # A new jar (and lock): copying reads the old jar without taking its lock, which a thread
+    # of the parent may have held at fork time.
+    fresh.cookies = requests_module.cookies.cookiejar_from_dict({})
+    fresh.cookies.update(old.cookies)
+    fresh.adapters = collections.OrderedDict(
+        (prefix, _adapter_for_child(adapter, requests_module))
+        for prefix, adapter in old.adapters.items()
+    )
+    return fresh
+
+
+def _adapter_for_child(adapter: Any, requests_module: Any) -> Any:
+    if not isinstance(adapter, requests_module.adapters.HTTPAdapter):
+        return adapter
+    fresh = object.__new__(type(adapter))
+    fresh.__dict__.update(
+        (name, value)
+        for name, value in adapter.__dict__.items()
+        if name not in ("poolmanager", "proxy_manager")
+    )
+    # What unpickling does: new pool manager and proxy managers, built by the (sub)class's own
+    # init_poolmanager, which finds the attributes copied above.
+    fresh.__setstate__(adapter.__getstate__())
+    return fresh
+
+
 @dataclasses.dataclass(frozen=True)
 class VaultSettings:
     """Resolved connection settings (no credentials: those are read at each login).
@@ -138,6 +182,13 @@ def _parse_addresses(raw: str, origin: str) -> tuple[str, ...]:
         address = part.strip().rstrip("/")
         if not address:
             continue
+        if "@" in address:
+            # Checked before anything echoes the address: a malformed one with a password
+            # (https://user:secret@host:82OO) must not reach the message.
+            raise ConfigurationError(
+                f"{origin}: the address must not contain credentials (it has an '@'); set "
+                "VAULT_TOKEN or choose an auth method with ?auth="
+            )
         try:
             parts = urlsplit(address)
             parts.port  # noqa: B018 - raises ValueError for a malformed port
@@ -153,11 +204,6 @@ def _parse_addresses(raw: str, origin: str) -> tuple[str, ...]:
             raise ConfigurationError(
                 f"{origin}: {address[:80]!r} is not a Vault address; write "
                 "http(s)://HOST[:PORT], several separated by commas"
-            )
-        if parts.username or parts.password:
-            raise ConfigurationError(
-                f"{origin}: the address must not contain credentials; set VAULT_TOKEN or "
-                "choose an auth method with ?auth="
             )
         addresses.append(address)
     if not addresses:
@@ -616,6 +662,11 @@ class VaultProvider(BaseProvider):
         ImportError: hvac is not installed (``pip install 'django-secret-keyring[vault]'``).
     """
 
+    @property
+    def backend_history(self) -> bool:
+        """KV v2 keeps versions; KV v1 does not."""
+        return self.kv_version == 2
+
     def __init__(
         self,
         mount: str,
@@ -672,16 +723,7 @@ class VaultProvider(BaseProvider):
             raise ConfigurationError(
                 f"{source}: auth={auth} needs a role, as in ?auth={auth}&role=web", source=source
             )
-        if (
-            isinstance(max_fallbacks, bool)
-            or not isinstance(max_fallbacks, int)
-            or not 0 <= max_fallbacks < MAX_KEYS
-        ):
-            raise ConfigurationError(
-                f"{source}: max_fallbacks must be an integer from 0 to {MAX_KEYS - 1}, got "
-                f"{max_fallbacks!r}",
-                source=source,
-            )
+        check_max_fallbacks(max_fallbacks, source=source)
         self.mount = mount
         self.path = path
         self.field = field
@@ -728,6 +770,14 @@ class VaultProvider(BaseProvider):
     def address(self) -> str:
         """The address in use (the first of the list until a failover moves on)."""
         return self.settings.addresses[self._address_index]
+
+    @property
+    def fetch_timeout(self) -> float:
+        """Every request of one fetch taking its whole connect and read timeout on every
+        address: a login, a renewal, the metadata, the current version and each fallback
+        version, and one more login and read after a token turned out dead."""
+        requests_per_fetch = 6 + self.max_fallbacks
+        return 2 * self.settings.timeout * len(self.settings.addresses) * requests_per_fetch
 
     @clears_locals
     def fetch(self) -> Keyring:
@@ -800,13 +850,28 @@ class VaultProvider(BaseProvider):
             SecretNotFound: no such secret, or that version is deleted or destroyed.
             SecretKeyringError: as for [fetch][secret_keyring.providers.vault.VaultProvider.fetch].
         """
+        data, number, _ = self.read_secret_version(version)
+        return data, number
+
+    @clears_locals
+    def read_secret_version(
+        self, version: int | None = None
+    ) -> tuple[dict[str, Any], int | None, float | None]:
+        """As [read_secret_data][secret_keyring.providers.vault.VaultProvider.read_secret_data],
+        plus when the version was written (the server's ``created_time``, epoch seconds;
+        ``None`` on KV v1 or when the server does not say).
+
+        Raises:
+            SecretNotFound: no such secret, or that version is deleted or destroyed.
+            SecretKeyringError: as for [fetch][secret_keyring.providers.vault.VaultProvider.fetch].
+        """
         with self._lock:
             if self.kv_version == 1:
                 if version is not None:
                     raise ConfigurationError(
                         f"{self.source}: KV v1 has no versions", source=self.source
                     )
-                return self._read_v1(), None
+                return self._read_v1(), None, None
             data, found = self._read_v2(version)
             if data is None:
                 raise SecretNotFound(
@@ -814,7 +879,7 @@ class VaultProvider(BaseProvider):
                     "destroyed; undelete it or write a new version",
                     source=self.source,
                 )
-            return data, found.number
+            return data, found.number, _parse_time(found.created)
 
     # -- fork safety ----------------------------------------------------------------------------
 
@@ -828,11 +893,7 @@ class VaultProvider(BaseProvider):
             # lease stay valid in the child, so it does not log in again.
             self._client = None
         else:
-            requests = require_extra("requests", "vault")
-            old = client.session
-            fresh = requests.Session()
-            fresh.cert, fresh.verify, fresh.proxies = old.cert, old.verify, old.proxies
-            client.session = fresh
+            client.session = _session_for_child(client.session)
 
     # -- KV reads -------------------------------------------------------------------------------
 

@@ -10,6 +10,18 @@ Secrets Manager calls the handler four times with the same ``ClientRequestToken`
 4. ``finishSecret``: move ``AWSCURRENT`` to the token's version (the old one becomes
    ``AWSPREVIOUS``) and remove ``AWSPENDING`` from it.
 
+Two states Secrets Manager can present that are not a rotation in progress:
+
+* a test-only invocation: with ``RotateImmediately=false`` (Terraform's
+  ``rotate_immediately = false``), Secrets Manager stages an ``AWSPENDING`` version that
+  ``createSecret`` never wrote (no value, or a copy of ``AWSCURRENT``), invokes ``testSecret``
+  alone, then removes it. ``testSecret`` then checks that ``AWSCURRENT`` can be read, parsed and
+  rotated, and changes nothing.
+* ``AWSCURRENT`` moved after the pending version was made (someone re-keyed with
+  ``put-secret-value`` while a failed rotation was waiting for its retry). Promoting the pending
+  version would undo that change, so ``testSecret`` and ``finishSecret`` refuse, and the error
+  gives the command that clears the stuck ``AWSPENDING`` label.
+
 Configuration comes from the event and optional environment variables, each with a default:
 ``SECRET_KEYRING_MAX_FALLBACKS`` (3) and ``SECRET_KEYRING_FIELD`` (none: the whole value).
 Only the standard library, boto3 and this package are imported; logs carry fingerprints only.
@@ -22,6 +34,7 @@ import logging
 import os
 import uuid
 from collections.abc import Mapping
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from secret_keyring.errors import (
@@ -33,8 +46,14 @@ from secret_keyring.errors import (
     SourceError,
     clears_locals,
 )
-from secret_keyring.keyring import Keyring, fingerprint, keyring_to_json, parse_payload
-from secret_keyring.rotation import RotationReport, zero_fallbacks_error
+from secret_keyring.keyring import (
+    MAX_FALLBACKS,
+    Keyring,
+    fingerprint,
+    keyring_to_json,
+    parse_payload,
+)
+from secret_keyring.rotation import IntervalGuard, RotationReport, zero_fallbacks_error
 from secret_keyring.rotation.keygen import generate_key, new_keyring, rotate
 
 if TYPE_CHECKING:
@@ -152,7 +171,7 @@ class SecretsManagerRotation:
     def create_secret(self) -> None:
         """Store the rotated value as the token's ``AWSPENDING`` version, once."""
         current_raw = self.value(stage=AWSCURRENT)
-        if self._pending_raw() is not None:
+        if self._pending_answer() is not None:
             logger.info(
                 "%s: createSecret: pending version %s exists; keeping it", self.source, self.token
             )
@@ -187,26 +206,33 @@ class SecretsManagerRotation:
     def test_secret(self) -> None:
         """Validate the pending value as the provider would, and its continuity with current.
 
+        A pending version that ``createSecret`` did not write (no value, or an exact copy of
+        ``AWSCURRENT``) is Secrets Manager testing the configuration: then only ``AWSCURRENT``
+        is checked, and nothing is written.
+
         Raises:
-            RotationError: the pending value is missing, malformed, weak, or would reject the
-                current signing key.
+            RotationError: the pending value is malformed, weak, or would reject the current
+                signing key; ``AWSCURRENT`` moved after the pending version was made; on a
+                test-only invocation, ``AWSCURRENT`` cannot be parsed or rotated.
         """
-        pending_raw = self._pending_raw()
-        if pending_raw is None:
-            raise RotationError(
-                f"{self.source}: testSecret: no AWSPENDING value for version {self.token}; "
-                "createSecret did not complete",
-                source=self.source,
-            )
+        pending_answer = self._pending_answer()
+        current_answer = self.answer(stage=AWSCURRENT)
+        current_raw = self._require_raw(current_answer, AWSCURRENT)
+        pending_raw = None if pending_answer is None else _raw(pending_answer)
+        if pending_raw is None or pending_raw == current_raw:
+            self._test_configuration(current_raw)
+            return
+        self._refuse_if_current_moved("testSecret", current_answer, pending_answer)
         try:
             pending = parse_payload(pending_raw, source=self.source, field=self.field)
             pending_keyring = pending.to_keyring(source=self.source)
-            current = parse_payload(
-                self.value(stage=AWSCURRENT), source=self.source, field=self.field
-            ).to_keyring(source=self.source)
+            current = parse_payload(current_raw, source=self.source, field=self.field).to_keyring(
+                source=self.source
+            )
         except (InvalidSecret, SecretNotFound) as exc:
             raise RotationError(
-                f"{self.source}: testSecret: the pending value is not usable: {exc}",
+                f"{self.source}: testSecret: the pending value is not usable: {exc}; "
+                + self._recovery(),
                 source=self.source,
             ) from exc
         if pending.kind == "keyring" and current.current not in (
@@ -215,7 +241,8 @@ class SecretsManagerRotation:
         ):
             raise RotationError(
                 f"{self.source}: testSecret: the pending keyring does not accept the current "
-                f"signing key {fingerprint(current.current)}; every session would be lost",
+                f"signing key {fingerprint(current.current)}; every session would be lost. "
+                + self._recovery(),
                 source=self.source,
             )
         logger.info(
@@ -227,10 +254,20 @@ class SecretsManagerRotation:
 
     @clears_locals
     def finish_secret(self) -> None:
-        """Make the token's version ``AWSCURRENT`` and take ``AWSPENDING`` off it."""
+        """Make the token's version ``AWSCURRENT`` and take ``AWSPENDING`` off it.
+
+        Raises:
+            RotationError: ``AWSCURRENT`` moved after the pending version was made.
+        """
         metadata = self.call("describe_secret", SecretId=self.secret_id)
         stages: Mapping[str, list[str]] = metadata.get("VersionIdsToStages", {})
         current = next((v for v, s in stages.items() if AWSCURRENT in s), None)
+        if current is not None and current != self.token:
+            self._refuse_if_current_moved(
+                "finishSecret",
+                self.answer(stage=AWSCURRENT, version=current),
+                self._pending_answer(),
+            )
         if current != self.token:
             params: dict[str, Any] = {
                 "SecretId": self.secret_id,
@@ -252,6 +289,47 @@ class SecretsManagerRotation:
             self._remove_pending()
 
     # -- helpers ------------------------------------------------------------------------------
+
+    def _test_configuration(self, current_raw: str | bytes) -> None:
+        """The test-only invocation: the next rotation would succeed; nothing is written."""
+        self._rotated(current_raw, "testSecret")  # a dry run: the value is not kept
+        logger.info(
+            "%s: testSecret: version %s was not written by createSecret: Secrets Manager is "
+            "testing the rotation configuration (RotateImmediately=false). AWSCURRENT parses "
+            "and rotates; nothing changed",
+            self.source,
+            self.token,
+        )
+
+    def _refuse_if_current_moved(
+        self, step: str, current: Mapping[str, Any], pending: Mapping[str, Any] | None
+    ) -> None:
+        """Refuse to test or promote a pending version older than ``AWSCURRENT``.
+
+        ``createSecret`` derives the pending value from the ``AWSCURRENT`` of its time. A newer
+        ``AWSCURRENT`` (an emergency re-key with ``put-secret-value`` between a failed attempt
+        and Secrets Manager's retry) would be demoted to ``AWSPREVIOUS`` by promoting it.
+        """
+        made = None if pending is None else pending.get("CreatedDate")
+        moved = current.get("CreatedDate")
+        if made is None or moved is None or moved <= made:
+            return
+        raise RotationError(
+            f"{self.source}: {step}: AWSCURRENT (version {current.get('VersionId')}, written "
+            f"{_utc(moved)}) is newer than the pending version {self.token} (made {_utc(made)} "
+            "from an older value); promoting it would undo that change, perhaps an emergency "
+            "re-key. " + self._recovery(),
+            source=self.source,
+        )
+
+    def _recovery(self) -> str:
+        """How to clear this rotation so that the next one starts from ``AWSCURRENT``."""
+        return (
+            "Secrets Manager retries this version on every attempt, so clear it: aws "
+            f"secretsmanager update-secret-version-stage --secret-id '{self.secret_id}' "
+            f"--version-stage AWSPENDING --remove-from-version-id {self.token} ; then rotate "
+            "again (aws secretsmanager rotate-secret, or secret-keyring rotate)"
+        )
 
     def _remove_pending(self) -> None:
         metadata = self.call("describe_secret", SecretId=self.secret_id)
@@ -280,12 +358,14 @@ class SecretsManagerRotation:
                 type(exc).__name__,
             )
 
-    def _rotated(self, current_raw: str | bytes) -> tuple[str | bytes, Keyring]:
+    def _rotated(
+        self, current_raw: str | bytes, step: str = "createSecret"
+    ) -> tuple[str | bytes, Keyring]:
         try:
             payload = parse_payload(current_raw, source=self.source, field=self.field)
         except (InvalidSecret, SecretNotFound) as exc:
             raise RotationError(
-                f"{self.source}: createSecret: the current value cannot be rotated: {exc}",
+                f"{self.source}: {step}: the current value cannot be rotated: {exc}",
                 source=self.source,
             ) from exc
         if payload.kind == "keyring":
@@ -307,24 +387,41 @@ class SecretsManagerRotation:
             value = json.dumps(document)
         return (value.encode("utf-8") if isinstance(current_raw, bytes) else value), keyring
 
-    def _pending_raw(self) -> str | bytes | None:
+    def _pending_answer(self) -> Mapping[str, Any] | None:
+        """The token's ``GetSecretValue`` answer, or ``None`` while it has no value (the
+        placeholder ``RotateSecret`` stages)."""
         try:
-            return self.value(version=self.token, stage=AWSPENDING)
+            answer: Mapping[str, Any] = self.call(
+                "get_secret_value",
+                SecretId=self.secret_id,
+                VersionId=self.token,
+                VersionStage=AWSPENDING,
+            )
         except SecretNotFound:
             return None
+        return answer if _raw(answer) is not None else None
+
+    @clears_locals
+    def answer(self, *, stage: str, version: str | None = None) -> Mapping[str, Any]:
+        """A version's ``GetSecretValue`` answer: value and ``CreatedDate`` (never log it)."""
+        params: dict[str, Any] = {"SecretId": self.secret_id, "VersionStage": stage}
+        if version is not None:
+            params["VersionId"] = version
+        response: Mapping[str, Any] = self.call("get_secret_value", **params)
+        return response
 
     @clears_locals
     def value(self, *, stage: str, version: str | None = None) -> str | bytes:
         """Read a version's raw value (key material: never log it)."""
-        params: dict[str, Any] = {"SecretId": self.secret_id, "VersionStage": stage}
-        if version is not None:
-            params["VersionId"] = version
-        response = self.call("get_secret_value", **params)
-        if "SecretString" in response:
-            return str(response["SecretString"])
-        if "SecretBinary" in response:
-            return bytes(response["SecretBinary"])
-        raise RotationError(f"{self.source}: the {stage} version has no value", source=self.source)
+        return self._require_raw(self.answer(stage=stage, version=version), stage)
+
+    def _require_raw(self, answer: Mapping[str, Any], stage: str) -> str | bytes:
+        raw = _raw(answer)
+        if raw is None:
+            raise RotationError(
+                f"{self.source}: the {stage} version has no value", source=self.source
+            )
+        return raw
 
     @clears_locals
     def call(self, operation: str, **params: Any) -> Any:
@@ -340,9 +437,18 @@ class SecretsManagerRotation:
 
 
 @clears_locals
-def rotate_secret(provider: AwsSecretsManagerProvider, *, max_fallbacks: int = 3) -> RotationReport:
+def rotate_secret(
+    provider: AwsSecretsManagerProvider,
+    *,
+    max_fallbacks: int = 3,
+    guard: IntervalGuard | None = None,
+) -> RotationReport:
     """Rotate now: ``RotateSecret`` when a rotation Lambda is configured, else the four steps
     here with a fresh token (the same code the Lambda runs).
+
+    With a ``guard``, nothing is written when the ``AWSCURRENT`` version is younger than
+    ``guard.min_interval`` (by its ``CreatedDate``): the report says ``skipped``. ``None``
+    rotates whatever the age (``rotate_source`` and the commands always pass a guard).
 
     Raises:
         RotationError: a step's checks failed.
@@ -353,6 +459,10 @@ def rotate_secret(provider: AwsSecretsManagerProvider, *, max_fallbacks: int = 3
     rotation = SecretsManagerRotation(
         client, provider.secret_id, token, field=provider.field, max_fallbacks=max_fallbacks
     )
+    if guard is not None and guard.active:
+        skipped = _skip_if_recent(rotation, provider, guard)
+        if skipped is not None:
+            return skipped
     metadata = rotation.call("describe_secret", SecretId=provider.secret_id)
     if metadata.get("RotationEnabled") and metadata.get("RotationLambdaARN"):
         rotation.call(
@@ -384,9 +494,40 @@ def rotate_secret(provider: AwsSecretsManagerProvider, *, max_fallbacks: int = 3
 
 
 @clears_locals
-def init_secret(provider: AwsSecretsManagerProvider) -> RotationReport:
+def _skip_if_recent(
+    rotation: SecretsManagerRotation, provider: AwsSecretsManagerProvider, guard: IntervalGuard
+) -> RotationReport | None:
+    # Read by stage, never the default version: it is AWSCURRENT that rotation replaces (and
+    # moto does not move the default version when the stage moves).
+    current = rotation.call(
+        "get_secret_value", SecretId=provider.secret_id, VersionStage=AWSCURRENT
+    )
+    created = current.get("CreatedDate")
+    reason = guard.too_soon(created.timestamp() if hasattr(created, "timestamp") else None)
+    if reason is None:
+        return None
+    raw = current.get("SecretString", current.get("SecretBinary"))
+    return guard.skipped(
+        provider.source,
+        reason,
+        current.get("VersionId"),
+        lambda: parse_payload(raw, source=provider.source, field=provider.field).to_keyring(
+            source=provider.source
+        ),
+    )
+
+
+@clears_locals
+def init_secret(
+    provider: AwsSecretsManagerProvider, keyring: Keyring | None = None
+) -> RotationReport:
     """Create the secret with a first keyring (current + next), or give a valueless secret its
     first value; a secret that has a current value is left alone.
+
+    Args:
+        provider: the secret to write.
+        keyring: the keyring to write (an adopted site key, see ``keygen.adopt_keyring``);
+            default a new one.
 
     Raises:
         RotationError: the secret does not exist and was named by ARN (an ARN cannot be created).
@@ -394,7 +535,7 @@ def init_secret(provider: AwsSecretsManagerProvider) -> RotationReport:
     """
     client = provider.client()
     rotation = SecretsManagerRotation(client, provider.secret_id, "", field=provider.field)
-    keyring = new_keyring()
+    keyring = keyring or new_keyring()
     value = keyring_to_json(keyring)
     if provider.field:
         value = json.dumps({provider.field: value})
@@ -441,6 +582,19 @@ def init_secret(provider: AwsSecretsManagerProvider) -> RotationReport:
     )
 
 
+def _utc(moment: datetime) -> str:
+    return f"{moment.astimezone(timezone.utc):%Y-%m-%d %H:%M:%S.%f}"[:-3] + " UTC"
+
+
+def _raw(answer: Mapping[str, Any]) -> str | bytes | None:
+    """The value in a ``GetSecretValue`` answer, as stored (text or bytes), if any."""
+    if "SecretString" in answer:
+        return str(answer["SecretString"])
+    if "SecretBinary" in answer:
+        return bytes(answer["SecretBinary"])
+    return None
+
+
 def _error_code(exc: BaseException | None) -> str | None:
     response = getattr(exc, "response", None)
     if isinstance(response, Mapping):
@@ -477,7 +631,7 @@ def lambda_handler(event: Mapping[str, Any], context: object) -> None:
             "invoked by Secrets Manager rotation"
         )
     field = os.environ.get("SECRET_KEYRING_FIELD", "").strip() or None
-    max_fallbacks = _env_int("SECRET_KEYRING_MAX_FALLBACKS", 3, 0, 18)
+    max_fallbacks = _env_int("SECRET_KEYRING_MAX_FALLBACKS", 3, 0, MAX_FALLBACKS)
     rotation = SecretsManagerRotation(
         _lambda_client(),
         str(event["SecretId"]),

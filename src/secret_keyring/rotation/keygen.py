@@ -4,6 +4,10 @@ The rule: ``previous = [current] + previous`` (trimmed to ``max_fallbacks``),
 ``current = next``, ``next = a new random key``. Because ``next`` is published one rotation
 period before it signs anything, every process that holds a keyring up to one period old already
 accepts signatures made with the new key.
+
+A weak key (a live site's old key adopted with ``secret-keyring init --adopt-env``) is never
+written to ``current`` or ``next``: the first rotation moves it from ``current`` to
+``previous``, the second drops it.
 """
 
 from __future__ import annotations
@@ -11,9 +15,9 @@ from __future__ import annotations
 import secrets
 import string
 
-from secret_keyring.keyring import MAX_KEYS, Keyring, validate_key
+from secret_keyring.keyring import Keyring, check_max_fallbacks, is_weak, validate_key
 
-__all__ = ["ALPHABET", "KEY_LENGTH", "generate_key", "new_keyring", "rotate"]
+__all__ = ["ALPHABET", "KEY_LENGTH", "adopt_keyring", "generate_key", "new_keyring", "rotate"]
 
 #: URL- and shell-safe: 64 symbols, 6 bits each; a key pastes into any env file unquoted.
 ALPHABET = string.ascii_letters + string.digits + "-_"
@@ -43,20 +47,35 @@ def new_keyring() -> Keyring:
     return Keyring(current=generate_key(), next=generate_key())
 
 
+def adopt_keyring(current: str, *, source: str = "") -> Keyring:
+    """A first keyring around a live site's existing key: ``current`` keeps signing (nobody is
+    logged out), a new strong ``next`` is published, ``previous`` is empty.
+
+    The key may fail Django's W009 rules (a ``django-insecure-`` key from ``startproject``);
+    two rotations then retire it. It must still be printable text without surrounding spaces.
+
+    Raises:
+        InvalidSecret: the key is empty, not printable text, or has surrounding whitespace.
+    """
+    return Keyring(current=current, next=generate_key(), source=source)
+
+
 def rotate(keyring: Keyring, max_fallbacks: int = 3) -> Keyring:
     """Apply the rotation rule and return the new keyring (version and source are cleared).
 
     A keyring with no ``next`` (a plain payload promoted to keyring JSON) gets a fresh current
-    key instead, so the result is always a full keyring.
+    key instead, so the result is always a full keyring. A weak key survives one rotation: the
+    old ``current`` is kept in ``previous`` whatever it is, a weak key already in ``previous``
+    is dropped.
 
     Raises:
-        ValueError: ``max_fallbacks`` is negative or would exceed the keyring size limit.
+        ConfigurationError: ``max_fallbacks`` is not an integer from 0 to 18 (a ``ValueError``).
     """
-    if max_fallbacks < 0 or max_fallbacks > MAX_KEYS - 2:
-        raise ValueError(f"max_fallbacks must be between 0 and {MAX_KEYS - 2}, got {max_fallbacks}")
+    check_max_fallbacks(max_fallbacks)
     current = keyring.next if keyring.next is not None else generate_key()
     previous: list[str] = []
-    for key in (keyring.current, *keyring.previous):
-        if key != current and key not in previous:
-            previous.append(key)
+    for index, key in enumerate((keyring.current, *keyring.previous)):
+        if key == current or key in previous or (index > 0 and is_weak(key)):
+            continue
+        previous.append(key)
     return Keyring(current=current, next=generate_key(), previous=tuple(previous[:max_fallbacks]))

@@ -6,7 +6,13 @@ can call a Python function). It is configured by environment variables only:
 
 * ``SECRET_KEYRING_SOURCE``: the ``vault://`` URL, with ``?auth=`` as for the provider (AppRole,
   JWT, Kubernetes, AWS IAM; credentials from the usual ``VAULT_*`` variables);
-* ``SECRET_KEYRING_MAX_FALLBACKS``: previous keys to keep (default 3).
+* ``SECRET_KEYRING_MAX_FALLBACKS``: previous keys to keep (default 3);
+* ``SECRET_KEYRING_MIN_INTERVAL``: seconds that must have passed since the latest version was
+  written (default 900); a run inside it writes nothing and reports ``skipped``, so a retried
+  invocation whose first write was applied does not rotate twice.
+
+A scheduled Lambda is built with ``secret-keyring lambda-zip PATH --backend vault`` (hvac and its
+dependencies included) and deployed by ``terraform/modules/vault-rotation-aws``.
 
 Only the standard library, hvac and this package are imported; logs carry fingerprints only.
 """
@@ -26,8 +32,13 @@ from secret_keyring.errors import (
     SecretNotFound,
     clears_locals,
 )
-from secret_keyring.keyring import Keyring, keyring_to_json, parse_mapping
-from secret_keyring.rotation import RotationReport, zero_fallbacks_error
+from secret_keyring.keyring import Keyring, check_max_fallbacks, keyring_to_json, parse_mapping
+from secret_keyring.rotation import (
+    DEFAULT_MIN_INTERVAL,
+    IntervalGuard,
+    RotationReport,
+    zero_fallbacks_error,
+)
 from secret_keyring.rotation.keygen import generate_key, new_keyring, rotate
 
 if TYPE_CHECKING:
@@ -113,12 +124,23 @@ def _rotated_data(
 
 
 @clears_locals
-def rotate_keyring(provider: VaultProvider, *, max_fallbacks: int = 3) -> RotationReport:
+def rotate_keyring(
+    provider: VaultProvider, *, max_fallbacks: int = 3, guard: IntervalGuard | None = None
+) -> RotationReport:
     """Rotate once: read the latest version, write the rotated keyring with ``cas``.
 
     A plain key is replaced by a new one (its earlier versions stay fallbacks); keyring JSON
     follows the rotation rule. If another rotation wrote first, nothing is written and the
-    result says so (``written=False``): the secret was rotated exactly once.
+    result says so (``written=False``): the secret was rotated exactly once. If the latest
+    version is younger than ``guard.min_interval`` (by its ``created_time``), nothing is
+    written either and the report says ``skipped``.
+
+    Args:
+        provider: the ``vault://`` source, logged in as the rotator.
+        max_fallbacks: previous keys to keep.
+        guard: the minimum interval between rotations. ``None`` rotates whatever the age:
+            the entry points (``rotate_source``, ``lambda_handler``, the commands) always pass
+            one, 15 minutes unless told otherwise.
 
     Raises:
         RotationError: KV v1, or the stored value cannot be rotated.
@@ -126,8 +148,17 @@ def rotate_keyring(provider: VaultProvider, *, max_fallbacks: int = 3) -> Rotati
         SourceError: Vault failed.
     """
     _require_kv2(provider)
-    data, version = provider.read_secret_data()
+    data, version, created = provider.read_secret_version()
     assert version is not None  # noqa: S101 - KV v2 always has a version
+    if guard is not None and (reason := guard.too_soon(created)) is not None:
+        return guard.skipped(
+            provider.source,
+            reason,
+            str(version),
+            lambda: parse_mapping(
+                data, source=provider.source, field=provider.field, default_field=DEFAULT_FIELD
+            ).to_keyring(source=provider.source),
+        )
     new_data, keyring = _rotated_data(provider, data, max_fallbacks)
     result = _cas_write(provider, new_data, cas=version)
     if isinstance(result, _Conflict):
@@ -159,15 +190,20 @@ def rotate_keyring(provider: VaultProvider, *, max_fallbacks: int = 3) -> Rotati
 
 
 @clears_locals
-def init_keyring(provider: VaultProvider) -> RotationReport:
+def init_keyring(provider: VaultProvider, keyring: Keyring | None = None) -> RotationReport:
     """Write a first keyring (current + next) only where no secret exists (``cas=0``).
+
+    Args:
+        provider: where to write.
+        keyring: the keyring to write (an adopted site key, see ``keygen.adopt_keyring``);
+            default a new one.
 
     Raises:
         RotationError: KV v1.
         SourceError: Vault failed or refused the write.
     """
     _require_kv2(provider)
-    keyring = new_keyring()
+    keyring = keyring or new_keyring()
     data: dict[str, Any] = json.loads(keyring_to_json(keyring))
     if provider.field:
         data = {provider.field: keyring_to_json(keyring)}
@@ -214,18 +250,36 @@ def lambda_handler(event: Mapping[str, Any], context: object) -> dict[str, Any]:
             "SECRET_KEYRING_SOURCE is not set; set it to the vault:// URL to rotate"
         )
     raw_max = os.environ.get("SECRET_KEYRING_MAX_FALLBACKS", "").strip() or "3"
-    if not raw_max.isdigit() or int(raw_max) > 18:
-        raise ConfigurationError("SECRET_KEYRING_MAX_FALLBACKS must be an integer from 0 to 18")
+    max_fallbacks = check_max_fallbacks(
+        int(raw_max) if raw_max.isdigit() else raw_max, name="SECRET_KEYRING_MAX_FALLBACKS"
+    )
+    guard = IntervalGuard(
+        _env_seconds("SECRET_KEYRING_MIN_INTERVAL", DEFAULT_MIN_INTERVAL),
+        option="SECRET_KEYRING_MIN_INTERVAL",
+    )
     provider = provider_from_url(url)
     if not isinstance(provider, VaultProvider):
         raise ConfigurationError(
             f"SECRET_KEYRING_SOURCE must be a vault:// URL for this handler, got {provider.source}"
         )
-    result = rotate_keyring(provider, max_fallbacks=int(raw_max))
+    result = rotate_keyring(provider, max_fallbacks=max_fallbacks, guard=guard)
     return {
         "source": result.source,
         "version": result.version,
         "rotated": result.written,
+        "skipped": result.skipped,
         "how": result.how,
         "fingerprints": dict(result.fingerprints),
     }
+
+
+def _env_seconds(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigurationError(
+            f"environment variable {name} must be a number of seconds, e.g. 900"
+        ) from None

@@ -30,7 +30,7 @@ module "django_secret_key" {
   rotation_schedule_expression = "rate(30 days)"
 
   # Read-only access to this one secret for the application role.
-  app_role_names = [aws_iam_role.app.name]
+  app_roles = { app = aws_iam_role.app.name }
 
   tags = {
     Application = var.app_name

@@ -36,6 +36,15 @@ module "django_secret_key" {
         bound_service_account_names      = [var.app_name]
         bound_service_account_namespaces = [var.kubernetes_namespace]
       }
+      # The rotation CronJob (examples/kubernetes): its own service account, rotator policy.
+      "${var.app_name}-rotator" = {
+        policies                         = ["rotator"]
+        backend                          = coalesce(var.kubernetes_auth_backend, "kubernetes")
+        bound_service_account_names      = ["${var.app_name}-rotator"]
+        bound_service_account_namespaces = [var.kubernetes_namespace]
+        token_ttl                        = 300
+        token_max_ttl                    = 900
+      }
     } : name => role if var.kubernetes_auth_backend != null
   }
 }

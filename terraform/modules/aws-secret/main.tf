@@ -6,9 +6,22 @@ locals {
   account_id = data.aws_caller_identity.current.account_id
   region     = data.aws_region.current.region
 
-  # The secret name may hold / + = . @ which Lambda, IAM and KMS alias names refuse.
-  name_slug            = replace(var.name, "/[^0-9A-Za-z_-]/", "-")
-  lambda_function_name = coalesce(var.lambda_function_name, "${substr(local.name_slug, 0, 55)}-rotation")
+  # The secret name may hold / + = . @ which Lambda, IAM and KMS alias names refuse, and may be
+  # 512 characters long. A name made only of letters, digits, '-' and '_' that fits is used as
+  # it is; any other is replaced, cut to fit and suffixed with a hash of the full name, so that
+  # "a/b" and "a-b" (or two long names sharing a prefix) never get the same resource names.
+  name          = var.name == null ? "" : var.name # null only with create = false
+  name_slug     = replace(local.name, "/[^0-9A-Za-z_-]/", "-")
+  name_hash     = substr(sha256(local.name), 0, 8)
+  name_verbatim = local.name_slug == local.name
+  # Each limit minus its fixed prefix or suffix: Lambda function and IAM role names 64 with
+  # "-rotation", KMS alias names 256 with "alias/django-secret-keyring/", inline policy names 128
+  # with "rotate-" (the longer of "rotate-" and "read-").
+  name_for_lambda = local.name_verbatim && length(local.name) <= 55 ? local.name : "${substr(local.name_slug, 0, 46)}-${local.name_hash}"
+  name_for_alias  = local.name_verbatim && length(local.name) <= 228 ? local.name : "${substr(local.name_slug, 0, 219)}-${local.name_hash}"
+  name_for_policy = local.name_verbatim && length(local.name) <= 121 ? local.name : "${substr(local.name_slug, 0, 112)}-${local.name_hash}"
+
+  lambda_function_name = coalesce(var.lambda_function_name, "${local.name_for_lambda}-rotation")
 
   # Without a customer-managed key the secret uses the AWS-managed key aws/secretsmanager, whose
   # key policy already lets this account's principals use it through Secrets Manager: no KMS
@@ -17,6 +30,9 @@ locals {
   create_kms_key  = local.use_cmk && var.kms_key_arn == null
   create_rotation = var.create && var.enable_rotation
   in_vpc          = length(var.lambda_subnet_ids) > 0
+
+  # The staging label that pins the version Terraform wrote (see aws_secretsmanager_secret_version).
+  initial_version_stage = "SECRET_KEYRING_TERRAFORM"
 
   kms_key_arn = var.kms_key_arn != null ? var.kms_key_arn : try(aws_kms_key.this[0].arn, null)
   secret_arn  = try(aws_secretsmanager_secret.this[0].arn, null)
@@ -32,7 +48,7 @@ locals {
 resource "aws_kms_key" "this" {
   count = local.create_kms_key ? 1 : 0
 
-  description             = "Encrypts the Django secret keyring ${var.name}"
+  description             = "Encrypts the Django secret keyring ${local.name}"
   deletion_window_in_days = var.kms_key_deletion_window_in_days
   enable_key_rotation     = true
   tags                    = var.tags
@@ -41,7 +57,7 @@ resource "aws_kms_key" "this" {
 resource "aws_kms_alias" "this" {
   count = local.create_kms_key ? 1 : 0
 
-  name          = "alias/django-secret-keyring/${local.name_slug}"
+  name          = "alias/django-secret-keyring/${local.name_for_alias}"
   target_key_id = aws_kms_key.this[0].key_id
 }
 
@@ -52,7 +68,7 @@ resource "aws_kms_alias" "this" {
 resource "aws_secretsmanager_secret" "this" {
   count = var.create ? 1 : 0
 
-  name                    = var.name
+  name                    = local.name
   description             = var.description
   kms_key_id              = local.kms_key_arn
   recovery_window_in_days = var.recovery_window_in_days
@@ -82,6 +98,14 @@ resource "aws_secretsmanager_secret_version" "initial" {
 
   secret_id = aws_secretsmanager_secret.this[0].id
 
+  # A label of its own keeps this version from ever being deprecated. Without it, two rotations
+  # (or put-secret-value calls) leave it unlabelled; Secrets Manager treats it as deprecated and
+  # deletes it at the version quota, and AWS provider 6.26+ (which lists the labelled versions
+  # to read a write-only version back) reports it deleted at once: the next apply would then
+  # write a brand-new keyring over the rotated one and log every user out. Rotation moves only
+  # AWSCURRENT, AWSPENDING and AWSPREVIOUS, so this label stays here for the secret's life.
+  version_stages = ["AWSCURRENT", local.initial_version_stage]
+
   # Keyring JSON: `next` is published now, so the first rotation never surprises a process.
   secret_string_wo = jsonencode({
     current  = ephemeral.random_password.current[0].result
@@ -92,9 +116,20 @@ resource "aws_secretsmanager_secret_version" "initial" {
 
   lifecycle {
     # Rotation owns the value from here on: it moves AWSCURRENT to each new version and this
-    # first version drifts to AWSPREVIOUS, then to no label at all. Never move it back.
+    # first version keeps only its own label. Never move AWSCURRENT back.
     ignore_changes = [version_stages]
   }
+}
+
+# Optional resource policy on the secret, e.g. a Deny for every principal outside the
+# organisation. block_public_policy makes Secrets Manager refuse a policy that grants broad
+# (public or cross-account wildcard) access.
+resource "aws_secretsmanager_secret_policy" "this" {
+  count = var.create && var.secret_policy_json != null ? 1 : 0
+
+  secret_arn          = aws_secretsmanager_secret.this[0].arn
+  policy              = var.secret_policy_json
+  block_public_policy = var.block_public_policy
 }
 
 ################################################################################
@@ -162,8 +197,9 @@ data "aws_iam_policy_document" "rotation" {
     resources = ["${aws_cloudwatch_log_group.rotation[0].arn}:*"]
   }
 
-  # ENI management for a Lambda in a VPC. EC2 does not support resource-level permissions for
-  # these calls, hence "*"; they grant nothing on the secret.
+  # ENI management for a Lambda in a VPC: the EC2 actions of the AWS managed policy
+  # AWSLambdaVPCAccessExecutionRole. EC2 does not support resource-level permissions for these
+  # calls, hence "*"; they grant nothing on the secret.
   dynamic "statement" {
     for_each = local.in_vpc ? [1] : []
 
@@ -175,6 +211,7 @@ data "aws_iam_policy_document" "rotation" {
         "ec2:CreateNetworkInterface",
         "ec2:DeleteNetworkInterface",
         "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeSubnets",
         "ec2:UnassignPrivateIpAddresses",
       ]
       resources = ["*"]
@@ -186,7 +223,7 @@ resource "aws_iam_role" "rotation" {
   count = local.create_rotation ? 1 : 0
 
   name                 = local.lambda_function_name
-  description          = "Rotation Lambda of the Django secret keyring ${var.name}"
+  description          = "Rotation Lambda of the Django secret keyring ${local.name}"
   assume_role_policy   = data.aws_iam_policy_document.rotation_assume_role[0].json
   permissions_boundary = var.lambda_role_permissions_boundary_arn
   tags                 = var.tags
@@ -195,7 +232,7 @@ resource "aws_iam_role" "rotation" {
 resource "aws_iam_role_policy" "rotation" {
   count = local.create_rotation ? 1 : 0
 
-  name   = "rotate-${local.name_slug}"
+  name   = "rotate-${local.name_for_policy}"
   role   = aws_iam_role.rotation[0].id
   policy = data.aws_iam_policy_document.rotation[0].json
 }
@@ -214,7 +251,7 @@ resource "aws_lambda_function" "rotation" {
   count = local.create_rotation ? 1 : 0
 
   function_name    = local.lambda_function_name
-  description      = "Rotates the Django secret keyring ${var.name} (django-secret-keyring)"
+  description      = "Rotates the Django secret keyring ${local.name} (django-secret-keyring)"
   role             = aws_iam_role.rotation[0].arn
   runtime          = var.lambda_runtime
   handler          = "secret_keyring.rotation.aws.lambda_handler"
@@ -318,10 +355,12 @@ data "aws_iam_policy_document" "app_read" {
   }
 }
 
+# Keyed by the map's static keys: a role created in the same apply has a name known only after
+# apply, which for_each cannot use as a key.
 resource "aws_iam_role_policy" "app_read" {
-  for_each = var.create ? toset(var.app_role_names) : toset([])
+  for_each = var.create ? var.app_roles : {}
 
-  name   = "read-${local.name_slug}"
+  name   = "read-${local.name_for_policy}"
   role   = each.value
   policy = data.aws_iam_policy_document.app_read[0].json
 }

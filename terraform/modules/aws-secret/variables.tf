@@ -9,12 +9,13 @@ variable "create" {
 }
 
 variable "name" {
-  description = "Name of the Secrets Manager secret, e.g. \"prod/myapp/django\". Also used to name the KMS alias, the rotation Lambda and its IAM role."
+  description = "Name of the Secrets Manager secret, e.g. \"prod/myapp/django\". Also used to name the KMS alias, the rotation Lambda, its IAM role and the inline policies. Required unless create is false."
   type        = string
+  default     = null
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9/_+=.@-]{1,512}$", var.name))
-    error_message = "The name may hold only letters, digits and / _ + = . @ - (1 to 512 characters)."
+    condition     = var.name == null ? !var.create : can(regex("^[A-Za-z0-9/_+=.@-]{1,512}$", var.name))
+    error_message = "Set name to the secret's name: letters, digits and / _ + = . @ - (1 to 512 characters)."
   }
 }
 
@@ -33,6 +34,23 @@ variable "recovery_window_in_days" {
     condition     = var.recovery_window_in_days == 0 || (var.recovery_window_in_days >= 7 && var.recovery_window_in_days <= 30)
     error_message = "recovery_window_in_days must be 0 or between 7 and 30."
   }
+}
+
+variable "secret_policy_json" {
+  description = "Resource policy (JSON) to attach to the secret, e.g. a Deny for principals outside your organisation. Null attaches none; the IAM policies of the Lambda and of app_roles grant access either way."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.secret_policy_json == null || can(jsondecode(var.secret_policy_json))
+    error_message = "secret_policy_json must be a JSON policy document, e.g. data.aws_iam_policy_document.x.json."
+  }
+}
+
+variable "block_public_policy" {
+  description = "Make Secrets Manager refuse a secret_policy_json that grants broad access (a wildcard principal). Applies only with secret_policy_json."
+  type        = bool
+  default     = true
 }
 
 variable "tags" {
@@ -121,7 +139,8 @@ variable "lambda_zip_path" {
   default     = null
 
   validation {
-    condition     = !var.enable_rotation || var.lambda_zip_path != null
+    # With create = false nothing is deployed, so nothing else needs to be set.
+    condition     = !var.create || !var.enable_rotation || var.lambda_zip_path != null
     error_message = "Set lambda_zip_path (build it with `secret-keyring lambda-zip rotation.zip`) or set enable_rotation = false."
   }
 
@@ -254,9 +273,14 @@ variable "lambda_environment_variables" {
 }
 
 variable "lambda_log_retention_in_days" {
-  description = "Retention of the rotation Lambda's CloudWatch log group. The handler logs fingerprints, never keys."
+  description = "Retention of the rotation Lambda's CloudWatch log group, in days: one of the values CloudWatch Logs accepts, or 0 to keep the logs forever. The handler logs fingerprints, never keys."
   type        = number
   default     = 30
+
+  validation {
+    condition     = contains([0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.lambda_log_retention_in_days)
+    error_message = "lambda_log_retention_in_days must be 0 (never expire) or one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653."
+  }
 }
 
 variable "lambda_subnet_ids" {
@@ -286,8 +310,8 @@ variable "lambda_role_permissions_boundary_arn" {
 # Application access
 ################################################################################
 
-variable "app_role_names" {
-  description = "Names of existing IAM roles (ECS task roles, EC2 instance roles, ...) that get the read-only policy from the app_read_policy_json output as an inline policy."
-  type        = list(string)
-  default     = []
+variable "app_roles" {
+  description = "IAM roles (ECS task roles, EC2 instance roles, ...) that get the read-only policy from the app_read_policy_json output as an inline policy, as a map from a fixed label of your choice to the role name, e.g. { web = aws_iam_role.web.name }. The labels must be known at plan time; the role names may come from roles created in the same apply."
+  type        = map(string)
+  default     = {}
 }

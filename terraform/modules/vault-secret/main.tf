@@ -16,6 +16,8 @@ locals {
   # The namespace is usually set with VAULT_NAMESPACE; repeat it in the URL when the module sets one.
   namespace_option = var.namespace == null ? [] : ["namespace=${var.namespace}"]
 
+  write_initial_keyring = var.create && var.write_initial_keyring
+
   approle_roles    = var.create ? var.approle_roles : {}
   kubernetes_roles = var.create ? var.kubernetes_roles : {}
   jwt_roles        = var.create ? var.jwt_roles : {}
@@ -42,7 +44,7 @@ resource "vault_mount" "kv" {
 # Ephemeral: generated during plan/apply, handed to the write-only argument below, never stored
 # in the plan or the state. Letters, digits, '-' and '_' are the library's own key alphabet.
 ephemeral "random_password" "current" {
-  count = var.create ? 1 : 0
+  count = local.write_initial_keyring ? 1 : 0
 
   length           = var.key_length
   special          = true
@@ -50,7 +52,7 @@ ephemeral "random_password" "current" {
 }
 
 ephemeral "random_password" "next" {
-  count = var.create ? 1 : 0
+  count = local.write_initial_keyring ? 1 : 0
 
   length           = var.key_length
   special          = true
@@ -59,14 +61,20 @@ ephemeral "random_password" "next" {
 
 # Only arguments that never change in place live here. A write-only value is not in state, so
 # an in-place update triggered by any other argument could send a freshly generated keyring
-# over the one rotation has been maintaining; metadata therefore has its own resource below.
-# The value itself is never compared: rotation's later versions cause no drift.
+# over the one rotation has been maintaining; metadata and the destroy behaviour therefore live
+# in their own resource below. The value itself is never compared: rotation's later versions
+# cause no drift.
 resource "vault_kv_secret_v2" "this" {
-  count = var.create ? 1 : 0
+  count = local.write_initial_keyring ? 1 : 0
 
   mount     = local.mount
   name      = var.name
   namespace = var.namespace
+
+  # Create-only: check-and-set 0 succeeds only while the path holds no version. A path that
+  # already holds a keyring (from `secret-keyring init`, or a migration) fails the apply loudly
+  # instead of receiving a new keyring that would log everybody out.
+  cas = 0
 
   # Keyring JSON: `next` is published now, so the first rotation never surprises a process.
   data_json_wo = jsonencode({
@@ -75,8 +83,6 @@ resource "vault_kv_secret_v2" "this" {
     previous = []
   })
   data_json_wo_version = var.data_json_wo_version
-
-  delete_all_versions = var.delete_all_versions_on_destroy
 }
 
 resource "vault_generic_endpoint" "metadata" {
@@ -89,8 +95,10 @@ resource "vault_generic_endpoint" "metadata" {
     custom_metadata = merge({ "managed-by" = "django-secret-keyring" }, var.custom_metadata)
   })
 
-  # Deleting the metadata path would destroy every version of the keyring.
-  disable_delete = true
+  # Deleting the metadata path destroys every version of the keyring: only when asked for. This
+  # flag, unlike the KV resource's delete_all_versions, can change after creation: an in-place
+  # update of this resource rewrites the settings above, which Terraform has, not the keyring.
+  disable_delete = !var.delete_all_versions_on_destroy
   # Rotation adds versions; only the settings above are Terraform's.
   disable_read = true
 

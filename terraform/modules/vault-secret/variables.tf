@@ -65,7 +65,7 @@ variable "custom_metadata" {
 }
 
 variable "delete_all_versions_on_destroy" {
-  description = "On destroy, delete every version and the metadata instead of only soft-deleting the latest version."
+  description = "On destroy, delete the metadata and with it every version, instead of only soft-deleting the latest version. Safe to change after creation."
   type        = bool
   default     = false
 }
@@ -74,8 +74,14 @@ variable "delete_all_versions_on_destroy" {
 # First keyring
 ################################################################################
 
+variable "write_initial_keyring" {
+  description = "Write the first keyring, create-only (check-and-set 0: an apply against a path that already holds a version fails instead of overwriting it). Set to false for a secret initialised another way (`secret-keyring init`, a migration), or to stop managing the value (see the README)."
+  type        = bool
+  default     = true
+}
+
 variable "data_json_wo_version" {
-  description = "Version of the first keyring, written once through the write-only data_json_wo so no key lands in state. Rotation owns the value afterwards. Raising this number writes a brand-new keyring and drops every old key: an emergency re-key that logs out every user and invalidates every signed value."
+  description = "Version of the first keyring, written once through the write-only data_json_wo so no key lands in state. Rotation owns the value afterwards. The write is create-only, so raising this number fails the apply while the secret exists: re-key after a leak as the operations runbook says."
   type        = number
   default     = 1
 
@@ -112,18 +118,26 @@ variable "policy_name_prefix" {
 }
 
 variable "approle_roles" {
-  description = "AppRole roles to create, keyed by role name. `policies` lists this module's policies to attach: \"app\" (read the keyring) and/or \"rotator\" (rotate it). The application reads its role ID and secret ID from VAULT_ROLE_ID / VAULT_SECRET_ID (or the *_FILE variants)."
+  description = "AppRole roles to create, keyed by role name. `policies` lists this module's policies to attach: \"app\" (read the keyring) and/or \"rotator\" (rotate it). The application reads its role ID and secret ID from VAULT_ROLE_ID / VAULT_SECRET_ID (or the *_FILE variants). Everything expires by default: a secret ID after 30 days (secret_id_ttl, seconds) or 1000 logins (secret_id_num_uses; each process logs in at start and when its token reaches token_max_ttl), tokens after 1 hour, renewable to 4; secret_id_bound_cidrs and token_bound_cidrs restrict where they are used."
   type = map(object({
     policies              = list(string)
     backend               = optional(string, "approle")
     token_ttl             = optional(number, 3600)
     token_max_ttl         = optional(number, 14400)
-    secret_id_ttl         = optional(number, 0)
-    secret_id_num_uses    = optional(number, 0)
+    secret_id_ttl         = optional(number, 2592000)
+    secret_id_num_uses    = optional(number, 1000)
     token_bound_cidrs     = optional(list(string), [])
     secret_id_bound_cidrs = optional(list(string), [])
   }))
   default = {}
+
+  validation {
+    condition = alltrue([
+      for role in values(var.approle_roles) :
+      role.secret_id_ttl > 0 && role.token_ttl > 0 && role.token_max_ttl >= role.token_ttl && role.secret_id_num_uses >= 0
+    ])
+    error_message = "AppRole credentials must expire: secret_id_ttl and token_ttl above 0 (0 means never in Vault), token_max_ttl at least token_ttl."
+  }
 
   validation {
     condition = alltrue([

@@ -6,16 +6,20 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from secret_keyring.django import live
+from secret_keyring.django import audit, live
 from secret_keyring.errors import SecretKeyringError
+from secret_keyring.rotation import add_interval_options
 from secret_keyring.rotation.run import rotate_source
+from secret_keyring.status import fingerprint_rows
 from secret_keyring.urls import provider_from_url
 
 
 class Command(BaseCommand):
     help = (
         "Rotate the keyring behind SECRET_KEY now (Vault: check-and-set write; AWS: RotateSecret "
-        "or the four rotation steps). Running processes pick it up within their TTL."
+        "or the four rotation steps). Running processes pick it up within their TTL. A run "
+        "within --min-interval seconds of the last rotation writes nothing (exit 0); --force "
+        "rotates anyway."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -25,8 +29,16 @@ class Command(BaseCommand):
         parser.add_argument(
             "--max-fallbacks", type=int, default=3, help="previous keys to keep (default 3)"
         )
+        parser.add_argument(
+            "--i-understand-data-loss",
+            action="store_true",
+            help="rotate even though a package encrypts data with a key derived from SECRET_KEY "
+            "(secret_keyring.E010): that data becomes unreadable",
+        )
+        add_interval_options(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
+        self._audit(accept_data_loss=options["i_understand_data_loss"])
         current = live.active()
         try:
             if options["source"]:
@@ -37,18 +49,33 @@ class Command(BaseCommand):
                 raise CommandError(
                     "SECRET_KEY does not come from secret_keys() here; pass --source URL"
                 )
-            report = rotate_source(provider, max_fallbacks=options["max_fallbacks"])
+            report = rotate_source(
+                provider,
+                max_fallbacks=options["max_fallbacks"],
+                min_interval=options["min_interval"],
+                force=options["force"],
+            )
         except SecretKeyringError as exc:
             raise CommandError(f"{type(exc).__name__}: {exc}") from exc
-        fps = report.fingerprints or {}
         self.stdout.write(f"{report.source}: {report.how}; version {report.version or '-'}")
-        if fps:
-            self.stdout.write(
-                f"current {fps.get('current')}  next {fps.get('next') or '-'}  previous "
-                f"{', '.join(fps.get('previous') or []) or '-'}"
-            )
-        if current is not None and current.cache.provider is provider:
+        rows = fingerprint_rows(report.fingerprints)
+        if rows:  # a weak (adopted) key is marked, as in secret_key_status
+            self.stdout.write("  ".join(f"{name} {value}" for name, value in rows))
+        if not report.skipped and current is not None and current.cache.provider is provider:
             try:
                 current.cache.refresh()
             except SecretKeyringError as exc:
                 self.stderr.write(f"rotated, but this process could not re-read it: {exc}")
+
+    def _audit(self, *, accept_data_loss: bool) -> None:
+        """Say what the rotation breaks; refuse while it would lose data, unless told not to."""
+        findings = audit.audit()
+        for finding in findings:
+            self.stderr.write(f"{finding.check_id}: {finding.message}\n    HINT: {finding.hint}")
+        losses = [f for f in findings if f.data_loss]
+        if losses and not accept_data_loss:
+            raise CommandError(
+                f"refusing to rotate: {len(losses)} finding(s) above would make data encrypted "
+                "with a key derived from SECRET_KEY unreadable. Give those packages keys of their "
+                f"own first (see {audit.DOCS_PAGE}), or pass --i-understand-data-loss."
+            )

@@ -1,0 +1,117 @@
+"""``manage.py rotate_secret_key`` on a schedule: the minimum interval and ``--force``, and the
+systemd unit and timer in examples/systemd (shown in docs/rotation.md), whose command line is
+checked with the management command's own parser."""
+
+from __future__ import annotations
+
+import configparser
+import os
+import shlex
+import time
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from secret_keyring.django.management.commands.rotate_secret_key import Command
+from secret_keyring.keyring import keyring_to_json, parse_payload
+from secret_keyring.rotation.keygen import new_keyring
+from tests.plugins.leakguard import assert_no_key_material
+
+REPO = Path(__file__).resolve().parents[2]
+UNIT = REPO / "examples" / "systemd" / "django-rotate-secret-key.service"
+TIMER = REPO / "examples" / "systemd" / "django-rotate-secret-key.timer"
+
+
+def run(*args: str) -> str:
+    out = StringIO()
+    call_command("rotate_secret_key", *args, stdout=out)
+    assert_no_key_material(out.getvalue(), "rotate_secret_key output")
+    return out.getvalue()
+
+
+@pytest.fixture
+def keyring_file(tmp_path: Path) -> Path:
+    path = tmp_path / "keyring.json"
+    path.write_text(keyring_to_json(new_keyring()))
+    return path
+
+
+def _age(path: Path, seconds: float) -> None:
+    stamp = time.time() - seconds
+    os.utime(path, (stamp, stamp))
+
+
+def test_a_run_inside_the_interval_writes_nothing(keyring_file: Path) -> None:
+    _age(keyring_file, 60)
+    before = keyring_file.read_bytes()
+
+    output = run("--source", f"file://{keyring_file}")
+
+    assert "skipped: the last rotation is 6" in output  # 60 s, give or take the run
+    assert keyring_file.read_bytes() == before
+
+
+def test_force_and_the_interval_option(keyring_file: Path) -> None:
+    old = parse_payload(keyring_file.read_bytes()).to_keyring()
+    _age(keyring_file, 60)
+
+    run("--source", f"file://{keyring_file}", "--min-interval", "30")
+    once = parse_payload(keyring_file.read_bytes()).to_keyring()
+    assert once.current == old.next
+
+    run("--source", f"file://{keyring_file}", "--force")
+    assert parse_payload(keyring_file.read_bytes()).to_keyring().current == once.next
+
+
+def test_a_run_after_the_interval_rotates(keyring_file: Path) -> None:
+    old = parse_payload(keyring_file.read_bytes()).to_keyring()
+    _age(keyring_file, 16 * 60)
+    output = run("--source", f"file://{keyring_file}")
+    assert "skipped" not in output
+    assert parse_payload(keyring_file.read_bytes()).to_keyring().current == old.next
+
+
+def test_a_bad_interval_is_a_command_error(keyring_file: Path) -> None:
+    with pytest.raises(CommandError, match="ConfigurationError: min_interval must be a number"):
+        run("--source", f"file://{keyring_file}", "--min-interval", "-1")
+
+
+# -- the systemd unit and timer ------------------------------------------------------------------
+
+
+def _ini(path: Path) -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(interpolation=None, strict=True)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]  # systemd keys are case-sensitive
+    parser.read_string(path.read_text(encoding="utf-8"))
+    return parser
+
+
+def test_the_unit_runs_the_command_with_valid_arguments() -> None:
+    unit = _ini(UNIT)
+    service = unit["Service"]
+    assert service["Type"] == "oneshot"
+    assert service["EnvironmentFile"]
+    argv = shlex.split(service["ExecStart"])
+    assert argv[1:3] == ["manage.py", "rotate_secret_key"]
+    options = Command().create_parser("manage.py", "rotate_secret_key").parse_args(argv[3:])
+    assert options.min_interval == 900
+    assert options.force is False
+    assert "network-online.target" in unit["Unit"]["After"]
+
+
+def test_the_timer_starts_the_unit_monthly_and_catches_up() -> None:
+    timer = _ini(TIMER)["Timer"]
+    assert timer["OnCalendar"] == "*-*-01 04:00:00"
+    assert timer["Persistent"] == "true"
+    # The timer is named after the unit it starts.
+    assert TIMER.stem == UNIT.stem
+
+
+def test_the_docs_show_both_files_as_they_are() -> None:
+    page = (REPO / "docs" / "rotation.md").read_text(encoding="utf-8")
+    for path in (UNIT, TIMER):
+        assert path.read_text(encoding="utf-8") in page, (
+            f"docs/rotation.md does not show {path.name}"
+        )

@@ -1,0 +1,223 @@
+"""docs/migrate.md, followed literally on a fresh ``startproject`` site.
+
+The page's titled code blocks are the script: the shell blocks run in bash in the project folder,
+the ``settings.py`` blocks are applied as the page says (replace the ``SECRET_KEY`` line, add
+the app), and the site runs under gunicorn with the admin's database sessions. A user logged in
+before the migration must still be logged in after adoption and after each rotation.
+
+Stand-ins for what a test cannot do: the key is pasted into ``read`` through stdin; "every process
+applies the new keyring within one TTL" is played by restarting the single worker (a new process
+reads the newest keyring at start-up; live refresh itself is tested in tests/django and
+tests/fleet); the `pip install` block is skipped, the package is installed already.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from examples.local_stack import LOOPBACK, Browser, Process, bin_path, free_port, wait_until
+
+from secret_keyring.keyring import fingerprint
+from tests.plugins.leakguard import assert_no_key_material, remember
+from tests.plugins.openbao import BaoServer
+
+pytestmark = [pytest.mark.vault, pytest.mark.slow]
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+FENCE = re.compile(r'^```(\w+) title="([^"]+)"\n(.*?)^```$', re.M | re.S)
+PASSWORD = "migrate-docs-password"  # a throwaway local account
+
+
+def titled_blocks() -> dict[str, tuple[str, str]]:
+    """The page's code blocks that carry a title: title -> (language, code)."""
+    text = (DOCS / "migrate.md").read_text("utf-8")
+    return {title: (language, code) for language, title, code in FENCE.findall(text)}
+
+
+class Site:
+    """A ``startproject`` site, served by gunicorn, with an admin user."""
+
+    def __init__(self, root: Path, env: dict[str, str]) -> None:
+        self.root = root
+        self.env = env
+        self.process: Process | None = None
+        self.url = ""
+
+    def run(
+        self, script: str, *, stdin: str = "", check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", script],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            cwd=self.root,
+            env=self.env,
+            check=False,
+            timeout=120,
+        )
+        assert_no_key_material(result.stdout + result.stderr, f"output of {script!r}")
+        if check:
+            assert result.returncode == 0, f"{script}\n{result.stdout}\n{result.stderr}"
+        return result
+
+    def start(self) -> None:
+        port = free_port()
+        self.process = Process(
+            [bin_path("gunicorn"), "--bind", f"{LOOPBACK}:{port}", "--workers", "1", "mysite.wsgi"],
+            self.root.parent / f"gunicorn-{port}.log",
+            self.env,
+            self.root,
+        )
+        self.url = f"http://{LOOPBACK}:{port}"
+        wait_until(self._up, 60, "gunicorn")
+
+    def _up(self) -> bool:
+        assert self.process is not None
+        assert self.process.alive(), self.process.tail()
+        try:
+            return Browser(self.url).get("/admin/login/")[0] == 200
+        except OSError:
+            return False
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+
+
+def logged_in(site: Site, browser: Browser) -> bool:
+    """Whether the admin shows this browser its site-administration page (not the login form)."""
+    browser.base_url = site.url
+    code, body = browser.get("/admin/")
+    return code == 200 and "/admin/logout/" in body
+
+
+def log_in(site: Site) -> Browser:
+    browser = Browser(site.url)
+    code, body = browser.get("/admin/login/")
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', body)
+    assert code == 200
+    assert token is not None
+    browser.post(
+        "/admin/login/?next=/admin/",
+        {"username": "admin", "password": PASSWORD, "csrfmiddlewaretoken": token.group(1)},
+    )
+    assert logged_in(site, browser)
+    return browser
+
+
+def apply_settings(settings: Path, replace_key: str, add_app: str) -> None:
+    """Step 4 as written: the SECRET_KEY line replaced, the app appended to INSTALLED_APPS."""
+    text = settings.read_text("utf-8")
+    text, replaced = re.subn(
+        r"^SECRET_KEY = .*\n", replace_key.rstrip("\n") + "\n", text, flags=re.M
+    )
+    assert replaced == 1
+    apps = [line for line in add_app.splitlines() if re.match(r'^\s+"[\w.]+",$', line)]
+    assert apps == ['    "secret_keyring.django",']
+    text, added = re.subn(
+        r"^(INSTALLED_APPS = \[\n(?:.*\n)*?)\]", r"\1" + apps[0] + "\n]", text, flags=re.M
+    )
+    assert added == 1
+    settings.write_text(text, "utf-8")
+
+
+def rotate_command(block: str) -> str:
+    """The page's rotate command. The minimum interval between rotations (if this version has
+    one) stands for wall-clock time a test cannot wait: it is overridden with ``--force``."""
+    help_text = subprocess.run(
+        [sys.executable, "-m", "secret_keyring", "rotate", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return block.strip() + (" --force" if "--force" in help_text else "")
+
+
+def test_migrate_page_keeps_a_logged_in_user_logged_in(tmp_path: Path, openbao: BaoServer) -> None:
+    blocks = titled_blocks()
+    assert list(blocks) == [
+        "install",
+        "read the key",
+        "adopt",
+        "settings.py: replace the SECRET_KEY line",
+        "settings.py: add the app",
+        "verify",
+        "first rotation",
+        "second rotation",
+    ]
+    assert blocks["install"][1].startswith("pip install ")
+    source = re.search(r"vault://\S+", blocks["adopt"][1])
+    assert source is not None
+
+    venv_bin = str(Path(sys.executable).parent)
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {
+        "PATH": f"{venv_bin}:{os.environ.get('PATH', '')}",
+        "HOME": str(home),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        **openbao.environ(openbao.root_token),
+        "DJANGO_SUPERUSER_PASSWORD": PASSWORD,
+    }
+    subprocess.run(
+        [sys.executable, "-m", "django", "startproject", "mysite"],
+        cwd=tmp_path,
+        env=env,
+        check=True,
+    )
+    site = Site(tmp_path / "mysite", env)
+    settings = site.root / "mysite" / "settings.py"
+    old_key_match = re.search(r"^SECRET_KEY = '(.*)'$", settings.read_text("utf-8"), re.M)
+    assert old_key_match is not None
+    old_key = old_key_match.group(1)
+    assert old_key.startswith("django-insecure-")
+    remember(old_key)
+    site.run("python manage.py migrate --no-input -v 0")
+    site.run("python manage.py createsuperuser --no-input --username admin --email a@example.com")
+    site.start()
+    try:
+        browser = log_in(site)
+        idle = log_in(site)  # logs in now and comes back only after the second rotation
+
+        # Steps 2 and 3 in one shell, as a person types them; the key is pasted into `read`.
+        adopted = site.run(blocks["read the key"][1] + blocks["adopt"][1], stdin=old_key + "\n")
+        assert f"{fingerprint(old_key)} (weak" in adopted.stdout
+        assert logged_in(site, browser)  # adoption alone changes nothing for the running site
+
+        apply_settings(
+            settings,
+            blocks["settings.py: replace the SECRET_KEY line"][1],
+            blocks["settings.py: add the app"][1],
+        )
+        site.restart()  # step 5: deploy
+        assert logged_in(site, browser)
+        verified = site.run(blocks["verify"][1])
+        assert "secret_keyring.W004" in verified.stderr
+        assert f"{fingerprint(old_key)} (weak" in verified.stdout
+
+        site.run(rotate_command(blocks["first rotation"][1]))
+        site.restart()
+        assert logged_in(site, browser)  # the old key verifies from previous; session re-signed
+
+        site.run(rotate_command(blocks["second rotation"][1]))
+        site.restart()
+        assert logged_in(site, browser)
+
+        verified = site.run(blocks["verify"][1])
+        assert "secret_keyring.W004" not in verified.stderr
+        assert "weak" not in verified.stdout
+        assert old_key not in settings.read_text("utf-8")
+        # What only the old key signed is not trusted any more: the idle user logs in again.
+        assert not logged_in(site, idle)
+    finally:
+        site.stop()

@@ -19,6 +19,18 @@ Payloads:
   first, up to ``max_fallbacks``. A fallback version that is not a usable key is left out with a
   warning rather than failing the keyring.
 
+The client is built on a botocore session, which is where boto3's configuration lives (credential
+chain, profiles and config files, ``AWS_REGION``, ``AWS_ENDPOINT_URL_SECRETS_MANAGER``, retry
+mode): importing boto3 itself would add its resource layer and s3transfer to every start-up and
+change nothing about a Secrets Manager client. boto3 stays the declared dependency (the ``aws``
+extra), and a boto3 session or client passed in is used as given. botocore is imported only when a
+provider's client is built. Every boto3/botocore error goes through
+[translate_error][secret_keyring.providers.aws.translate_error].
+
+The very first fetch skips ``DescribeSecret``: it reads ``AWSCURRENT`` by label, which for keyring
+JSON is all a start needs (one round trip instead of two); a plain payload then describes the
+secret for its fallbacks, and every later refresh is version-aware as above.
+
 ``AWSPENDING`` is trusted only while it can still become current: rotation is enabled on the
 secret and the version is younger than ``pending_max_age`` (24 h). An abandoned one (a Lambda that
 Secrets Manager stopped retrying, ``cancel-rotate-secret``, a label set by hand) is left out, with
@@ -30,8 +42,6 @@ stages before ``createSecret``), the last until the secret's ``LastChangedDate``
 failure (throttling, expired or missing credentials, a skewed clock) fails the refresh instead, so
 the version is read again on the next one.
 
-boto3 is imported only when a provider or client is built. Every boto3/botocore error goes
-through [translate_error][secret_keyring.providers.aws.translate_error].
 """
 
 from __future__ import annotations
@@ -42,7 +52,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 from urllib.parse import urlsplit
 
 from secret_keyring.errors import (
@@ -56,10 +66,11 @@ from secret_keyring.errors import (
     clears_locals,
 )
 from secret_keyring.keyring import Keyring, Payload, check_max_fallbacks, parse_payload
-from secret_keyring.providers.base import BaseProvider, require_extra
+from secret_keyring.providers.base import BaseProvider, check_extra
 
 if TYPE_CHECKING:
     import boto3
+    import botocore.session
     from botocore.config import _RetryDict
     from botocore.credentials import DeferredRefreshableCredentials
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -414,15 +425,15 @@ def build_client(
         source: the redacted source for error messages.
 
     Returns:
-        A boto3 Secrets Manager client; it is thread-safe, but not fork-safe: build one per
-        process.
+        A Secrets Manager client (botocore's, the class boto3 returns too); it is thread-safe,
+        but not fork-safe: build one per process.
 
     Raises:
         ConfigurationError: no region, an unknown profile, a bad option.
         ImportError: boto3 is not installed (the ``aws`` extra).
     """
-    require_extra("boto3", "aws")
-    import boto3
+    check_extra("boto3", "aws")
+    import botocore.session
     from botocore import exceptions as bce
     from botocore.config import Config
 
@@ -436,14 +447,17 @@ def build_client(
     _check_session_name(role_session_name, source)
     _install_botocore_redaction()
     try:
-        base = session if session is not None else boto3.session.Session(profile_name=profile)
+        # A boto3 session is a wrapper of this botocore session (boto3 has no public accessor
+        # for it); its client() is the botocore session's create_client().
+        base: botocore.session.Session = (
+            session._session if session is not None else botocore.session.Session(profile=profile)
+        )
         # boto3 reads AWS_DEFAULT_REGION and the profile, not AWS_REGION (which other SDKs,
         # Lambda and ECS set); use it only where boto3 would find nothing.
-        region = region or base.region_name or _env("AWS_REGION") or None
+        region = region or base.get_config_variable("region") or _env("AWS_REGION") or None
         if not region:
             raise bce.NoRegionError
-        # boto3 has no public accessor for its botocore session's scoped config.
-        scoped = base._session.get_scoped_config()
+        scoped = base.get_scoped_config()
         retries: _RetryDict = {}
         if not (_env("AWS_RETRY_MODE") or scoped.get("retry_mode")):
             retries["mode"] = "standard"
@@ -467,10 +481,12 @@ def build_client(
                 config=config,
                 clock=credentials_clock,
             )
-            target = _session_with_credentials(credentials, profile=profile, region=region)
-        return target.client(
+            target = _session_with_credentials(credentials, profile=profile)
+        client = target.create_client(
             "secretsmanager", region_name=region, endpoint_url=endpoint_url, config=config
         )
+        # botocore's stubs type every client as BaseClient; boto3's name the service's class.
+        return cast("SecretsManagerClient", client)
     except (bce.BotoCoreError, bce.ClientError) as exc:
         raise translate_error(exc, source=source, region=region, role_arn=role_arn) from exc
 
@@ -525,7 +541,7 @@ def _check_endpoint(endpoint_url: str, source: str) -> None:
 
 
 def _assume_role_credentials(
-    base: boto3.session.Session,
+    base: botocore.session.Session,
     *,
     role_arn: str,
     session_name: str,
@@ -543,7 +559,7 @@ def _assume_role_credentials(
         # botocore calls this under the credentials' own refresh lock.
         nonlocal sts
         if sts is None:
-            sts = base.client("sts", region_name=region, config=config)
+            sts = base.create_client("sts", region_name=region, config=config)
         answer = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name)
         issued = answer["Credentials"]
         logger.debug(
@@ -564,10 +580,9 @@ def _assume_role_credentials(
 
 
 def _session_with_credentials(
-    credentials: DeferredRefreshableCredentials, *, profile: str | None, region: str
-) -> boto3.session.Session:
-    """A boto3 session whose credential chain is exactly ``credentials``."""
-    import boto3
+    credentials: DeferredRefreshableCredentials, *, profile: str | None
+) -> botocore.session.Session:
+    """A botocore session whose credential chain is exactly ``credentials``."""
     import botocore.session
     from botocore.credentials import CredentialProvider, CredentialResolver
 
@@ -580,7 +595,7 @@ def _session_with_credentials(
 
     core = botocore.session.Session(profile=profile)
     core.register_component("credential_provider", CredentialResolver([_Given()]))
-    return boto3.session.Session(botocore_session=core, region_name=region)
+    return core
 
 
 # botocore logs whole request and response bodies at DEBUG; for Secrets Manager they hold the
@@ -696,7 +711,7 @@ class AwsSecretsManagerProvider(BaseProvider):
         pending_max_age: float = DEFAULT_PENDING_MAX_AGE,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
-        require_extra("boto3", "aws")
+        check_extra("boto3", "aws")
         super().__init__(f"aws-secretsmanager://{secret_id}" + (f"#{field}" if field else ""))
         if not isinstance(secret_id, str) or not secret_id:
             raise ConfigurationError(
@@ -785,6 +800,10 @@ class AwsSecretsManagerProvider(BaseProvider):
         """
         with self._lock:
             client = self.client()
+            if not self._values:
+                first = self._first_fetch(client)
+                if first is not None:
+                    return first
             for _ in range(3):
                 try:
                     return self._fetch_once(client)
@@ -797,6 +816,31 @@ class AwsSecretsManagerProvider(BaseProvider):
                 f"{self._where(client)}: the secret kept changing while being read; retrying",
                 source=self.source,
             )
+
+    def _first_fetch(self, client: SecretsManagerClient) -> Keyring | None:
+        """Start-up: ``AWSCURRENT`` read by label, without ``DescribeSecret``.
+
+        The keyring when that one read is all it takes (keyring JSON, or a plain key without
+        fallbacks); otherwise ``None``, with the value cached by its version id, and the
+        ordinary path describes the secret for the fallbacks without reading it again. A
+        not-found answer also goes that way, so that "no such secret" and "no ``AWSCURRENT``
+        version" keep their own messages.
+        """
+        try:
+            answer = self._call(
+                client, "get_secret_value", SecretId=self.secret_id, VersionStage=AWSCURRENT
+            )
+        except (SecretNotFound, _StageMoved):
+            return None
+        version = str(answer["VersionId"])
+        payload = self._parse(client, _secret_value(answer), version, AWSCURRENT)
+        created = answer.get("CreatedDate")
+        self._values[version] = _Version(
+            payload, created if isinstance(created, datetime) else None
+        )
+        if payload.kind == "plain" and self.max_fallbacks:
+            return None
+        return payload.to_keyring(version=version, source=self.source, history=[])
 
     def _fetch_once(self, client: SecretsManagerClient) -> Keyring:
         described = self._call(client, "describe_secret", SecretId=self.secret_id)
@@ -1006,6 +1050,11 @@ class AwsSecretsManagerProvider(BaseProvider):
         # there; parsed values are plain data and keep sparing the child a GetSecretValue.
         if self._owns_client:
             self._client = None
+
+
+def _secret_value(answer: Mapping[str, Any]) -> str | bytes | None:
+    raw: str | bytes | None = answer.get("SecretString")
+    return answer.get("SecretBinary") if raw is None else raw
 
 
 def _staged(stages: Mapping[str, Sequence[str]], stage: str) -> str | None:

@@ -16,7 +16,10 @@ All three reach moto through boto3's own configuration (``AWS_ENDPOINT_URL_SECRE
 fake keys, ``AWS_DEFAULT_REGION``). The server counts the requests each library makes; the
 primed loops must make none. Figures are medians of repeated runs with min-max.
 
-    python benchmarks/bench_aws.py [--cold-runs 15] [--out docs/benchmarks-aws.md]
+A quick look at AWS alone (cold start timed inside the process); ``make bench`` (``run.py``)
+measures whole processes among all the variants and writes ``docs/benchmarks-aws.md``.
+
+    python benchmarks/bench_aws.py [--cold-runs 15] [--out FILE]
 """
 
 from __future__ import annotations
@@ -26,7 +29,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -113,17 +115,9 @@ def client_env(endpoint: str, settings_module: str) -> dict[str, str]:
 
 
 def cold_start(program: str, env: dict[str, str]) -> float:
-    result = subprocess.run(
-        [sys.executable, "-c", PRELUDE + program.format(name=SECRET_NAME)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=str(ROOT),
-        check=False,
-        timeout=120,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"cold-start program failed:\n{result.stderr[-2000:]}")
+    from common import run_python
+
+    result = run_python(["-c", PRELUDE + program.format(name=SECRET_NAME)], env)
     return float(result.stdout.strip().splitlines()[-1])
 
 
@@ -140,8 +134,13 @@ def calibrate(call: Callable[[], object]) -> int:
 
 
 def primed(calls: dict[str, Callable[[], object]]) -> dict[str, tuple[float, float, float]]:
-    """Nanoseconds per call for each: median, min, max over ``PRIMED_REPEAT`` runs, the
-    libraries taking turns run by run so that load on the machine hits them alike."""
+    """Nanoseconds per call for each: median, min, max over ``PRIMED_REPEAT`` runs."""
+    return {name: spread(samples) for name, samples in primed_runs(calls).items()}
+
+
+def primed_runs(calls: dict[str, Callable[[], object]]) -> dict[str, list[float]]:
+    """Nanoseconds per call of each run, ``PRIMED_REPEAT`` runs each, the readers taking turns
+    run by run so that load on the machine hits them alike."""
     numbers = {name: calibrate(call) for name, call in calls.items()}
     runs: dict[str, list[float]] = {name: [] for name in calls}
     for _ in range(PRIMED_REPEAT):
@@ -151,7 +150,7 @@ def primed(calls: dict[str, Callable[[], object]]) -> dict[str, tuple[float, flo
             for _ in range(number):
                 call()
             runs[name].append((time.perf_counter_ns() - started) / number)
-    return {name: spread(samples) for name, samples in runs.items()}
+    return runs
 
 
 def fmt_ms(values: tuple[float, float, float]) -> str:
@@ -177,7 +176,9 @@ def versions() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cold-runs", type=int, default=15)
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks-aws.md")
+    parser.add_argument(
+        "--out", type=Path, help="also write the table there (make bench writes docs/)"
+    )
     args = parser.parse_args(argv)
 
     from tests.plugins.moto_server import MotoServer
@@ -191,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         server.stop()
 
 
-def run(server: MotoServer, cold_runs: int, out: Path) -> int:
+def run(server: MotoServer, cold_runs: int, out: Path | None) -> int:
     """Benchmark against ``server`` (running) and write the markdown section to ``out``."""
     env = client_env(server.endpoint_url, "tests.django.project.settings")
     os.environ.update({k: v for k, v in env.items() if k.startswith(("AWS_", "DJANGO_"))})
@@ -233,9 +234,9 @@ def run(server: MotoServer, cold_runs: int, out: Path) -> int:
     cold_stats = {name: spread(samples) for name, samples in cold.items()}
     text = report(cold_stats, cold_requests, hot, cold_runs)
     print(text)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
-    print(f"wrote {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}", file=sys.stderr)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
     return 0
 
 

@@ -3,7 +3,10 @@
 Plain script (no server needed). Each figure is the median of repeated timeit runs, with the
 min-max range, next to the floor: reading a module-level constant.
 
-    python benchmarks/bench_core.py [--out docs/benchmarks-core.md]
+A quick look without servers; ``make bench`` (``run.py``) measures the same loops among the
+peers and writes ``docs/benchmarks-core.md``.
+
+    python benchmarks/bench_core.py [--out FILE]
 """
 
 from __future__ import annotations
@@ -30,7 +33,9 @@ def measure(stmt: Callable[[], object]) -> tuple[float, float, float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks-core.md")
+    parser.add_argument(
+        "--out", type=Path, help="also write the table there (make bench writes docs/)"
+    )
     args = parser.parse_args()
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.django.project.settings")
@@ -81,7 +86,8 @@ def main() -> int:
         "min-max. The per-request check is what the app's `request_started` receiver does: one "
         "clock read and one comparison until a refresh is due.\n\n" + table + "\n"
     )
-    args.out.write_text(text)
+    if args.out is not None:
+        args.out.write_text(text)
     return 0
 
 

@@ -19,7 +19,10 @@ in hand:
 Then, in this process, one warm refresh of an unchanged secret (``VaultProvider.fetch()``: a
 metadata read, no data read) against one bare hvac read, and the HTTP requests each makes.
 
-    python benchmarks/bench_vault_cold.py [--cold-runs 15] [--out docs/benchmarks-vault.md]
+A quick look at OpenBao alone; ``make bench`` (``run.py``) measures whole processes among all
+the variants and writes ``docs/benchmarks-vault.md``.
+
+    python benchmarks/bench_vault_cold.py [--cold-runs 15] [--out FILE]
 """
 
 from __future__ import annotations
@@ -28,7 +31,6 @@ import argparse
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -129,18 +131,9 @@ def child_env(addr: str, token: str, home: Path) -> dict[str, str]:
 
 
 def cold_start(program: str, env: dict[str, str]) -> float:
-    result = subprocess.run(
-        [sys.executable, "-c", program],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=str(ROOT),
-        check=False,
-        timeout=120,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"cold-start program failed:\n{result.stderr[-2000:]}")
-    return float(result.stdout.strip().splitlines()[-1])
+    from common import run_python
+
+    return float(run_python(["-c", program], env).stdout.strip().splitlines()[-1])
 
 
 def warm(call: Callable[[], object]) -> tuple[float, float, float]:
@@ -180,7 +173,9 @@ def count_requests(session: Any) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--cold-runs", type=int, default=15)
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks-vault.md")
+    parser.add_argument(
+        "--out", type=Path, help="also write the table there (make bench writes docs/)"
+    )
     args = parser.parse_args(argv)
 
     from tests.plugins.openbao import BaoServer
@@ -193,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         server.stop()
 
 
-def run(server: Any, cold_runs: int, out: Path) -> int:
+def run(server: Any, cold_runs: int, out: Path | None) -> int:
     import hvac
 
     from secret_keyring.providers.vault import VaultProvider
@@ -265,8 +260,8 @@ def run(server: Any, cold_runs: int, out: Path) -> int:
 
     text = report({key: spread(samples) for key, samples in cold.items()}, warm_rows, cold_runs)
     print(text)
-    write_section(out, text)
-    print(f"wrote {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}", file=sys.stderr)
+    if out is not None:
+        write_section(out, text)
     return 0
 
 

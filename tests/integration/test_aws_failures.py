@@ -54,14 +54,26 @@ def refused_port() -> Iterator[int]:
 def test_throttling_and_server_errors_are_retried_then_unavailable(
     aws_env: MotoServer, secret: str, status: int, code: str
 ) -> None:
-    aws_env.fail_next(DESCRIBE, status=status, code=code, count=10)
+    # The start-up read is a GetSecretValue by label.
+    aws_env.fail_next(GET, status=status, code=code, count=10)
 
     with pytest.raises(SourceUnavailable) as caught:
         AwsSecretsManagerProvider(secret, max_attempts=2).fetch()
 
     assert caught.value.retryable
     assert secret in str(caught.value)
-    assert aws_env.counts() == {DESCRIBE: 2}  # standard mode retried once, then gave up
+    assert aws_env.counts() == {GET: 2}  # standard mode retried once, then gave up
+
+
+def test_a_failing_refresh_is_retried_then_unavailable(aws_env: MotoServer, secret: str) -> None:
+    provider = AwsSecretsManagerProvider(secret, max_attempts=2)
+    provider.fetch()
+    aws_env.reset_counts()
+    aws_env.fail_next(DESCRIBE, status=503, code="ServiceUnavailable", count=10)
+
+    with pytest.raises(SourceUnavailable):
+        provider.fetch()
+    assert aws_env.counts() == {DESCRIBE: 2}
 
 
 def test_default_retry_policy_is_three_attempts_and_recovers(
@@ -78,11 +90,11 @@ def test_retry_mode_from_the_environment_is_honoured(
     aws_env: MotoServer, secret: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
-    aws_env.fail_next(DESCRIBE, status=500)
+    aws_env.fail_next(GET, status=500)
 
     with pytest.raises(SourceUnavailable):
         AwsSecretsManagerProvider(secret).fetch()
-    assert aws_env.counts() == {DESCRIBE: 1}
+    assert aws_env.counts() == {GET: 1}
 
 
 def test_unreachable_endpoint(aws_env: MotoServer, secret: str, refused_port: int) -> None:
@@ -130,7 +142,7 @@ def test_startup_recovers_when_the_server_comes_back(
     name = f"test/{uuid.uuid4().hex[:12]}/django"
     key = make_key()
     secretsmanager.create_secret(Name=name, SecretString=json.dumps({"current": key}))
-    aws_env.fail_next(DESCRIBE, status=503, code="ServiceUnavailable", count=2)
+    aws_env.fail_next(GET, status=503, code="ServiceUnavailable", count=2)
     provider = AwsSecretsManagerProvider(secret_id=name, max_attempts=1)
     naps: list[float] = []
 

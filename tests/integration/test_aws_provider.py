@@ -106,7 +106,27 @@ def test_keyring_json_is_used_as_written_without_reading_other_versions(
     assert keyring.version == version
     assert keyring.source == f"aws-secretsmanager://{name}"
     assert old not in keyring.fallbacks  # AWSPREVIOUS is ignored for keyring JSON...
-    assert aws_env.counts() == {DESCRIBE: 1, GET: 1}  # ...and never read
+    assert aws_env.counts() == {GET: 1}  # ...and never read; a start is one round trip
+
+
+def test_first_fetch_of_a_plain_key_reads_the_current_value_once(
+    secretsmanager: Any, aws_env: MotoServer
+) -> None:
+    """The start-up read by label is kept by version id: the fallbacks need DescribeSecret,
+    not a second read of AWSCURRENT."""
+    name = new_name()
+    k1, k2 = make_key(), make_key()
+    create(secretsmanager, name, SecretString=k1)
+    v2 = put(secretsmanager, name, ["AWSCURRENT"], SecretString=k2)
+    aws_env.reset_counts()
+
+    keyring = AwsSecretsManagerProvider(name).fetch()
+
+    assert (keyring.current, keyring.fallbacks, keyring.version) == (k2, [k1], v2)
+    assert aws_env.counts() == {GET: 2, DESCRIBE: 1}  # AWSCURRENT, DescribeSecret, AWSPREVIOUS
+    aws_env.reset_counts()
+    assert AwsSecretsManagerProvider(name, max_fallbacks=0).fetch().fallbacks == []
+    assert aws_env.counts() == {GET: 1}  # no fallbacks wanted: nothing to describe
 
 
 def test_plain_string(secretsmanager: Any) -> None:
@@ -283,8 +303,11 @@ def test_a_rotation_between_describe_and_get_is_read_again(
     secretsmanager: Any, aws_env: MotoServer
 ) -> None:
     name = new_name()
+    create(secretsmanager, name, SecretString=make_key())
+    provider = AwsSecretsManagerProvider(name)
+    provider.fetch()  # the start-up read; refreshes describe first
     key = make_key()
-    create(secretsmanager, name, SecretString=key)
+    put(secretsmanager, name, ["AWSCURRENT"], SecretString=key)
     aws_env.reset_counts()
     # What Secrets Manager answers when the label moved after DescribeSecret.
     aws_env.fail_next(
@@ -294,7 +317,7 @@ def test_a_rotation_between_describe_and_get_is_read_again(
         message="You provided a VersionStage that is not associated to the provided VersionId.",
     )
 
-    assert AwsSecretsManagerProvider(name).fetch().current == key
+    assert provider.fetch().current == key
     assert aws_env.counts() == {DESCRIBE: 2, GET: 2}
 
 
@@ -312,7 +335,9 @@ def test_not_found(aws_env: MotoServer) -> None:
     assert f"region {REGION}" in message
     assert not caught.value.retryable
     assert caught.value.__cause__ is not None  # raised from the boto3 error
-    assert aws_env.counts() == {DESCRIBE: 1}  # not retried: it will not appear by itself
+    # Not retried (it will not appear by itself); DescribeSecret after the start-up read tells
+    # "no such secret" from "no AWSCURRENT version".
+    assert aws_env.counts() == {GET: 1, DESCRIBE: 1}
 
 
 def test_secret_scheduled_for_deletion(secretsmanager: Any, aws_env: MotoServer) -> None:
@@ -329,6 +354,18 @@ def test_secret_scheduled_for_deletion(secretsmanager: Any, aws_env: MotoServer)
 
     secretsmanager.restore_secret(SecretId=name)
     provider.fetch()
+
+
+def test_secret_scheduled_for_deletion_at_start_up(secretsmanager: Any) -> None:
+    """The start-up read meets GetSecretValue's own refusal (InvalidRequestException, "marked
+    for deletion"), not DescribeSecret's DeletedDate: the same error and fix either way."""
+    name = new_name()
+    create(secretsmanager, name, SecretString=make_key())
+    secretsmanager.delete_secret(SecretId=name, RecoveryWindowInDays=7)
+
+    with pytest.raises(SecretNotFound, match="scheduled for deletion") as caught:
+        AwsSecretsManagerProvider(name).fetch()
+    assert "restore-secret" in str(caught.value)
 
 
 def test_deleted_without_recovery_is_not_found(secretsmanager: Any) -> None:

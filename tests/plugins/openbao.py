@@ -118,9 +118,12 @@ class ClientCertificate:
 class BaoServer:
     """A running ``bao server -dev`` and helpers to configure it as root."""
 
-    def __init__(self, workdir: Path, *, tls: bool = False) -> None:
+    def __init__(self, workdir: Path, *, tls: bool = False, audit_log: Path | None = None) -> None:
         self.workdir = workdir
         self.tls = tls
+        # A file audit device: the server's own record of every request (OpenBao enables audit
+        # devices from its configuration only, not through the API).
+        self.audit_log = audit_log
         self.root_token = secrets.token_hex(16)
         self.home = workdir / "home"
         self.home.mkdir(parents=True, exist_ok=True)
@@ -159,6 +162,14 @@ class BaoServer:
             if self.tls_dir is not None:
                 self.tls_dir.mkdir(parents=True, exist_ok=True)
                 args += ["-dev-tls", f"-dev-tls-cert-dir={self.tls_dir}"]
+            if self.audit_log is not None:
+                config = self.workdir / "audit.hcl"
+                config.write_text(
+                    f'audit "file" "file" {{\n  options {{\n    file_path = '
+                    f"{json.dumps(str(self.audit_log))}\n  }}\n}}\n",
+                    encoding="utf-8",
+                )
+                args.append(f"-config={config}")
             with self.log_path.open("wb") as log:
                 self.process = subprocess.Popen(
                     args,

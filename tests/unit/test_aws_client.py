@@ -66,6 +66,22 @@ def test_importing_the_package_and_providers_imports_no_aws_sdk() -> None:
     assert result.stdout.strip() == "[]"
 
 
+def test_a_client_imports_botocore_only() -> None:
+    """boto3's resource layer and s3transfer cost a start-up and serve no Secrets Manager call."""
+    result = run_python(
+        """
+        import sys
+        from secret_keyring.providers.aws import build_client
+        client = build_client(region="eu-west-1")
+        print(type(client).__name__, sorted(
+            m for m in ("boto3", "s3transfer") if m in sys.modules
+        ))
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split(" ", 1) == ["SecretsManager", "[]\n"]
+
+
 def test_without_boto3_the_error_names_the_extra() -> None:
     result = run_python(
         """
@@ -232,12 +248,36 @@ def test_explicit_endpoint_wins(monkeypatch: pytest.MonkeyPatch) -> None:
     assert client.meta.endpoint_url == "https://vpce.example"
 
 
+def test_profile_from_aws_profile(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / "config").write_text(
+        "[profile web]\nregion = eu-north-1\nretry_mode = adaptive\n", encoding="utf-8"
+    )
+    monkeypatch.setenv("AWS_PROFILE", "web")
+
+    client = build_client()
+
+    assert client.meta.region_name == "eu-north-1"
+    assert client.meta.config.retries["mode"] == "adaptive"
+
+
 def test_injected_session_is_used() -> None:
     session = boto3.session.Session(region_name="sa-east-1")
 
     client = AwsSecretsManagerProvider("prod/myapp", session=session).client()
 
     assert client.meta.region_name == "sa-east-1"
+
+
+def test_injected_session_credentials_are_used() -> None:
+    session = boto3.session.Session(
+        aws_access_key_id="AKIDFROMSESSION",
+        aws_secret_access_key="testing",
+        region_name="sa-east-1",
+    )
+
+    client = AwsSecretsManagerProvider("prod/myapp", session=session).client()
+
+    assert client._request_signer._credentials.access_key == "AKIDFROMSESSION"
 
 
 def test_role_arn_client_uses_refreshable_assumed_role_credentials() -> None:

@@ -60,8 +60,19 @@ def test_the_placeholder_is_read_again_once_the_secret_changed(stub: Stubber) ->
         ARN, client=stub.client, clock=lambda: T0 + timedelta(minutes=1)
     )
 
+    # Start-up reads AWSCURRENT by label first; a plain key then describes the secret for its
+    # fallbacks without reading the current value again.
+    stub.add_response(
+        "get_secret_value",
+        {
+            "ARN": ARN,
+            "VersionId": CURRENT,
+            "SecretString": current,
+            "CreatedDate": T0 - timedelta(days=30),
+        },
+        {"SecretId": ARN, "VersionStage": "AWSCURRENT"},
+    )
     describe(stub, T0)
-    get(stub, CURRENT, "AWSCURRENT", current, T0 - timedelta(days=30))
     no_value(stub, PLACEHOLDER)
     assert provider.fetch().fallbacks == []
 

@@ -167,6 +167,44 @@ def test_past_max_stale_with_fail_policy_raises() -> None:
         cache.get()
 
 
+def test_max_stale_before_the_next_attempt_is_still_enforced_on_the_fast_path() -> None:
+    """The fast path compares one deadline: the earlier of the next refresh and max_stale.
+
+    A failed refresh with a long backoff puts the next attempt past ``max_stale``: the read at
+    ``max_stale`` must still be judged (refreshed in line, which fails, then refused)."""
+    cache, provider, clock, spawner = make_cache(
+        ttl=10, max_stale=20, on_stale="fail", refresh_timeout=5, backoff_initial=100,
+        backoff_max=100,
+    )  # fmt: skip
+    cache.get()
+    provider.fail_with(SourceUnavailable("down", source="s"))
+    clock.advance(10)
+    cache.get()
+    spawner.run()  # fails: the backoff puts the next attempt 100 s later, after max_stale
+    clock.advance(10)
+    cache.get()  # exactly max_stale old: still served
+    clock.advance(0.5)
+    with pytest.raises(SourceUnavailable):
+        cache.get()
+    assert spawner.pending == []  # judged in line, no background refresh due
+
+
+def test_the_fast_path_follows_a_deadline_moved_by_a_failed_refresh() -> None:
+    cache, provider, clock, spawner = make_cache(ttl=10, backoff_initial=1.0)
+    cache.get()
+    provider.fail_with(SourceUnavailable("down", source="s"))
+    clock.advance(10)
+    cache.get()
+    spawner.run()  # fails: the next attempt is due 1 s later, not a TTL later
+    assert cache.next_refresh_at == pytest.approx(clock() + 1.0)
+    clock.advance(0.9)
+    cache.get()
+    assert spawner.pending == []
+    clock.advance(0.1)
+    cache.get()
+    assert len(spawner.pending) == 1
+
+
 def test_first_fetch_error_propagates_and_is_in_status() -> None:
     provider = StaticProvider()
     provider.fail_with(AccessDenied("no", source="static://test"))
@@ -175,6 +213,10 @@ def test_first_fetch_error_propagates_and_is_in_status() -> None:
         cache.get()
     assert cache.status()["fingerprints"] is None
     assert cache.status()["last_error"] == "AccessDenied: no"
+    # The failure set a retry deadline; with nothing cached, get() still fetches (and raises)
+    # instead of taking the fast path.
+    with pytest.raises(AccessDenied):
+        cache.get()
 
 
 def test_prime_retries_retryable_errors_until_deadline() -> None:

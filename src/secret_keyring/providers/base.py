@@ -9,6 +9,7 @@ value only when it moved.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import threading
 from types import ModuleType
 from typing import Any, ClassVar, Protocol, runtime_checkable
@@ -16,7 +17,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 from secret_keyring import _fork
 from secret_keyring.keyring import Keyring
 
-__all__ = ["BaseProvider", "Provider", "require_extra"]
+__all__ = ["BaseProvider", "Provider", "check_extra", "require_extra"]
 
 
 @runtime_checkable
@@ -106,7 +107,18 @@ def require_extra(module: str, extra: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        raise ImportError(
-            f"{module} is required for this source: pip install 'django-secret-keyring[{extra}]'",
-            name=module,
-        ) from exc
+        raise _missing_extra(module, extra) from exc
+
+
+def check_extra(module: str, extra: str) -> None:
+    """Raise the ``ImportError`` of ``require_extra`` when ``module`` is not installed, without
+    importing it (an extra's declared package the code path does not itself import)."""
+    if importlib.util.find_spec(module) is None:
+        raise _missing_extra(module, extra)
+
+
+def _missing_extra(module: str, extra: str) -> ImportError:
+    return ImportError(
+        f"{module} is required for this source: pip install 'django-secret-keyring[{extra}]'",
+        name=module,
+    )

@@ -49,7 +49,7 @@ from secret_keyring.keygen import generate_key, new_keyring, rotate
 from secret_keyring.keyring import Keyring, fingerprint
 from secret_keyring.payload import keyring_to_json, parse_payload
 from secret_keyring.providers.aws.errors import translate_error
-from secret_keyring.providers.aws.secrets_manager import AWSCURRENT, AWSPENDING
+from secret_keyring.providers.aws.secrets_manager import AWSCURRENT, AWSPENDING, secret_value
 from secret_keyring.rotation import (
     IntervalGuard,
     RotationReport,
@@ -226,7 +226,7 @@ class SecretsManagerRotation:
         pending_answer = self._pending_answer()
         current_answer = self.answer(stage=AWSCURRENT)
         current_raw = self._require_raw(current_answer, AWSCURRENT)
-        pending_raw = None if pending_answer is None else _raw(pending_answer)
+        pending_raw = None if pending_answer is None else secret_value(pending_answer)
         if pending_raw is None or pending_raw == current_raw:
             self._test_configuration(current_raw)
             return
@@ -407,7 +407,7 @@ class SecretsManagerRotation:
             )
         except SecretNotFound:
             return None
-        return answer if _raw(answer) is not None else None
+        return answer if secret_value(answer) is not None else None
 
     def answer(self, *, stage: str, version: str | None = None) -> Mapping[str, Any]:
         """A version's ``GetSecretValue`` answer: value and ``CreatedDate`` (never log it)."""
@@ -422,7 +422,7 @@ class SecretsManagerRotation:
         return self._require_raw(self.answer(stage=stage, version=version), stage)
 
     def _require_raw(self, answer: Mapping[str, Any], stage: str) -> str | bytes:
-        raw = _raw(answer)
+        raw = secret_value(answer)
         if raw is None:
             raise RotationError(
                 f"{self.source}: the {stage} version has no value", source=self.source
@@ -508,7 +508,8 @@ def _skip_if_recent(
     reason = guard.too_soon(created.timestamp() if hasattr(created, "timestamp") else None)
     if reason is None:
         return None
-    raw = current.get("SecretString", current.get("SecretBinary"))
+    # A current version without a value gets no fingerprints (an empty value is InvalidSecret).
+    raw = secret_value(current) or ""
     return guard.skipped(
         provider.source,
         reason,
@@ -586,15 +587,6 @@ def init_secret(
 
 def _utc(moment: datetime) -> str:
     return f"{moment.astimezone(timezone.utc):%Y-%m-%d %H:%M:%S.%f}"[:-3] + " UTC"
-
-
-def _raw(answer: Mapping[str, Any]) -> str | bytes | None:
-    """The value in a ``GetSecretValue`` answer, as stored (text or bytes), if any."""
-    if "SecretString" in answer:
-        return str(answer["SecretString"])
-    if "SecretBinary" in answer:
-        return bytes(answer["SecretBinary"])
-    return None
 
 
 _client: SecretsManagerClient | None = None

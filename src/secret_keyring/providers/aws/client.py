@@ -4,6 +4,13 @@ boto3's own configuration applies (credential chain, profiles, ``AWS_REGION``,
 ``AWS_ENDPOINT_URL_SECRETS_MANAGER``, retry mode); on top of it: bounded timeouts, the
 ``standard`` retry mode, ``?role_arn=`` through refreshing ``sts:AssumeRole`` credentials, and a
 filter that keeps botocore's DEBUG logs from carrying secret values.
+
+The client is built on a botocore session, which is where boto3's configuration lives (credential
+chain, profiles and config files, ``AWS_REGION``, ``AWS_ENDPOINT_URL_SECRETS_MANAGER``, retry
+mode): importing boto3 itself would add its resource layer and s3transfer to every start-up and
+change nothing about a Secrets Manager client. boto3 stays the declared dependency (the ``aws``
+extra), and a boto3 session or client passed in is used as given. botocore is imported only when a
+client is built.
 """
 
 from __future__ import annotations
@@ -12,17 +19,18 @@ import logging
 import os
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 from urllib.parse import urlsplit
 
 from secret_keyring.errors import ConfigurationError
 from secret_keyring.providers.aws.errors import translate_error
-from secret_keyring.providers.base import require_extra
+from secret_keyring.providers.base import check_extra
 
 if TYPE_CHECKING:
     from datetime import datetime
 
     import boto3
+    import botocore.session
     from botocore.config import _RetryDict
     from botocore.credentials import DeferredRefreshableCredentials
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -96,15 +104,15 @@ def build_client(
         source: the redacted source for error messages.
 
     Returns:
-        A boto3 Secrets Manager client; it is thread-safe, but not fork-safe: build one per
-        process.
+        A Secrets Manager client (botocore's, the class boto3 returns too); it is thread-safe,
+        but not fork-safe: build one per process.
 
     Raises:
         ConfigurationError: no region, an unknown profile, a bad option.
         ImportError: boto3 is not installed (the ``aws`` extra).
     """
-    require_extra("boto3", "aws")
-    import boto3
+    check_extra("boto3", "aws")
+    import botocore.session
     from botocore import exceptions as bce
     from botocore.config import Config
 
@@ -122,14 +130,17 @@ def build_client(
         )
     install_botocore_redaction()
     try:
-        base = session if session is not None else boto3.session.Session(profile_name=profile)
+        # A boto3 session is a wrapper of this botocore session (boto3 has no public accessor
+        # for it); its client() is the botocore session's create_client().
+        base: botocore.session.Session = (
+            session._session if session is not None else botocore.session.Session(profile=profile)
+        )
         # boto3 reads AWS_DEFAULT_REGION and the profile, not AWS_REGION (which other SDKs,
         # Lambda and ECS set); use it only where boto3 would find nothing.
-        region = region or base.region_name or _env("AWS_REGION") or None
+        region = region or base.get_config_variable("region") or _env("AWS_REGION") or None
         if not region:
             raise bce.NoRegionError
-        # boto3 has no public accessor for its botocore session's scoped config.
-        scoped = base._session.get_scoped_config()
+        scoped = base.get_scoped_config()
         retries: _RetryDict = {}
         if not (_env("AWS_RETRY_MODE") or scoped.get("retry_mode")):
             retries["mode"] = "standard"
@@ -153,10 +164,12 @@ def build_client(
                 config=config,
                 clock=credentials_clock,
             )
-            target = _session_with_credentials(credentials, profile=profile, region=region)
-        return target.client(
+            target = _session_with_credentials(credentials, profile=profile)
+        client = target.create_client(
             "secretsmanager", region_name=region, endpoint_url=endpoint_url, config=config
         )
+        # botocore's stubs type every client as BaseClient; boto3's name the service's class.
+        return cast("SecretsManagerClient", client)
     except (bce.BotoCoreError, bce.ClientError) as exc:
         raise translate_error(exc, source=source, region=region, role_arn=role_arn) from exc
 
@@ -221,7 +234,7 @@ def check_client_options(
 
 
 def _assume_role_credentials(
-    base: boto3.session.Session,
+    base: botocore.session.Session,
     *,
     role_arn: str,
     session_name: str,
@@ -239,7 +252,7 @@ def _assume_role_credentials(
         # botocore calls this under the credentials' own refresh lock.
         nonlocal sts
         if sts is None:
-            sts = base.client("sts", region_name=region, config=config)
+            sts = base.create_client("sts", region_name=region, config=config)
         answer = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name)
         issued = answer["Credentials"]
         logger.debug(
@@ -260,10 +273,9 @@ def _assume_role_credentials(
 
 
 def _session_with_credentials(
-    credentials: DeferredRefreshableCredentials, *, profile: str | None, region: str
-) -> boto3.session.Session:
-    """A boto3 session whose credential chain is exactly ``credentials``."""
-    import boto3
+    credentials: DeferredRefreshableCredentials, *, profile: str | None
+) -> botocore.session.Session:
+    """A botocore session whose credential chain is exactly ``credentials``."""
     import botocore.session
     from botocore.credentials import CredentialProvider, CredentialResolver
 
@@ -276,7 +288,7 @@ def _session_with_credentials(
 
     core = botocore.session.Session(profile=profile)
     core.register_component("credential_provider", CredentialResolver([_Given()]))
-    return boto3.session.Session(botocore_session=core, region_name=region)
+    return core
 
 
 # botocore logs whole request and response bodies at DEBUG; for Secrets Manager they hold the

@@ -30,9 +30,13 @@ stages before ``createSecret``), the last until the secret's ``LastChangedDate``
 failure (throttling, expired or missing credentials, a skewed clock) fails the refresh instead, so
 the version is read again on the next one.
 
-boto3 is imported only when a provider or client is built (``client.py``). Every
+botocore is imported only when a provider's client is built (``client.py``). Every
 boto3/botocore error goes through
 [translate_error][secret_keyring.providers.aws.errors.translate_error].
+
+The very first fetch skips ``DescribeSecret``: it reads ``AWSCURRENT`` by label, which for keyring
+JSON is all a start needs (one round trip instead of two); a plain payload then describes the
+secret for its fallbacks, and every later refresh is version-aware as above.
 """
 
 from __future__ import annotations
@@ -70,7 +74,7 @@ from secret_keyring.providers.aws.errors import (
     sdk_exceptions,
     translate_error,
 )
-from secret_keyring.providers.base import BaseProvider, require_extra
+from secret_keyring.providers.base import BaseProvider, check_extra
 from secret_keyring.urls import AWS_REGION, SourceURL
 
 if TYPE_CHECKING:
@@ -185,7 +189,7 @@ class AwsSecretsManagerProvider(BaseProvider):
         pending_max_age: float = DEFAULT_PENDING_MAX_AGE,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
-        require_extra("boto3", "aws")
+        check_extra("boto3", "aws")
         super().__init__(f"aws-secretsmanager://{secret_id}" + (f"#{field}" if field else ""))
         if not isinstance(secret_id, str) or not secret_id:
             raise ConfigurationError(
@@ -353,6 +357,10 @@ class AwsSecretsManagerProvider(BaseProvider):
         """
         with self._lock:
             client = self.client()
+            if not self._values:
+                first = self._first_fetch(client)
+                if first is not None:
+                    return first
             for _ in range(3):
                 try:
                     return self._fetch_once(client)
@@ -365,6 +373,31 @@ class AwsSecretsManagerProvider(BaseProvider):
                 f"{self._where(client)}: the secret kept changing while being read; retrying",
                 source=self.source,
             )
+
+    def _first_fetch(self, client: SecretsManagerClient) -> Keyring | None:
+        """Start-up: ``AWSCURRENT`` read by label, without ``DescribeSecret``.
+
+        The keyring when that one read is all it takes (keyring JSON, or a plain key without
+        fallbacks); otherwise ``None``, with the value cached by its version id, and the
+        ordinary path describes the secret for the fallbacks without reading it again. A
+        not-found answer also goes that way, so that "no such secret" and "no ``AWSCURRENT``
+        version" keep their own messages.
+        """
+        try:
+            answer = self._call(
+                client, "get_secret_value", SecretId=self.secret_id, VersionStage=AWSCURRENT
+            )
+        except (SecretNotFound, _StageMoved):
+            return None
+        version = str(answer["VersionId"])
+        payload = self._parse(client, secret_value(answer), version, AWSCURRENT)
+        created = answer.get("CreatedDate")
+        self._values[version] = _Version(
+            payload, created if isinstance(created, datetime) else None
+        )
+        if payload.kind == "plain" and self.history_fallbacks:
+            return None
+        return payload.to_keyring(version=version, source=self.source, history=[])
 
     def _fetch_once(self, client: SecretsManagerClient) -> Keyring:
         described = self._call(client, "describe_secret", SecretId=self.secret_id)
@@ -566,6 +599,13 @@ class AwsSecretsManagerProvider(BaseProvider):
         # there; parsed values are plain data and keep sparing the child a GetSecretValue.
         if self._owns_client:
             self._client = None
+
+
+def secret_value(answer: Mapping[str, Any]) -> str | bytes | None:
+    """The value in a ``GetSecretValue`` answer, as stored (``SecretString`` text or
+    ``SecretBinary`` bytes), or ``None`` when the version has none."""
+    raw: str | bytes | None = answer.get("SecretString")
+    return answer.get("SecretBinary") if raw is None else raw
 
 
 def _staged(stages: Mapping[str, Sequence[str]], stage: str) -> str | None:

@@ -1,0 +1,1039 @@
+"""Rendering for ``make bench``: the summary page, the three detailed pages and the chart, all from
+one :class:`run.Results`. Nothing here measures; every sentence that states a result is computed
+from the samples (a comparison says "slower" when the numbers say so).
+
+One convention throughout: a figure is the median of its samples with the min-max range in
+parentheses, and every table or paragraph states its N.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import bench_aws
+import bench_fleet_scale
+from run import (
+    ALL_IMPORTS,
+    BASELINE,
+    CACHING,
+    CONSTANT,
+    DICT,
+    MONOTONIC,
+    OURS,
+    PEERS,
+    POWERTOOLS,
+    SDKS,
+    Config,
+    Results,
+)
+
+if TYPE_CHECKING:
+    import bench_refresh
+
+#: AWS Secrets Manager API price, from https://aws.amazon.com/secrets-manager/pricing/
+#: ($0.05 per 10,000 API calls; $0.40 per secret per month), as published on 2026-09-20.
+PRICE_PER_10K_CALLS = 0.05
+PRICE_SOURCE = "https://aws.amazon.com/secrets-manager/pricing/"
+PRICE_DATE = "2026-09-20"
+FLEET_PROCESSES = 1000
+DEFAULT_TTL = 300.0
+DEFAULT_JITTER = 0.1
+MONTH_SECONDS = 30 * 86400
+
+STDLIB = "(standard library)"
+COLD_LABELS = {
+    "floor": "floor: constant SECRET_KEY",
+    "vault_ours": "OpenBao: secret_keys('vault://...')",
+    "vault_before": f"OpenBao: secret_keys(), before ({BASELINE})",
+    "vault_hvac": "OpenBao: bare hvac read",
+    "aws_ours": "Secrets Manager: secret_keys('aws-secretsmanager://...')",
+    "aws_before": f"Secrets Manager: secret_keys(), before ({BASELINE})",
+    "aws_with_boto3": "Secrets Manager: secret_keys() after `import boto3` (lever off)",
+    "aws_with_describe": "Secrets Manager: secret_keys() after a DescribeSecret (lever off)",
+    "aws_caching": "Secrets Manager: aws-secretsmanager-caching",
+    "aws_powertools": "Secrets Manager: Powertools get_secret",
+    "aws_boto3": "Secrets Manager: bare boto3 get_secret_value",
+}
+CHART_COLD_LABELS = {
+    "floor": "floor (constant)",
+    "vault_ours": "OpenBao: secret_keys()",
+    "vault_before": "OpenBao: secret_keys(), before",
+    "vault_hvac": "OpenBao: bare hvac",
+    "aws_ours": "AWS: secret_keys()",
+    "aws_before": "AWS: secret_keys(), before",
+    "aws_with_boto3": "AWS: + import boto3",
+    "aws_with_describe": "AWS: + DescribeSecret",
+    "aws_caching": "AWS: aws-secretsmanager-caching",
+    "aws_powertools": "AWS: Powertools",
+    "aws_boto3": "AWS: bare boto3",
+}
+#: The peer libraries the cold-start target names (the bare SDK calls are references).
+PEER_LIBRARIES = {"aws_ours": ("aws_caching", "aws_powertools"), "vault_ours": ()}
+
+
+# -- statistics -----------------------------------------------------------------------------------
+
+
+def med(samples: Sequence[float]) -> float:
+    return statistics.median(samples)
+
+
+def fmt(samples: Sequence[float], digits: int = 0) -> str:
+    """``median (min-max)``."""
+    return f"{med(samples):,.{digits}f} ({min(samples):,.{digits}f}-{max(samples):,.{digits}f})"
+
+
+def compare(ours: float, other: float, unit: str = "ms", digits: int = 1) -> str:
+    """``12.3 ms (8%) faster`` / ``slower`` / ``the same``, from two medians."""
+    difference = ours - other
+    if abs(difference) < 10**-digits / 2:
+        return "the same"
+    word = "slower" if difference > 0 else "faster"
+    return f"{abs(difference):.{digits}f} {unit} ({abs(difference) / other:.0%}) {word}"
+
+
+def overlaps(a: Sequence[float], b: Sequence[float]) -> bool:
+    return min(a) <= max(b) and min(b) <= max(a)
+
+
+def n_of(samples: Sequence[float]) -> int:
+    return len(samples)
+
+
+def text(*parts: str) -> str:
+    return "".join(parts)
+
+
+# -- targets --------------------------------------------------------------------------------------
+
+
+def targets(results: Results) -> list[tuple[str, str, str, bool]]:
+    """(claim, goal, measured, met) for every target, each decided from the samples."""
+    rows = []
+    cold = results.cold
+    if "aws_ours" in cold:
+        peers = PEER_LIBRARIES["aws_ours"]
+        fastest = min(peers, key=lambda name: med(cold[name]))
+        ours, theirs = med(cold["aws_ours"]), med(cold[fastest])
+        rows.append(
+            (
+                "cold start, Secrets Manager (whole process, median)",
+                "no slower than the fastest peer library",
+                text(
+                    f"{ours:.0f} ms against {theirs:.0f} ms for {short(fastest)}: ",
+                    compare(ours, theirs, digits=0),
+                ),
+                ours <= theirs,
+            )
+        )
+    if "vault_ours" in cold:
+        ours, bare = med(cold["vault_ours"]), med(cold["vault_hvac"])
+        rows.append(
+            (
+                "cold start, OpenBao (whole process, median)",
+                "within 5% of a bare hvac read",
+                f"{ours:.0f} ms against {bare:.0f} ms: {ours / bare:.2f}x",
+                ours <= bare * 1.05,
+            )
+        )
+    if results.primed:
+        after = results.primed["after"]
+        ours, floor = med(after[OURS]), med(after[DICT])
+        rows.append(
+            (
+                "primed get against a bare dict read",
+                "3x or less",
+                text(
+                    f"{ours:.0f} ns against {floor:.0f} ns: {ours / floor:.2f}x ",
+                    f"(`time.monotonic()` alone: {med(after[MONOTONIC]):.0f} ns, ",
+                    f"{med(after[MONOTONIC]) / floor:.2f}x)",
+                ),
+                ours <= 3 * floor,
+            )
+        )
+    if results.peers:
+        ours = med(results.peers[OURS])
+        ratio = min(med(results.peers[CACHING]), med(results.peers[POWERTOOLS])) / ours
+        rows.append(
+            (
+                "primed get against aws-secretsmanager-caching and Powertools",
+                "at least 10x cheaper",
+                f"{ratio:.0f}x cheaper than the faster of the two",
+                ratio >= 10,
+            )
+        )
+    if results.refresh is not None:
+        refresh = results.refresh
+        rows.append(
+            (
+                "live-refresh overhead, minimal request",
+                "under 1%",
+                text(
+                    f"{refresh.computed_overhead:.2%} ({refresh.added_ns:.0f} ns of a ",
+                    f"{refresh.request_ns / 1000:.0f} µs request)",
+                ),
+                refresh.computed_overhead < 0.01,
+            )
+        )
+    if results.import_ms:
+        rows.append(
+            (
+                "`import secret_keyring`",
+                "under 20 ms, no SDK or Django imported",
+                text(
+                    f"{med(results.import_ms):.1f} ms; imported: ",
+                    f"{', '.join(results.imported) or 'none'}",
+                ),
+                med(results.import_ms) < 20 and not results.imported,
+            )
+        )
+    if results.load:
+        exact = results.load[0]
+        rows.append(
+            (
+                "backend reads of one process, 64 threads, 60 s, ttl=5",
+                f"one per refresh period ({exact.periods})",
+                f"{exact.fetches} reads for {exact.gets:,} get() calls",
+                exact.fetches == exact.periods,
+            )
+        )
+    keyring = [r for r in results.fleet if r.payload == "keyring"]
+    if keyring:
+        rows.append(
+            (
+                "fleet, 10 rotations, keyring JSON: rejected requests",
+                "0",
+                ", ".join(f"{r.rejected} of {r.requests:,}" for r in keyring),
+                all(r.rejected == 0 and r.outcome("server_error") == 0 for r in keyring),
+            )
+        )
+    scale = results.scale
+    if scale is not None:
+        low, high = scale.band_per_minute
+        for name, label in (
+            (bench_fleet_scale.VAULT_CHECK, "OpenBao"),
+            (bench_fleet_scale.AWS_CHECK, "Secrets Manager"),
+        ):
+            rows.append(
+                (
+                    f"fleet scale, {scale.processes} processes: {label} reads per minute",
+                    f"processes / TTL with jitter: {low:.0f}-{high:.0f}",
+                    text(
+                        f"{scale.per_minute(name):.0f} (formula's mean ",
+                        f"{scale.expected_per_minute:.0f})",
+                    ),
+                    scale.within(name),
+                )
+            )
+    return rows
+
+
+def short(name: str) -> str:
+    return COLD_LABELS[name].split(": ", 1)[1]
+
+
+# -- summary page ---------------------------------------------------------------------------------
+
+
+def header(results: Results, title: str) -> list[str]:
+    load = (
+        f" Load average {', '.join(f'{x:.1f}' for x in results.load_average)} at the end."
+        if results.load_average
+        else ""
+    )
+    return [
+        f"# {title}",
+        "",
+        text(
+            "Generated by `make bench` (`benchmarks/run.py` measures, `benchmarks/pages.py` ",
+            f"writes this page and its siblings from the same run): {results.date}, ",
+            f"{results.machine}; {results.versions}.{load} The servers (an OpenBao dev server, ",
+            "moto) run on the same machine, on loopback. Every figure is the median of N ",
+            "samples with the min-max range in parentheses; N is given with each table. ",
+            "Absolute numbers depend on the machine and on what else it runs; figures in one ",
+            "table were measured interleaved, so they are comparable with each other.",
+        ),
+    ]
+
+
+def summary(results: Results, config: Config, chart: str | None) -> str:
+    lines = header(results, "Benchmarks")
+    lines += ["", "## Targets", "", "| claim | goal | measured | met |", "|---|---|---|:-:|"]
+    lines += [
+        f"| {claim} | {goal} | {measured} | {'pass' if met else '**fail**'} |"
+        for claim, goal, measured, met in targets(results)
+    ]
+    if chart:
+        lines += ["", f"![Benchmark chart: one panel per section below]({chart})"]
+    if results.primed:
+        lines += section_primed(results, config)
+    if results.refresh is not None:
+        lines += section_refresh(results.refresh, config)
+    if results.cold:
+        lines += section_cold(results, config)
+    if results.load:
+        lines += section_load(results)
+    if results.fleet:
+        lines += section_fleet(results)
+    if results.scale is not None:
+        lines += section_scale(results.scale)
+    lines += section_before_after(results, config)
+    lines += [
+        "",
+        "## Details",
+        "",
+        text(
+            "From the same run: [hot path](benchmarks-core.md), [Secrets Manager: cold start ",
+            "by library, imports and requests](benchmarks-aws.md), [OpenBao: cold start, ",
+            "imports and requests](benchmarks-vault.md).",
+        ),
+        "",
+        "Seconds per section: "
+        + ", ".join(f"{name} {seconds:.0f}" for name, seconds in results.seconds.items())
+        + ".",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def primed_table(results: Results) -> list[str]:
+    """The floors and the get, this tree's and (when measured) the baseline's."""
+    variants = [v for v in ("after", "before") if v in results.primed]
+    n = n_of(results.primed["after"][OURS])
+    names = {"after": "this tree", "before": f"before ({results.baseline})"}
+    head = " | ".join(f"{names[v]}: ns per call, N={n} | ratio to a dict read" for v in variants)
+    lines = [f"| reader | {head} |", "|---|" + "---:|---:|" * len(variants)]
+    for reader in (DICT, CONSTANT, MONOTONIC, OURS):
+        cells = []
+        for variant in variants:
+            values = results.primed[variant][reader]
+            cells += [fmt(values), f"{med(values) / med(results.primed[variant][DICT]):.2f}x"]
+        lines.append(f"| {reader} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def peers_table(results: Results) -> list[str]:
+    peers = results.peers
+    ours = med(peers[OURS])
+    return [
+        f"| reader | ns per call, N={n_of(peers[OURS])} | ratio to ours |",
+        "|---|---:|---:|",
+        *(
+            f"| {name} | {fmt(values)} | {med(values) / ours:.1f}x |"
+            for name, values in peers.items()
+        ),
+    ]
+
+
+def section_primed(results: Results, config: Config) -> list[str]:
+    after = results.primed["after"]
+    ours, floor, clock = med(after[OURS]), med(after[DICT]), med(after[MONOTONIC])
+    lines = [
+        "",
+        "## a. Primed get",
+        "",
+        text(
+            "Nanoseconds per read of a key already cached. First against the floors, in fresh ",
+            f"processes that do nothing else: {config.primed_processes} processes per variant, ",
+            f"alternating, each making {bench_aws.PRIMED_REPEAT} runs of at least ",
+            f"{bench_aws.PRIMED_MIN_SECONDS * 1000:.0f} ms per reader with the readers taking ",
+            "turns run by run (N counts runs). Every read goes through one one-line function, ",
+            "so the floors (a dict read, a module-level constant, `time.monotonic()`) pay the ",
+            "same call.",
+        ),
+        "",
+        *primed_table(results),
+        "",
+        text(
+            f"A primed `get()` is {ours / floor:.2f}x a dict read (goal: 3x or less). The clock ",
+            f"read a TTL check cannot do without is {clock / floor:.2f}x a dict read on its own, ",
+            f"and `get()` costs {ours - clock:.0f} ns more than it: a method call, one ",
+            "attribute read and one comparison with a deadline that already folds in ",
+            "`max_stale`.",
+        ),
+    ]
+    if results.peers:
+        peers = results.peers
+        cheapest = min(med(peers[CACHING]), med(peers[POWERTOOLS]))
+        lines += [
+            "",
+            text(
+                "Then against the peers, in one process, on the same keyring JSON in moto's ",
+                "Secrets Manager, the readers taking turns run by run:",
+            ),
+            "",
+            *peers_table(results),
+            "",
+            f"Ours is {cheapest / med(peers[OURS]):.0f}x cheaper than the cheaper peer.",
+        ]
+    return lines
+
+
+def section_refresh(refresh: bench_refresh.RefreshOverhead, config: Config) -> list[str]:
+    throughput_overlap = overlaps(refresh.with_app, refresh.without_app)
+    n_runs = n_of(refresh.with_app)
+    n_send = n_of(refresh.dispatch_with_ns)
+    import bench_refresh as br
+
+    return [
+        "",
+        "## b. Live refresh: per-request overhead",
+        "",
+        text(
+            "A minimal view (a constant response under the example site's middleware, no ",
+            f"query) through Django's test client: {br.REPEAT} runs of {br.REQUESTS:,} ",
+            f"requests in each of {config.refresh_pairs} fresh processes per variant, ",
+            f"alternating (N={n_runs} runs per variant); requests per CPU second, with the ",
+            "garbage collector off while timing.",
+        ),
+        "",
+        f"| variant | requests per CPU second, N={n_runs} |",
+        "|---|---:|",
+        f"| with `secret_keyring.django` installed | {fmt(refresh.with_app)} |",
+        f"| without it | {fmt(refresh.without_app)} |",
+        "",
+        text(
+            "Two processes running the same code differ by more than the receiver costs, so ",
+            "the processes with the app also time `request_started.send()` as Django's handler ",
+            "sends it, with and without the app's receiver, alternating in one process:",
+        ),
+        "",
+        f"| `request_started.send()` | ns per request, N={n_send} |",
+        "|---|---:|",
+        f"| with the app's receiver | {fmt(refresh.dispatch_with_ns)} |",
+        f"| without it | {fmt(refresh.dispatch_without_ns)} |",
+        "",
+        text(
+            f"Overhead: **{refresh.computed_overhead:.2%}** of a request ",
+            f"({refresh.added_ns:.0f} ns added to {refresh.request_ns / 1000:.0f} µs; goal ",
+            f"under 1%). The throughput medians differ by {refresh.measured_overhead:+.1%}; ",
+            "their min-max ranges "
+            + (
+                "overlap, so that difference is inside the run-to-run spread."
+                if throughput_overlap
+                else "do not overlap, so that difference is larger than the run-to-run spread."
+            ),
+        ),
+    ]
+
+
+def cold_table(results: Results, names: Sequence[str]) -> list[str]:
+    """Rows of section c; each backend's rows are compared with that backend's ours."""
+    cold = results.cold
+    floor = med(cold["floor"])
+    lines = [
+        f"| settings module | wall ms, N={n_of(cold['floor'])} | over floor ms | ours against it |",
+        "|---|---:|---:|---|",
+    ]
+    for name in names:
+        if name not in cold:
+            continue
+        values = cold[name]
+        ours = "vault_ours" if name.startswith("vault_") else "aws_ours"
+        over = f"{med(values) - floor:+.0f}" if name != "floor" else "-"
+        versus = "-"
+        if name not in ("floor", ours):
+            versus = f"ours {compare(med(cold[ours]), med(values), digits=0)}"
+        lines.append(f"| {COLD_LABELS[name]} | {fmt(values)} | {over} | {versus} |")
+    return lines
+
+
+def cold_verdict(results: Results, ours: str) -> str:
+    cold = results.cold
+    sentences = []
+    for peer in PEERS[ours]:
+        verdict = compare(med(cold[ours]), med(cold[peer]), digits=0)
+        spread = (
+            "; the ranges overlap" if overlaps(cold[ours], cold[peer]) else "; the ranges are apart"
+        )
+        sentences.append(f"{verdict} than {short(peer)}{spread}")
+    return "ours is " + "; ".join(sentences) + "."
+
+
+def section_cold(results: Results, config: Config) -> list[str]:
+    lines = [
+        "",
+        "## c. Cold start and import",
+        "",
+        text(
+            'Wall milliseconds of the whole process `python -c "import django.conf, settings"`',
+            " (Django imports the settings module in a process that has imported ",
+            "`django.conf`), where the settings module loads the same keyring JSON (current, ",
+            "next, one previous) with `secret_keys()`, with a peer library, or with the bare SDK ",
+            "call (no validation, no cache, no refresh). ",
+            f"{config.cold_runs} runs of every variant, interleaved, after one warm-up run. ",
+            "Over floor: the median minus the floor's median.",
+        ),
+        "",
+        *cold_table(results, list(COLD_LABELS)),
+        "",
+    ]
+    if "aws_ours" in results.cold:
+        lines.append("On Secrets Manager " + cold_verdict(results, "aws_ours"))
+        lines.append("")
+    if "vault_ours" in results.cold:
+        lines.append("On OpenBao " + cold_verdict(results, "vault_ours"))
+        lines.append("")
+    lines.append(
+        text(
+            f'`python -X importtime -c "import secret_keyring"`, N={n_of(results.import_ms)}: ',
+            f"**{fmt(results.import_ms, 1)} ms** cumulative for the package (goal under 20 ",
+            f"ms), of which {fmt(results.import_own_ms, 1)} ms in its own modules; after ",
+            f"`import django.conf`, {fmt(results.import_after_django_ms, 1)} ms. Present after ",
+            f"a bare import, among {', '.join(SDKS)}: ",
+            f"**{', '.join(results.imported) or 'none'}**.",
+        )
+    )
+    return lines
+
+
+def section_load(results: Results) -> list[str]:
+    lines = [
+        "",
+        "## d. Backend load of one process",
+        "",
+        text(
+            "64 threads call `CachedKeyring.get()` every quarter of a simulated second for 60 ",
+            "simulated seconds with `ttl=5`: the real cache with a `FakeClock`, each fetch held ",
+            "until all 64 threads have read (`bench_load.py`). Reads are counted at the ",
+            "provider; the start-up fetch is the first period's read. One run: the counts are ",
+            "exact, not samples.",
+        ),
+        "",
+        "| jitter | get() calls | backend reads | refresh periods | reads at simulated t (s) |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for load in results.load:
+        low = math.ceil(load.seconds / load.ttl)
+        high = math.ceil(load.seconds / (load.ttl * (1 - load.jitter)))
+        periods = str(low) if low == high else f"{low}-{high}"
+        times = ", ".join(f"{t:g}" for t in load.fetch_times)
+        lines.append(
+            f"| {load.jitter:.0%} | {load.gets:,} | {load.fetches} | {periods} | {times} |"
+        )
+    return lines
+
+
+def section_fleet(results: Results) -> list[str]:
+    lines = [
+        "",
+        "## e. Fleet: rejected requests during rotations (Django ticket #35400)",
+        "",
+        text(
+            "The example site under gunicorn: 4 sync workers started a quarter TTL apart, ",
+            "a 2 s cache TTL (`secret_keys(ttl=2.0)`), OpenBao on loopback. ",
+            "40 users (half keep what they got ",
+            "before the first rotation, half log in again and fetch new signed values every ",
+            "second) visit `/whoami/`, `/signed/` and `/reset-token/` from 8 threads while the ",
+            "secret is rotated 10 times, 3 s apart (`tests/fleet/driver.py`). The plain payload ",
+            "is a `secret_key` field whose fallbacks are its earlier KV versions; the keyring ",
+            "JSON keeps 10 previous keys. One run each (N=1: counts, not medians); rejected ",
+            "means answered logged out or `BadSignature`.",
+        ),
+        "",
+        text(
+            "| payload | requests | rejected | logged out | BadSignature | 5xx | re-logins ",
+            "| rejections, s after a rotation | workers on the final key |",
+        ),
+        "|---|---:|---:|---:|---:|---:|---:|---|---:|",
+    ]
+    for fleet in results.fleet:
+        delays = fleet.rejection_delays
+        window = "-"
+        if delays:
+            window = f"{med(delays):.1f} ({min(delays):.1f}-{max(delays):.1f})"
+        lines.append(
+            f"| {fleet.label} | {fleet.requests:,} | {fleet.rejected:,} | "
+            f"{fleet.outcome('logged_out'):,} | {fleet.outcome('bad_signature'):,} | "
+            f"{fleet.outcome('server_error')} | {fleet.relogins:,} | {window} | "
+            f"{len(fleet.converged_pids)}/4 |"
+        )
+    lines += ["", fleet_verdict(results.fleet)]
+    return lines
+
+
+def fleet_verdict(fleet: Sequence[Any]) -> str:
+    sentences = []
+    for result in fleet:
+        if result.rejected:
+            share = result.rejected / result.requests
+            sentences.append(
+                f"With {result.label}, {result.rejected:,} of {result.requests:,} requests "
+                f"({share:.1%}) were rejected."
+            )
+        else:
+            sentences.append(f"With {result.label}, none of {result.requests:,} was rejected.")
+    return " ".join(sentences) + text(
+        " A worker whose cache is up to one TTL old rejects what an updated worker signs ",
+        "unless the new key was already its fallback: keyring JSON makes it one, one rotation ",
+        "earlier (`next`). A rejected count depends on how much traffic meets a stale worker: ",
+        "a sample, not a constant.",
+    )
+
+
+def section_scale(scale: bench_fleet_scale.ScaleResult) -> list[str]:
+    low, high = scale.band_per_minute
+    rows = []
+    for label, check, read in (
+        ("OpenBao", bench_fleet_scale.VAULT_CHECK, bench_fleet_scale.VAULT_READ),
+        ("Secrets Manager", bench_fleet_scale.AWS_CHECK, bench_fleet_scale.AWS_READ),
+    ):
+        rows.append(
+            f"| {label} | {scale.startup.get(read, 0)} reads, {scale.startup.get(check, 0)} "
+            f"checks | {scale.steady.get(check, 0):,} | {scale.steady.get(read, 0)} | "
+            f"{scale.per_minute(check):.0f} | {scale.expected_per_minute:.0f} "
+            f"({low:.0f}-{high:.0f}) | {'pass' if scale.within(check) else '**fail**'} |"
+        )
+    per_minute = bench_fleet_scale.expected_per_minute(FLEET_PROCESSES, DEFAULT_TTL, DEFAULT_JITTER)
+    per_month = per_minute * MONTH_SECONDS / 60
+    cost = per_month / 10_000 * PRICE_PER_10K_CALLS
+    return [
+        "",
+        "## f. Fleet scale: backend reads per minute",
+        "",
+        text(
+            f"{scale.processes} worker processes forked from one parent that imported the SDKs ",
+            f"(as gunicorn `--preload` does), pinned round-robin to the machine's {scale.cpus} ",
+            "cores; each holds a `CachedKeyring` for the OpenBao secret and one for the Secrets ",
+            f"Manager secret (`ttl={scale.ttl:g}`, `jitter={scale.jitter:g}`) and calls `get()` ",
+            f"on both every {scale.poll * 1000:.0f} ms. The servers count: moto per API action, ",
+            "OpenBao through a file audit device. After every worker has primed (",
+            f"{scale.startup_seconds:.1f} s), the counters are read twice, {scale.window:g} s ",
+            "apart. One run (N=1: counts). The formula: each process checks the version once ",
+            f"per refresh period, a period is the TTL shortened by up to {scale.jitter:.0%}, so ",
+            "the mean rate is processes / (TTL x (1 - jitter / 2)); the band allows periods ",
+            "from TTL x (1 - jitter) to TTL plus one poll, and one read per process either way ",
+            "at the window's edges.",
+        ),
+        "",
+        text(
+            "| backend | start-up requests | version checks in the window | value reads in the ",
+            "window | checks per minute | formula per minute (band) | within |",
+        ),
+        "|---|---|---:|---:|---:|---:|:-:|",
+        *rows,
+        "",
+        text(
+            "A refresh of an unchanged secret is one version check (`DescribeSecret`, or a KV ",
+            "metadata read); the value is read again only after a rotation. **Expected load at ",
+            f"scale:** {FLEET_PROCESSES:,} processes at the default `ttl={DEFAULT_TTL:g}` and ",
+            f"`jitter={DEFAULT_JITTER:g}` make {per_minute:.0f} version checks per minute ",
+            f"({per_minute / 60:.1f} per second) against the backend, plus one value read per ",
+            "process per start and per rotation. On Secrets Manager that is ",
+            f"{per_month / 1e6:.2f} million API calls in a 30-day month, ",
+            f"**${cost:,.2f} a month** at ${PRICE_PER_10K_CALLS:.2f} per 10,000 API calls ",
+            f"([AWS Secrets Manager pricing]({PRICE_SOURCE}), as published on {PRICE_DATE}), ",
+            "plus $0.40 per secret per month; a longer TTL lowers it in proportion.",
+        ),
+    ]
+
+
+def section_before_after(results: Results, config: Config) -> list[str]:
+    cold = results.cold
+    if "aws_before" not in cold:
+        return []
+    rows = []
+    for name, before in (("aws_ours", "aws_before"), ("vault_ours", "vault_before")):
+        rows.append(
+            f"| cold start, {COLD_LABELS[name].split(':')[0]}, ms | {fmt(cold[before])} | "
+            f"{fmt(cold[name])} | {compare(med(cold[name]), med(cold[before]), digits=0)} |"
+        )
+    primed = results.primed
+    if "before" in primed:
+        before, after = primed["before"], primed["after"]
+        rows.append(
+            f"| primed get, ns | {fmt(before[OURS])} | {fmt(after[OURS])} | "
+            f"{compare(med(after[OURS]), med(before[OURS]), 'ns', 0)} |"
+        )
+        rows.append(
+            f"| primed get / dict read (run by run) | {fmt(ratios(before), 2)} | "
+            f"{fmt(ratios(after), 2)} | - |"
+        )
+    requests = results.cold_requests
+    if "aws_before" in requests:
+        rows.append(
+            f"| Secrets Manager requests at start | {describe_requests(requests['aws_before'])} "
+            f"| {describe_requests(requests['aws_ours'])} | - |"
+        )
+    return [
+        "",
+        "## Before and after",
+        "",
+        text(
+            f"The baseline commit {results.baseline} (before the start-up and hot-path work) ",
+            "against this tree, in the same run on the same machine: the cold starts are ",
+            f"rows of section c (N={config.cold_runs}, interleaved); the primed get is section ",
+            "a's, and its ratio to a dict read is taken run by run (each get run against the ",
+            "dict run beside it in the same process).",
+        ),
+        "",
+        "| figure | before | after | after against before |",
+        "|---|---:|---:|---|",
+        *rows,
+    ]
+
+
+def ratios(readers: dict[str, Sequence[float]]) -> list[float]:
+    return [get / floor for get, floor in zip(readers[OURS], readers[DICT], strict=True)]
+
+
+def describe_requests(counts: dict[str, int]) -> str:
+    return ", ".join(f"{count} {action}" for action, count in sorted(counts.items())) or "-"
+
+
+# -- detailed pages -------------------------------------------------------------------------------
+
+
+def page_core(results: Results, config: Config) -> str:
+    lines = header(results, "Hot path: primed get and per-request check")
+    if results.primed:
+        lines += section_primed(results, config)[2:]
+    if results.refresh is not None:
+        refresh = results.refresh
+        lines += [
+            "",
+            "## Per-request check",
+            "",
+            text(
+                "`request_started.send()` as Django's handler sends it, with and without the ",
+                "app's receiver (one clock read and one comparison until a refresh is due), ",
+                f"alternating in one process, N={n_of(refresh.dispatch_with_ns)}:",
+            ),
+            "",
+            "| `request_started.send()` | ns per request |",
+            "|---|---:|",
+            f"| with the app's receiver | {fmt(refresh.dispatch_with_ns)} |",
+            f"| without it | {fmt(refresh.dispatch_without_ns)} |",
+            "",
+            f"Added by the receiver: {refresh.added_ns:.0f} ns (difference of the medians).",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def imports_table(results: Results, names: Sequence[str]) -> list[str]:
+    """Import self time per third-party package (and the standard library as one row)."""
+    chosen = [n for n in names if n in results.imports]
+    if not chosen:
+        return []
+    stdlib = sys.stdlib_module_names
+    rows: dict[str, list[list[float]]] = {}
+    for name in chosen:
+        per_package = results.imports[name]
+        runs = n_of(per_package[ALL_IMPORTS])
+        library = [0.0] * runs
+        for package, values in per_package.items():
+            if package == ALL_IMPORTS:
+                continue
+            if package.lstrip("_") in stdlib or package in stdlib:
+                library = [a + b for a, b in zip(library, values, strict=True)]
+            else:
+                rows.setdefault(package, [[0.0] * runs for _ in chosen])[chosen.index(name)] = (
+                    values
+                )
+        rows.setdefault(STDLIB, [[] for _ in chosen])[chosen.index(name)] = library
+        rows.setdefault(ALL_IMPORTS, [[] for _ in chosen])[chosen.index(name)] = per_package[
+            ALL_IMPORTS
+        ]
+    shown = [p for p, cells in rows.items() if any(med(c) >= 1.0 for c in cells)]
+    packages = sorted(
+        (p for p in shown if p not in (ALL_IMPORTS, STDLIB)),
+        key=lambda p: -max(med(c) for c in rows[p]),
+    )
+    n = n_of(rows[ALL_IMPORTS][0])
+    lines = [
+        text(
+            "Import self time, ms, from `-X importtime` of the same cold-start processes ",
+            f"(N={n} each, interleaved): the total, the standard library as one row, then each ",
+            "third-party package that takes 1 ms or more somewhere (0.0: not imported).",
+        ),
+        "",
+        "| package | " + " | ".join(short(c) for c in chosen) + " |",
+        "|---|" + "---:|" * len(chosen),
+    ]
+    lines += [
+        f"| {package} | " + " | ".join(fmt(c, 1) for c in rows[package]) + " |"
+        for package in (ALL_IMPORTS, STDLIB, *packages)
+    ]
+    return lines
+
+
+def lever_text(results: Results) -> str:
+    """Each lever as a whole-process A/B: ours against ours with that lever switched off."""
+    cold = results.cold
+    parts = [
+        "The levers, each switched off in a variant of the same loop: ",
+        "the first fetch reads `AWSCURRENT` by label and skips `DescribeSecret` (one round trip ",
+        f"of {fmt(results.describe_ms, 1)} ms against this moto, N={n_of(results.describe_ms)}, ",
+        "in process on a warm connection); the client is built on botocore's session, which ",
+        "holds boto3's whole configuration, so boto3's resource layer and s3transfer are not ",
+        "imported.",
+    ]
+    for name, lever in (
+        ("aws_with_describe", "the DescribeSecret"),
+        ("aws_with_boto3", "`import boto3`"),
+    ):
+        if name in cold:
+            verdict = compare(med(cold["aws_ours"]), med(cold[name]), digits=0)
+            parts.append(f" Against {lever} added back, ours is {verdict} (medians).")
+    parts.append(" The import self time by package, from the same kind of processes:")
+    return text(*parts)
+
+
+def page_aws(results: Results, config: Config) -> str:
+    names = [
+        "floor",
+        "aws_ours",
+        "aws_before",
+        "aws_with_boto3",
+        "aws_with_describe",
+        "aws_caching",
+        "aws_powertools",
+        "aws_boto3",
+    ]
+    lines = header(results, "AWS Secrets Manager: cold start, imports, requests, primed get")
+    lines += [
+        "",
+        "## Cold start",
+        "",
+        text(
+            'Whole processes, `python -c "import django.conf, settings"`, the rows of section c ',
+            f"of the [summary](benchmarks.md) (N={config.cold_runs}, interleaved). Requests: ",
+            "what moto counted during each variant's warm-up start.",
+        ),
+        "",
+        *cold_table(results, names),
+        "",
+        "Measured this way, " + cold_verdict(results, "aws_ours"),
+        "",
+        "| variant | requests at start |",
+        "|---|---|",
+        *(
+            f"| {COLD_LABELS[n]} | {describe_requests(results.cold_requests[n])} |"
+            for n in names
+            if n in results.cold_requests
+        ),
+        "",
+        lever_text(results),
+        "",
+        *imports_table(
+            results, ["aws_ours", "aws_before", "aws_caching", "aws_powertools", "aws_boto3"]
+        ),
+    ]
+    if results.peers:
+        lines += ["", "## Primed get against the peers", "", *peers_table(results)]
+    return "\n".join(lines) + "\n"
+
+
+def page_vault(results: Results, config: Config) -> str:
+    names = ["floor", "vault_ours", "vault_before", "vault_hvac"]
+    lines = header(results, "Vault / OpenBao: cold start, imports, requests")
+    lines += [
+        "",
+        "## Cold start",
+        "",
+        text(
+            'Whole processes, `python -c "import django.conf, settings"`, the rows of section c ',
+            f"of the [summary](benchmarks.md) (N={config.cold_runs}, interleaved).",
+        ),
+        "",
+        *cold_table(results, names),
+        "",
+        "Measured this way, " + cold_verdict(results, "vault_ours"),
+        "",
+        *imports_table(results, ["vault_ours", "vault_before", "vault_hvac"]),
+        "",
+        "## Requests",
+        "",
+        text(
+            "The HTTP requests of a first `VaultProvider.fetch()`, of a refresh when nothing ",
+            "changed, and of a bare hvac read (counted in process):",
+        ),
+        "",
+        "| secret | first fetch | unchanged refresh | bare hvac read |",
+        "|---|---|---|---|",
+        *(
+            f"| {label} | {len(first)}: {', '.join(first)} | {len(refresh)}: "
+            f"{', '.join(refresh)} | {len(bare)}: {', '.join(bare)} |"
+            for label, first, refresh, bare in results.vault_requests
+        ),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_pages(
+    results: Results, config: Config, *, out: Path, details: Path, chart: Path
+) -> list[Path]:
+    import os
+
+    pages = {
+        out: summary(results, config, Path(os.path.relpath(chart, out.parent)).as_posix()),
+        details / "benchmarks-core.md": page_core(results, config),
+        details / "benchmarks-aws.md": page_aws(results, config),
+        details / "benchmarks-vault.md": page_vault(results, config),
+    }
+    for path, page in pages.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(page, encoding="utf-8")
+    return list(pages)
+
+
+# -- chart ----------------------------------------------------------------------------------------
+
+GREEN, GREY, BLUE, RED, ORANGE = "#2b8a3e", "#868e96", "#1c7ed6", "#c92a2a", "#f08c00"
+
+
+def _bars(
+    ax: Any,
+    data: dict[str, tuple[Sequence[float], str]],
+    title: str,
+    unit: str,
+    label: Callable[[float], str],
+) -> None:
+    """Horizontal bars of medians with min-max error bars, labelled in the panel's unit."""
+    names = list(data)
+    medians = [med(data[n][0]) for n in names]
+    errors = [
+        [med(data[n][0]) - min(data[n][0]) for n in names],
+        [max(data[n][0]) - med(data[n][0]) for n in names],
+    ]
+    ax.barh(names, medians, xerr=errors, color=[data[n][1] for n in names], capsize=3)
+    ax.invert_yaxis()
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel(unit, fontsize=9)
+    ax.tick_params(axis="y", labelsize=8)
+    for index, name in enumerate(names):
+        # Beside the error bar, so that the label never sits on it.
+        ax.annotate(
+            " " + label(medians[index]), (max(data[name][0]), index), va="center", fontsize=8
+        )
+    ax.margins(x=0.25)
+
+
+def _panel_primed(ax: Any, results: Results) -> None:
+    data: dict[str, tuple[Sequence[float], str]] = {}
+    for reader, values in results.primed["after"].items():
+        data[reader] = (values, GREEN if reader == OURS else BLUE)
+    if "before" in results.primed:
+        data[f"{OURS}, before"] = (results.primed["before"][OURS], GREY)
+    after = results.primed["after"]
+    ratio = med(after[OURS]) / med(after[DICT])
+    _bars(
+        ax,
+        data,
+        f"a. primed get: {ratio:.2f}x a dict read (goal <= 3x)",
+        "ns per call",
+        lambda v: f"{v:,.0f} ns",
+    )
+
+
+def _panel_refresh(ax: Any, refresh: bench_refresh.RefreshOverhead) -> None:
+    data = {
+        "request_started.send(), without the app": (refresh.dispatch_without_ns, GREY),
+        "with the app's receiver": (refresh.dispatch_with_ns, GREEN),
+    }
+    _bars(
+        ax,
+        data,
+        text(
+            f"b. live refresh adds {refresh.added_ns:.0f} ns, {refresh.computed_overhead:.2%} ",
+            f"of a {refresh.request_ns / 1000:.0f} µs request (goal < 1%)",
+        ),
+        "ns per request_started.send()",
+        lambda v: f"{v:,.0f} ns",
+    )
+
+
+def _panel_cold(ax: Any, results: Results) -> None:
+    colors = {"floor": BLUE, "aws_ours": GREEN, "vault_ours": GREEN}
+    data = {CHART_COLD_LABELS[k]: (v, colors.get(k, GREY)) for k, v in results.cold.items()}
+    _bars(
+        ax,
+        data,
+        "c. cold start: python -c 'import django.conf, settings'",
+        "wall ms per process",
+        lambda v: f"{v:.0f} ms",
+    )
+
+
+def _panel_load(ax: Any, results: Results) -> None:
+    labels = [f"jitter {load.jitter:.0%}" for load in results.load]
+    reads = [load.fetches for load in results.load]
+    periods = [load.periods for load in results.load]
+    x = range(len(labels))
+    ax.bar([i - 0.2 for i in x], reads, width=0.4, color=GREEN, label="backend reads")
+    ax.bar([i + 0.2 for i in x], periods, width=0.4, color=GREY, label="TTL periods (no jitter)")
+    ax.set_xticks(list(x), labels)
+    gets = results.load[0].gets
+    ax.set_title(f"d. one process, 64 threads, 60 s, ttl=5: {gets:,} get() calls", fontsize=10)
+    ax.set_ylabel("count", fontsize=9)
+    ax.legend(fontsize=8)
+    for index, value in enumerate(reads):
+        ax.annotate(str(value), (index - 0.2, value), ha="center", va="bottom", fontsize=9)
+
+
+def _panel_fleet(ax: Any, results: Results) -> None:
+    labels = [r.label for r in results.fleet]
+    logged_out = [r.outcome("logged_out") for r in results.fleet]
+    bad = [r.outcome("bad_signature") for r in results.fleet]
+    ax.bar(labels, logged_out, label="logged out", color=RED)
+    ax.bar(labels, bad, bottom=logged_out, label="BadSignature", color=ORANGE)
+    ax.set_title("e. fleet, 10 rotations: rejected requests", fontsize=10)
+    ax.set_ylabel("requests", fontsize=9)
+    ax.legend(fontsize=8)
+    for index, result in enumerate(results.fleet):
+        note = f"{result.rejected:,} of {result.requests:,}"
+        ax.annotate(note, (index, result.rejected), ha="center", va="bottom", fontsize=9)
+
+
+def _panel_scale(ax: Any, scale: bench_fleet_scale.ScaleResult) -> None:
+    low, high = scale.band_per_minute
+    labels = ["OpenBao", "Secrets Manager"]
+    values = [
+        scale.per_minute(bench_fleet_scale.VAULT_CHECK),
+        scale.per_minute(bench_fleet_scale.AWS_CHECK),
+    ]
+    ax.bar(labels, values, color=GREEN, label="measured")
+    ax.axhline(scale.expected_per_minute, color=RED, linestyle="--", label="formula (mean)")
+    ax.axhspan(low, high, color=GREY, alpha=0.25, label="formula band")
+    ax.set_title(
+        f"f. {scale.processes} processes, ttl={scale.ttl:g}: version checks per minute",
+        fontsize=10,
+    )
+    ax.set_ylabel("reads per minute", fontsize=9)
+    ax.legend(fontsize=8, loc="lower right")
+    for index, value in enumerate(values):
+        ax.annotate(f"{value:.0f}", (index, value), ha="center", va="bottom", fontsize=9)
+
+
+def draw_chart(results: Results, path: Path) -> None:
+    """Six panels, one per section; error bars are the min-max ranges."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 3, figsize=(18, 9))
+    fig.suptitle("django-secret-keyring benchmarks: medians, min-max bars", fontsize=13)
+    refresh, scale = results.refresh, results.scale
+    panels: list[tuple[Any, Callable[[Any], None] | None]] = [
+        (axes[0][0], (lambda ax: _panel_primed(ax, results)) if results.primed else None),
+        (axes[0][1], (lambda ax: _panel_refresh(ax, refresh)) if refresh else None),
+        (axes[0][2], (lambda ax: _panel_cold(ax, results)) if results.cold else None),
+        (axes[1][0], (lambda ax: _panel_load(ax, results)) if results.load else None),
+        (axes[1][1], (lambda ax: _panel_fleet(ax, results)) if results.fleet else None),
+        (axes[1][2], (lambda ax: _panel_scale(ax, scale)) if scale else None),
+    ]
+    for ax, draw in panels:
+        if draw is None:
+            ax.set_axis_off()
+        else:
+            draw(ax)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=80)
+    plt.close(fig)

@@ -26,7 +26,7 @@ import signal
 import sys
 from typing import Any
 
-from secret_keyring.providers.vault import VaultProvider
+from secret_keyring.providers.vault import VaultProvider, VaultSession
 from secret_keyring.rotation import aws as rotation_aws
 
 PLAN: dict[str, Any] = json.loads(os.environ["CRASH_PLAN"])
@@ -76,7 +76,8 @@ rotation_aws.SecretsManagerRotation.run = run  # type: ignore[method-assign]
 
 # -- Vault ------------------------------------------------------------------------------------
 
-_vault_run = VaultProvider.run
+# Writes go through the session the provider and the rotation share.
+_vault_run = VaultSession.run
 _vault_read = VaultProvider.read_secret_version
 
 
@@ -89,7 +90,7 @@ def vault_read(self: Any, version: int | None = None) -> Any:
     return around("read", lambda: _vault_read(self, version))
 
 
-VaultProvider.run = vault_run  # type: ignore[method-assign]
+VaultSession.run = vault_run  # type: ignore[method-assign]
 VaultProvider.read_secret_version = vault_read  # type: ignore[method-assign]
 
 

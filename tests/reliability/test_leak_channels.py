@@ -327,19 +327,20 @@ def test_botocore_debug_log_of_a_client_you_pass_in_holds_no_key(
     import boto3
 
     from secret_keyring.providers import aws
+    from secret_keyring.providers.aws import client as aws_client
 
     key = make_key()
     secretsmanager.create_secret(Name="leak/debug", SecretString=key)  # a redacting client
     client = boto3.client("secretsmanager", region_name=REGION, endpoint_url=aws_env.endpoint_url)
     # As in a process where the provider has built no client of its own.
-    for name in aws._BODY_LOGGERS:
-        logging.getLogger(name).removeFilter(aws._REDACTION)
+    for name in aws_client._BODY_LOGGERS:
+        logging.getLogger(name).removeFilter(aws_client._REDACTION)
 
     provider = aws.AwsSecretsManagerProvider("leak/debug", client=client)
     caplog.clear()
     with caplog.at_level(logging.DEBUG, logger="botocore"):
         assert provider.fetch().current == key
-    bodies = [r for r in caplog.records if r.name in aws._BODY_LOGGERS]
+    bodies = [r for r in caplog.records if r.name in aws_client._BODY_LOGGERS]
     assert bodies, "botocore logged no body: the test would prove nothing"
     for record in bodies:
         assert_no_key_material(record.getMessage(), f"the {record.name} DEBUG record")

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tests.plugins.moto_server import MotoServer
+    from devservers.moto import MotoServer
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    from tests.plugins.moto_server import MotoServer
+    from devservers.moto import MotoServer
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-aws-"))
     server = MotoServer(workdir / "moto-server.log")

@@ -1,7 +1,7 @@
 """The fleet scenario as a benchmark: rejected requests during 10 rotations, keyring JSON against
 a plain payload, on the same 4-worker gunicorn fleet and the same load.
 
-The scenario is ``tests/fleet/driver.py`` (the fleet test asserts zero rejections for keyring
+The scenario is ``devservers/fleet.py`` (the fleet test asserts zero rejections for keyring
 JSON; here both are counted and reported). One local OpenBao dev server, started here on a free
 loopback port.
 
@@ -20,12 +20,12 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 if TYPE_CHECKING:
-    from tests.fleet.driver import FleetResult, Vault
+    from devservers.fleet import FleetResult, Vault
 
 
 def run(vault: Vault, workdir: Path) -> list[FleetResult]:
     """Keyring JSON, then a plain payload, each on a fresh gunicorn fleet and KV path."""
-    from tests.fleet import driver
+    from devservers import fleet as driver
 
     database = driver.prepare_database(workdir / "db", driver.user_table())
     results = []
@@ -39,8 +39,8 @@ def run(vault: Vault, workdir: Path) -> list[FleetResult]:
 
 
 def main() -> int:
-    from tests.fleet import driver
-    from tests.plugins.openbao import BaoServer
+    from devservers import fleet as driver
+    from devservers.openbao import BaoServer
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-fleet-"))
     server = BaoServer(workdir / "openbao").start()

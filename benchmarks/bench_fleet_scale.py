@@ -36,7 +36,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 if TYPE_CHECKING:
-    from tests.plugins.moto_server import MotoServer
+    from devservers.moto import MotoServer
 
 PROCESSES = 64
 TTL = 5.0

@@ -77,11 +77,11 @@ class RefreshOverhead:
 
 
 def _child(with_app: bool) -> None:
+    import django
     from django.conf import settings
     from django.http import HttpRequest, HttpResponse
     from django.urls import path
 
-    import django
     from secret_keyring.django import secret_keys
     from secret_keyring.testing import StaticProvider
 

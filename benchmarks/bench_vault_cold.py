@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    from tests.plugins.openbao import BaoServer
+    from devservers.openbao import BaoServer
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-vault-"))
     server = BaoServer(workdir).start()

@@ -530,7 +530,7 @@ def section_fleet(results: Results) -> list[str]:
             "40 users (half keep what they got ",
             "before the first rotation, half log in again and fetch new signed values every ",
             "second) visit `/whoami/`, `/signed/` and `/reset-token/` from 8 threads while the ",
-            "secret is rotated 10 times, 3 s apart (`tests/fleet/driver.py`). The plain payload ",
+            "secret is rotated 10 times, 3 s apart (`devservers/fleet.py`). The plain payload ",
             "is a `secret_key` field whose fallbacks are its earlier KV versions; the keyring ",
             "JSON keeps 10 previous keys. One run each (N=1: counts, not medians); rejected ",
             "means answered logged out or `BadSignature`.",

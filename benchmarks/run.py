@@ -494,9 +494,9 @@ def extract_baseline(ref: str, workdir: Path) -> Path | None:
 
 
 def measure(config: Config, workdir: Path, baseline_ref: str | None) -> Results:
-    from tests.fleet import driver
-    from tests.plugins.moto_server import MotoServer
-    from tests.plugins.openbao import BaoServer
+    from devservers import fleet as driver
+    from devservers.moto import MotoServer
+    from devservers.openbao import BaoServer
 
     results = Results(
         date=datetime.date.today().isoformat(),

@@ -21,9 +21,13 @@ import time
 from pathlib import Path
 from types import FrameType
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# The dev-server launchers live in the checkout's devservers/ package (shared with the tests and
+# the benchmarks); it is not part of the installed library.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from local_stack import BaoDevServer, Browser, ExampleSite, bin_path, wait_until
+from devservers.openbao import BaoServer
+from devservers.processes import bin_path, wait_until
+from devservers.site import Browser, ExampleSite
 
 SOURCE = "vault://secret/demo/django"
 TTL = 2.0
@@ -62,13 +66,14 @@ def main() -> int:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="secret-keyring-demo-") as tmp:
         workdir = Path(tmp)
-        bao = BaoDevServer(workdir)
+        bao = BaoServer(workdir / "openbao")
         site: ExampleSite | None = None
         try:
             step(1, "starting an OpenBao dev server")
             bao.start()
             detail(f"listening on {bao.addr}")
-            env = {**os.environ, **bao.env()}
+            vault_env = {"VAULT_ADDR": bao.addr, "VAULT_TOKEN": bao.root_token}
+            env = {**os.environ, **vault_env}
 
             step(2, f"writing a first keyring: secret-keyring init {SOURCE}")
             for line in cli(env, "init", SOURCE).splitlines():
@@ -77,7 +82,7 @@ def main() -> int:
             step(3, "starting the example site (gunicorn, 2 workers, ttl=2s)")
             site = ExampleSite(
                 workdir,
-                {**bao.env(), "DJANGO_SECRET_KEY_SOURCE": SOURCE, "SECRET_KEYRING_TTL": str(TTL)},
+                {**vault_env, "DJANGO_SECRET_KEY_SOURCE": SOURCE, "SECRET_KEYRING_TTL": str(TTL)},
                 workers=WORKERS,
             )
             site.prepare({USER: PASSWORD})

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from examples.local_stack import wait_until
 
+from devservers.processes import wait_until
 from secret_keyring.keygen import new_keyring, rotate
 from secret_keyring.keyring import Keyring, fingerprint, keyring_to_json, parse_payload
 

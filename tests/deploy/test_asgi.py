@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from examples.local_stack import LOOPBACK, wait_until
 
+from devservers.processes import LOOPBACK, stop_process, wait_until
 from secret_keyring.keyring import fingerprint
 from tests.deploy.conftest import (
     REPO,
@@ -28,7 +28,6 @@ from tests.deploy.conftest import (
     site_environ,
     until_signed_with,
 )
-from tests.plugins.processes import stop_process
 
 pytestmark = pytest.mark.slow
 

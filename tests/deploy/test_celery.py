@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from examples.local_stack import Process
 
+from devservers.processes import Process
 from tests.deploy.conftest import (
     REFRESH_TIMEOUT,
     REPO,

@@ -21,13 +21,13 @@ from typing import Any
 
 import boto3
 import pytest
-from examples.local_stack import LOOPBACK
 
+from devservers.moto import REGION, MotoServer
+from devservers.processes import LOOPBACK
 from secret_keyring import provider_from_url
 from secret_keyring.keygen import new_keyring, rotate
 from secret_keyring.keyring import keyring_to_json
 from tests.integration.test_aws_iam import READ_ONLY, role, user
-from tests.plugins.moto_server import REGION, MotoServer
 
 pytestmark = pytest.mark.aws
 

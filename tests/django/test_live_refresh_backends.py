@@ -11,13 +11,13 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.test import Client
 
+from devservers.moto import REGION, MotoServer
+from devservers.openbao import BaoServer
 from secret_keyring import CachedKeyring, Provider
 from secret_keyring.providers.aws import AwsSecretsManagerProvider
 from secret_keyring.providers.vault import VaultProvider
 from secret_keyring.testing import FakeClock
 from tests.plugins.leakguard import make_key
-from tests.plugins.moto_server import REGION, MotoServer
-from tests.plugins.openbao import BaoServer
 
 Install = Callable[[Provider, float], tuple[CachedKeyring, FakeClock]]
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from examples.local_stack import wait_until
 
+from devservers.processes import wait_until
 from secret_keyring.django import live, refresh_settings, secret_keys
 from secret_keyring.errors import AccessDenied
 from secret_keyring.testing import StaticProvider

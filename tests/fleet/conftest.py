@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.fleet import driver
-from tests.plugins.openbao import BaoServer
+from devservers import fleet as driver
+from devservers.openbao import BaoServer
 
 _results: list[driver.FleetResult] = []
 

@@ -31,12 +31,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from examples.local_stack import SITE_DIR, Browser, ExampleSite, wait_until
 
+from devservers import fleet as driver
+from devservers.processes import wait_until
+from devservers.site import SITE_DIR, Browser, ExampleSite
 from secret_keyring.keyring import fingerprint
 from secret_keyring.providers.vault import VaultProvider
 from secret_keyring.rotation.vault import rotate_keyring
-from tests.fleet import driver
 from tests.plugins.leakguard import assert_no_key_material, make_weak_key
 
 pytestmark = [pytest.mark.fleet, pytest.mark.vault, pytest.mark.slow]

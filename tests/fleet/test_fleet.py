@@ -38,7 +38,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fleet import driver
+from devservers import fleet as driver
 
 pytestmark = [pytest.mark.fleet, pytest.mark.vault, pytest.mark.slow]
 

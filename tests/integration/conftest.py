@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from devservers.moto import REGION, MotoServer
 from secret_keyring.rotation import aws as rotation_aws
-from tests.plugins.moto_server import REGION, MotoServer
 
 
 @pytest.fixture

@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
+from devservers.moto import MotoServer
 from secret_keyring import CachedKeyring
 from secret_keyring.errors import ConfigurationError, SourceUnavailable
 from secret_keyring.providers.aws import AwsSecretsManagerProvider
 from tests.plugins.leakguard import make_key
-from tests.plugins.moto_server import MotoServer
 
 pytestmark = pytest.mark.aws
 

@@ -12,11 +12,11 @@ from typing import Any
 import boto3
 import pytest
 
+from devservers.moto import ACCOUNT_ID, REGION, MotoServer
 from secret_keyring import provider_from_url
 from secret_keyring.errors import AccessDenied, ConfigurationError
 from secret_keyring.providers.aws import AwsSecretsManagerProvider, build_client
 from tests.plugins.leakguard import make_key
-from tests.plugins.moto_server import ACCOUNT_ID, REGION, MotoServer
 
 pytestmark = pytest.mark.aws
 

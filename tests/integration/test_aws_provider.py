@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from devservers.moto import ACCOUNT_ID, REGION, MotoServer
 from secret_keyring import CachedKeyring, provider_from_url
 from secret_keyring.errors import (
     AccessDenied,
@@ -23,7 +24,6 @@ from secret_keyring.errors import (
 )
 from secret_keyring.providers.aws import AwsSecretsManagerProvider
 from tests.plugins.leakguard import make_key
-from tests.plugins.moto_server import ACCOUNT_ID, REGION, MotoServer
 
 pytestmark = pytest.mark.aws
 

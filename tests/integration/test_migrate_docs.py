@@ -20,11 +20,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from examples.local_stack import LOOPBACK, Browser, Process, bin_path, free_port, wait_until
 
+from devservers.openbao import BaoServer
+from devservers.processes import LOOPBACK, Process, bin_path, free_port, wait_until
+from devservers.site import Browser
 from secret_keyring.keyring import fingerprint
 from tests.plugins.leakguard import assert_no_key_material, remember
-from tests.plugins.openbao import BaoServer
 
 pytestmark = [pytest.mark.vault, pytest.mark.slow]
 

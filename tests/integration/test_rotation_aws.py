@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from devservers.moto import ACCOUNT_ID, REGION, MotoServer
 from secret_keyring import Keyring
 from secret_keyring.cli import main
 from secret_keyring.errors import (
@@ -41,7 +42,6 @@ from secret_keyring.rotation.aws import (
 from secret_keyring.rotation.lambda_zip import build_lambda_zip
 from secret_keyring.rotation.run import rotate_source
 from tests.plugins.leakguard import assert_no_key_material, make_key, make_weak_key, remember
-from tests.plugins.moto_server import ACCOUNT_ID, REGION, MotoServer
 
 pytestmark = pytest.mark.aws
 

@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
+from devservers.moto import REGION, MotoServer
+from devservers.openbao import BaoServer
 from secret_keyring.keygen import new_keyring
 from secret_keyring.keyring import keyring_to_json, parse_payload
 from secret_keyring.providers.aws import AwsSecretsManagerProvider, build_client
 from secret_keyring.providers.vault import VaultProvider
 from secret_keyring.rotation.run import rotate_source
-from tests.plugins.moto_server import REGION, MotoServer
-from tests.plugins.openbao import BaoServer
 
 LATER = 16 * 60  # seconds: past the default 15 minutes
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from devservers.openbao import BaoServer
 from secret_keyring import Keyring
 from secret_keyring.cli import main
 from secret_keyring.errors import AccessDenied, ConfigurationError, RotationError, SecretNotFound
@@ -21,7 +22,6 @@ from secret_keyring.rotation import RotationReport
 from secret_keyring.rotation.run import init_source, rotate_source
 from secret_keyring.rotation.vault import init_keyring, lambda_handler, rotate_keyring
 from tests.plugins.leakguard import assert_no_key_material, make_key, make_weak_key
-from tests.plugins.openbao import BaoServer
 
 pytestmark = pytest.mark.vault
 

@@ -10,11 +10,12 @@ from typing import Any
 import hvac.exceptions
 import pytest
 
+from devservers.openbao import BaoServer
 from secret_keyring.errors import AccessDenied, ConfigurationError
 from secret_keyring.providers.vault import VaultProvider
 from secret_keyring.providers.vault import auth as vault_module
 from tests.plugins.leakguard import make_key
-from tests.plugins.openbao import BaoServer, FakeKubernetesAPI, service_account_jwt
+from tests.plugins.openbao import FakeKubernetesAPI, service_account_jwt
 
 pytestmark = pytest.mark.vault
 

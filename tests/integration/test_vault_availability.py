@@ -20,11 +20,12 @@ import pytest
 import requests
 from requests.adapters import HTTPAdapter
 
+from devservers.openbao import BaoServer
 from secret_keyring import _fork
 from secret_keyring.errors import SourceUnavailable
 from secret_keyring.providers.vault import VaultProvider
 from tests.plugins.leakguard import make_key
-from tests.plugins.openbao import BaoServer, RecordingServer, decode_b64_json
+from tests.plugins.openbao import RecordingServer, decode_b64_json
 
 pytestmark = pytest.mark.vault
 

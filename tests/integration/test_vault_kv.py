@@ -10,11 +10,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from devservers.openbao import BaoServer
 from secret_keyring import CachedKeyring, provider_from_url
 from secret_keyring.errors import InvalidSecret, RotationError, SecretNotFound, WeakSecretKey
 from secret_keyring.providers.vault import VaultProvider
 from tests.plugins.leakguard import make_key
-from tests.plugins.openbao import BaoServer
 
 pytestmark = pytest.mark.vault
 

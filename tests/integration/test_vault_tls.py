@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from devservers.openbao import BaoServer
 from secret_keyring.errors import AccessDenied, ConfigurationError, SourceError, SourceUnavailable
 from secret_keyring.providers.vault import VaultProvider
 from tests.plugins.leakguard import make_key
-from tests.plugins.openbao import BaoServer, make_client_certificate
+from tests.plugins.openbao import make_client_certificate
 
 pytestmark = pytest.mark.vault
 

@@ -232,10 +232,10 @@ def test_sdist_holds_sources_tests_docs_and_terraform(dists: Dists) -> None:
         "tests/packaging/test_dist.py",
     ):
         assert required in names, required
-    for folder in ("src", "tests", "docs", "terraform"):
+    for folder in ("src", "tests", "docs", "terraform", "devservers"):
         assert any(name.startswith(f"{folder}/") for name in names), f"{folder}/ is missing"
     if shutil.which("git") and (ROOT / ".git").exists():
-        folders = ("src/", "tests/", "docs/", "terraform/", "examples/")
+        folders = ("src/", "tests/", "docs/", "terraform/", "examples/", "devservers/")
         tracked = _run(["git", "-C", ROOT, "ls-files", "--", *folders]).stdout.splitlines()
         present = {name for name in tracked if (ROOT / name).is_file()}
         assert present <= names, f"tracked but not in the sdist: {sorted(present - names)}"

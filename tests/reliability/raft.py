@@ -21,7 +21,6 @@ import dataclasses
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -29,17 +28,11 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from tests.plugins.openbao import bao_binary
-from tests.plugins.processes import stop_process
+from devservers.openbao import bao_binary
+from devservers.processes import free_port, stop_process
 
 BOOT_DEADLINE = 90.0
 _POLL = 0.05
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclasses.dataclass
@@ -97,7 +90,7 @@ class RaftCluster:
     def __init__(self, workdir: Path, size: int = 3) -> None:
         self.workdir = workdir
         self.nodes = [
-            Node(f"node{i}", _free_port(), _free_port(), workdir / f"node{i}") for i in range(size)
+            Node(f"node{i}", free_port(), free_port(), workdir / f"node{i}") for i in range(size)
         ]
         self.root_token = ""
         self.unseal_key = ""

@@ -26,12 +26,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from examples.local_stack import SITE_DIR, Process, free_port, wait_until
 
+from devservers.openbao import BaoServer
+from devservers.processes import Process, free_port, wait_until
+from devservers.site import SITE_DIR
 from secret_keyring.keygen import new_keyring, rotate
 from secret_keyring.keyring import keyring_to_json
 from tests.plugins.leakguard import assert_no_key_material
-from tests.plugins.openbao import BaoServer
 from tests.reliability.conftest import record
 
 pytestmark = [pytest.mark.vault, pytest.mark.fleet]

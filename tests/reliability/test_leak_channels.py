@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from examples.local_stack import SITE_DIR
 
+from devservers.moto import REGION, MotoServer
+from devservers.site import SITE_DIR
 from secret_keyring import CachedKeyring
 from secret_keyring.errors import SecretKeyringError, WeakSecretKey
 from secret_keyring.keygen import new_keyring
@@ -42,7 +43,6 @@ from tests.plugins.leakguard import (
     make_key,
     rendered_with_locals,
 )
-from tests.plugins.moto_server import REGION, MotoServer
 
 ROOT = Path(__file__).resolve().parents[2]
 

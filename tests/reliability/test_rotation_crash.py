@@ -37,6 +37,8 @@ import pytest
 from botocore.exceptions import ClientError
 from django.core.signing import Signer
 
+from devservers.moto import ACCOUNT_ID, REGION, MotoServer
+from devservers.openbao import BaoServer
 from secret_keyring import Keyring
 from secret_keyring.keyring import keyring_to_json, parse_mapping, parse_payload
 from secret_keyring.providers.aws import AwsSecretsManagerProvider
@@ -45,8 +47,6 @@ from secret_keyring.rotation import aws as rotation_aws
 from secret_keyring.rotation.aws import STEPS, lambda_handler
 from secret_keyring.rotation.run import rotate_source
 from tests.plugins.leakguard import assert_no_key_material, make_key
-from tests.plugins.moto_server import ACCOUNT_ID, REGION, MotoServer
-from tests.plugins.openbao import BaoServer
 from tests.reliability.proxy import FaultProxy
 
 HARNESS = Path(__file__).with_name("crash_harness.py")

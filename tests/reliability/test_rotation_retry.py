@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 from django.core.signing import BadSignature, Signer
 
+from devservers.openbao import BaoServer
 from secret_keyring import Keyring
 from secret_keyring.cli import main as cli
 from secret_keyring.errors import SourceError
@@ -32,7 +33,6 @@ from secret_keyring.keygen import new_keyring
 from secret_keyring.keyring import keyring_to_json, parse_mapping
 from secret_keyring.rotation.vault import lambda_handler
 from tests.plugins.leakguard import assert_no_key_material
-from tests.plugins.openbao import BaoServer
 from tests.reliability.proxy import FaultProxy
 
 pytestmark = pytest.mark.vault

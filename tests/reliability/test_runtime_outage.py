@@ -27,6 +27,8 @@ from typing import Any, Literal
 
 import pytest
 
+from devservers.moto import REGION, MotoServer
+from devservers.openbao import BaoServer
 from secret_keyring import CachedKeyring, Keyring
 from secret_keyring.errors import SourceUnavailable
 from secret_keyring.keygen import new_keyring, rotate
@@ -34,8 +36,6 @@ from secret_keyring.keyring import keyring_to_json
 from secret_keyring.providers.aws import AwsSecretsManagerProvider
 from secret_keyring.providers.vault import VaultProvider
 from secret_keyring.testing import FakeClock
-from tests.plugins.moto_server import REGION, MotoServer
-from tests.plugins.openbao import BaoServer
 from tests.reliability.conftest import record
 from tests.reliability.proxy import FaultProxy
 

@@ -22,13 +22,14 @@ from typing import Any
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
+from devservers.moto import REGION, MotoServer
+from devservers.openbao import BaoServer
 from secret_keyring.django import secret_keys
 from secret_keyring.errors import AccessDenied, SourceError, SourceUnavailable
 from secret_keyring.keygen import new_keyring
 from secret_keyring.keyring import keyring_to_json
 from tests.plugins.leakguard import assert_no_key_material
-from tests.plugins.moto_server import REGION, MotoServer
-from tests.plugins.openbao import BaoServer, RecordingServer
+from tests.plugins.openbao import RecordingServer
 from tests.reliability.conftest import record
 from tests.reliability.proxy import FaultProxy
 from tests.reliability.test_runtime_outage import json_data

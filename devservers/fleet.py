@@ -50,8 +50,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import hvac
-from examples.local_stack import Browser, ExampleSite, wait_until
 
+from devservers.processes import wait_until
+from devservers.site import Browser, ExampleSite
 from secret_keyring.keygen import generate_key
 from secret_keyring.providers.vault import VaultProvider
 from secret_keyring.rotation.vault import init_keyring, rotate_keyring

@@ -79,6 +79,22 @@ def wait_until(check: Callable[[], T], timeout: float, what: str, interval: floa
         time.sleep(interval)
 
 
+def run_checked(
+    args: list[str], *, what: str, env: dict[str, str], cwd: Path | None = None, timeout: float = 60
+) -> str:
+    """Run a command to completion and return its stdout.
+
+    Raises:
+        RuntimeError: it exited non-zero; the message names ``what`` and ends with its stderr.
+    """
+    result = subprocess.run(
+        args, env=env, cwd=cwd, capture_output=True, text=True, check=False, timeout=timeout
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"{what} failed:\n{result.stderr[-2000:].strip()}")
+    return result.stdout
+
+
 def stop_process(process: subprocess.Popen[Any] | None, timeout: float = 10.0) -> None:
     """SIGTERM, wait up to ``timeout``, then SIGKILL; a no-op for a finished or absent process."""
     if process is None or process.poll() is not None:

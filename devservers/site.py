@@ -7,7 +7,6 @@ from __future__ import annotations
 import http.cookiejar
 import json
 import os
-import subprocess
 import sys
 import urllib.error
 import urllib.parse
@@ -21,6 +20,7 @@ from devservers.processes import (
     ServerStartError,
     bin_path,
     free_port,
+    run_checked,
     wait_until,
 )
 
@@ -60,18 +60,13 @@ class ExampleSite:
         return f"http://{LOOPBACK}:{self.port}"
 
     def manage(self, *args: str) -> str:
-        result = subprocess.run(
+        return run_checked(
             [sys.executable, str(self.site_dir / "manage.py"), *args],
+            what=f"manage.py {' '.join(args)}",
             env=self.base_env,
             cwd=self.site_dir,
-            capture_output=True,
-            text=True,
-            check=False,
             timeout=120,
         )
-        if result.returncode != 0:
-            raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stderr[-2000:]}")
-        return result.stdout
 
     def prepare(self, users: dict[str, str]) -> None:
         """Create the database and the users (username -> password)."""

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,7 +25,7 @@ from types import FrameType
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from devservers.openbao import BaoServer
-from devservers.processes import bin_path, wait_until
+from devservers.processes import bin_path, run_checked, wait_until
 from devservers.site import Browser, ExampleSite
 
 SOURCE = "vault://secret/demo/django"
@@ -44,17 +43,9 @@ def detail(text: str) -> None:
 
 
 def cli(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run(
-        [bin_path("secret-keyring"), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
+    return run_checked(
+        [bin_path("secret-keyring"), *args], what=f"secret-keyring {args[0]}", env=env
     )
-    if result.returncode != 0:
-        raise RuntimeError(f"secret-keyring {args[0]} failed: {result.stderr.strip()}")
-    return result.stdout
 
 
 def _interrupted(signum: int, frame: FrameType | None) -> None:

@@ -49,7 +49,12 @@ from secret_keyring.keygen import generate_key, new_keyring, rotate
 from secret_keyring.keyring import Keyring, fingerprint
 from secret_keyring.payload import keyring_to_json, parse_payload
 from secret_keyring.providers.aws.errors import translate_error
-from secret_keyring.providers.aws.secrets_manager import AWSCURRENT, AWSPENDING, secret_value
+from secret_keyring.providers.aws.secrets_manager import (
+    AWSCURRENT,
+    AWSPENDING,
+    created_date,
+    secret_value,
+)
 from secret_keyring.rotation import (
     IntervalGuard,
     RotationReport,
@@ -318,8 +323,8 @@ class SecretsManagerRotation:
         ``AWSCURRENT`` (an emergency re-key with ``put-secret-value`` between a failed attempt
         and Secrets Manager's retry) would be demoted to ``AWSPREVIOUS`` by promoting it.
         """
-        made = None if pending is None else pending.get("CreatedDate")
-        moved = current.get("CreatedDate")
+        made = None if pending is None else created_date(pending)
+        moved = created_date(current)
         if made is None or moved is None or moved <= made:
             return
         raise RotationError(
@@ -504,8 +509,8 @@ def _skip_if_recent(
     current = rotation.call(
         "get_secret_value", SecretId=provider.secret_id, VersionStage=AWSCURRENT
     )
-    created = current.get("CreatedDate")
-    reason = guard.too_soon(created.timestamp() if hasattr(created, "timestamp") else None)
+    created = created_date(current)
+    reason = guard.too_soon(None if created is None else created.timestamp())
     if reason is None:
         return None
     # A current version without a value gets no fingerprints (an empty value is InvalidSecret).

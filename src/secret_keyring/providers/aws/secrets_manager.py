@@ -391,10 +391,7 @@ class AwsSecretsManagerProvider(BaseProvider):
             return None
         version = str(answer["VersionId"])
         payload = self._parse(client, secret_value(answer), version, AWSCURRENT)
-        created = answer.get("CreatedDate")
-        self._values[version] = _Version(
-            payload, created if isinstance(created, datetime) else None
-        )
+        self._values[version] = _Version(payload, created_date(answer))
         if payload.kind == "plain" and self.history_fallbacks:
             return None
         return payload.to_keyring(version=version, source=self.source, history=[])
@@ -554,12 +551,7 @@ class AwsSecretsManagerProvider(BaseProvider):
             VersionId=version,
             VersionStage=stage,
         )
-        raw: str | bytes | None = answer.get("SecretString")
-        created = answer.get("CreatedDate")
-        return (
-            answer.get("SecretBinary") if raw is None else raw,
-            created if isinstance(created, datetime) else None,
-        )
+        return secret_value(answer), created_date(answer)
 
     def _parse(
         self, client: SecretsManagerClient, raw: str | bytes | None, version: str, stage: str
@@ -606,6 +598,13 @@ def secret_value(answer: Mapping[str, Any]) -> str | bytes | None:
     ``SecretBinary`` bytes), or ``None`` when the version has none."""
     raw: str | bytes | None = answer.get("SecretString")
     return answer.get("SecretBinary") if raw is None else raw
+
+
+def created_date(answer: Mapping[str, Any]) -> datetime | None:
+    """When the version in a ``GetSecretValue`` answer was written (``CreatedDate``), or
+    ``None`` when the answer does not say (Secrets Manager always sends it)."""
+    created = answer.get("CreatedDate")
+    return created if isinstance(created, datetime) else None
 
 
 def _staged(stages: Mapping[str, Sequence[str]], stage: str) -> str | None:

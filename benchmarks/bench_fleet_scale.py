@@ -25,8 +25,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import selectors
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -160,32 +162,45 @@ def run(
     moto.reset_counts()
     before = vault_counts(audit)
     started = time.monotonic()
-    fleet = subprocess.Popen(
-        [sys.executable, "-c", FLEET, str(processes), str(ttl), str(jitter), str(POLL), *urls],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=env,
-        cwd=str(ROOT),
-        start_new_session=True,
-    )
-    try:
-        ready = 0
-        assert fleet.stdout is not None
-        while ready < processes:
-            line = fleet.stdout.readline()
-            if not line:
-                raise RuntimeError(f"the fleet stopped after {ready} of {processes} were ready")
-            ready += line.startswith("ready")
-            if time.monotonic() - started > READY_TIMEOUT:
-                raise RuntimeError(f"only {ready} of {processes} workers primed in time")
-        startup_seconds = time.monotonic() - started
-        first = all_counts(moto, audit)
-        time.sleep(window)  # the measurement is of wall time: the servers count meanwhile
-        last = all_counts(moto, audit)
-    finally:
-        os.killpg(fleet.pid, 9)
-        fleet.wait(timeout=30)
+    with tempfile.TemporaryFile("w+") as errors:  # a worker that fails to prime says why here
+        fleet = subprocess.Popen(
+            [sys.executable, "-c", FLEET, str(processes), str(ttl), str(jitter), str(POLL), *urls],
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            text=True,
+            env=env,
+            cwd=str(ROOT),
+            start_new_session=True,
+        )
+        try:
+            ready, seen = 0, b""
+            assert fleet.stdout is not None
+            out = fleet.stdout.fileno()  # read unbuffered, so select() sees every line
+            with selectors.DefaultSelector() as selector:
+                selector.register(out, selectors.EVENT_READ)
+                while ready < processes:
+                    # A worker that never primes must not block the run: wait with a deadline.
+                    left = READY_TIMEOUT - (time.monotonic() - started)
+                    if left <= 0 or not selector.select(timeout=left):
+                        errors.seek(0)
+                        raise RuntimeError(
+                            f"only {ready} of {processes} workers primed in {READY_TIMEOUT:g} s; "
+                            f"their stderr ends: {errors.read()[-2000:]!r}"
+                        )
+                    chunk = os.read(out, 65536)
+                    if not chunk:
+                        raise RuntimeError(
+                            f"the fleet stopped after {ready} of {processes} were ready"
+                        )
+                    seen += chunk
+                    ready = seen.count(b"ready ")
+            startup_seconds = time.monotonic() - started
+            first = all_counts(moto, audit)
+            time.sleep(window)  # the measurement is of wall time: the servers count meanwhile
+            last = all_counts(moto, audit)
+        finally:
+            os.killpg(fleet.pid, 9)
+            fleet.wait(timeout=30)
     startup = {name: first.get(name, 0) - before.get(name, 0) for name in first}
     steady = {name: last.get(name, 0) - first.get(name, 0) for name in last}
     return ScaleResult(

@@ -26,7 +26,6 @@ Every duration is in seconds; all timing uses an injectable monotonic clock.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import functools
 import logging
 import math
@@ -60,15 +59,21 @@ DEFAULT_REFRESH_TIMEOUT = 60.0
 _START_GRACE = 1.0
 
 
-@dataclasses.dataclass(eq=False)
 class _Attempt:
-    """One refresh: created when it is spawned, ``started_at`` set when the fetch begins."""
+    """One refresh: created when it is spawned, ``started_at`` set when the fetch begins.
 
-    spawned_at: float
-    #: ``CachedKeyring._successes`` at creation: a result that lands after the attempt was
-    #: abandoned is kept only if no other refresh has succeeded since.
-    successes: int
-    started_at: float | None = None
+    A plain class rather than a dataclass: generating a dataclass's methods costs about a
+    millisecond per class at import, which every process pays at start-up.
+    """
+
+    __slots__ = ("spawned_at", "started_at", "successes")
+
+    def __init__(self, spawned_at: float, successes: int, started_at: float | None = None) -> None:
+        self.spawned_at = spawned_at
+        #: ``CachedKeyring._successes`` at creation: a result that lands after the attempt was
+        #: abandoned is kept only if no other refresh has succeeded since.
+        self.successes = successes
+        self.started_at = started_at
 
 
 def _start_daemon_thread(target: Callable[[], None]) -> None:

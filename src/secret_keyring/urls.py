@@ -11,11 +11,10 @@ redacted.
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import re
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Protocol, cast
+from typing import TYPE_CHECKING, NamedTuple, Protocol, cast
 from urllib.parse import unquote
 
 from secret_keyring.errors import ConfigurationError
@@ -87,8 +86,7 @@ class _SchemeOptions(Mapping[str, frozenset[str]]):
 SCHEMES: Mapping[str, frozenset[str]] = _SchemeOptions()
 
 
-@dataclasses.dataclass(frozen=True)
-class SourceURL:
+class SourceURL(NamedTuple):
     """A parsed source URL.
 
     Attributes:

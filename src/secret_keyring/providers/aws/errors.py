@@ -11,10 +11,9 @@ contain key material or credentials.
 from __future__ import annotations
 
 import collections
-import dataclasses
 import re
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from secret_keyring.errors import (
     AccessDenied,
@@ -76,8 +75,7 @@ _GRANT = (
 )
 
 
-@dataclasses.dataclass(frozen=True)
-class _Answer:
+class _Answer(NamedTuple):
     """What a ``ClientError`` says: the error code, message, HTTP status and operation."""
 
     code: str
@@ -86,8 +84,7 @@ class _Answer:
     operation: str
 
 
-@dataclasses.dataclass(frozen=True)
-class _Rule:
+class _Rule(NamedTuple):
     """One row of a mapping table: which errors it takes, what it makes of them.
 
     ``message`` follows ``"{where}: "`` and is a ``str.format`` template; ``codes`` and
@@ -104,8 +101,7 @@ class _Rule:
         return answer.code in self.codes or (self.when is not None and self.when(answer))
 
 
-@dataclasses.dataclass(frozen=True)
-class _ClassRule:
+class _ClassRule(NamedTuple):
     """A row for botocore's own exceptions: the class names it takes, and what it makes."""
 
     names: tuple[str, ...]

@@ -30,8 +30,9 @@ stages before ``createSecret``), the last until the secret's ``LastChangedDate``
 failure (throttling, expired or missing credentials, a skewed clock) fails the refresh instead, so
 the version is read again on the next one.
 
-botocore is imported only when a provider's client is built (``client.py``). Every
-boto3/botocore error goes through
+botocore is imported when a provider is built, as hvac is for Vault: in the thread that builds it,
+not in the start-up fetch's helper thread, where the same import costs ~1,100 more page faults
+(~20 ms of system time, ``benchmarks/run.py`` section c). Every boto3/botocore error goes through
 [translate_error][secret_keyring.providers.aws.errors.translate_error].
 
 The very first fetch skips ``DescribeSecret``: it reads ``AWSCURRENT`` by label, which for keyring
@@ -45,9 +46,8 @@ import logging
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, ClassVar, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final, NamedTuple
 
 from secret_keyring.errors import (
     AccessDenied,
@@ -74,7 +74,7 @@ from secret_keyring.providers.aws.errors import (
     sdk_exceptions,
     translate_error,
 )
-from secret_keyring.providers.base import BaseProvider, check_extra
+from secret_keyring.providers.base import BaseProvider, check_extra, require_extra
 from secret_keyring.urls import AWS_REGION, SourceURL
 
 if TYPE_CHECKING:
@@ -123,8 +123,7 @@ class _Unusable:
 _UNUSABLE = _Unusable()
 
 
-@dataclass(frozen=True)
-class _NoValue:
+class _NoValue(NamedTuple):
     """A version that answered "no value": the placeholder ``RotateSecret`` stages before
     ``createSecret`` fills it. ``changed`` is the secret's ``LastChangedDate`` at that answer:
     putting a value into the placeholder changes it, and only then is the version read again."""
@@ -132,8 +131,7 @@ class _NoValue:
     changed: object
 
 
-@dataclass(frozen=True)
-class _Version:
+class _Version(NamedTuple):
     """What was read of one version id; a version's value never changes once it has one."""
 
     payload: Payload
@@ -190,6 +188,7 @@ class AwsSecretsManagerProvider(BaseProvider):
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         check_extra("boto3", "aws")
+        require_extra("botocore.session", "aws")
         super().__init__(f"aws-secretsmanager://{secret_id}" + (f"#{field}" if field else ""))
         if not isinstance(secret_id, str) or not secret_id:
             raise ConfigurationError(

@@ -8,10 +8,9 @@ Adding a method is one function and one line of ``AUTH_METHODS``.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from secret_keyring.errors import ConfigurationError
 from secret_keyring.providers.base import require_extra
@@ -29,8 +28,7 @@ KUBERNETES_TOKEN_FILE: Final = "/var/run/secrets/kubernetes.io/serviceaccount/to
 LoginCall = Callable[["hvac.Client"], Any]
 
 
-@dataclasses.dataclass(frozen=True)
-class Login:
+class Login(NamedTuple):
     """What a login needs besides credentials (those are read at each login)."""
 
     method: str
@@ -42,8 +40,7 @@ class Login:
     aws_header_value: str | None = None
 
 
-@dataclasses.dataclass(frozen=True)
-class AuthMethod:
+class AuthMethod(NamedTuple):
     """One ``auth=`` value.
 
     Attributes:

@@ -10,9 +10,8 @@ Messages name the address, mount, path and field and say what to fix; never a to
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from secret_keyring.errors import (
     AccessDenied,
@@ -41,8 +40,7 @@ class VersionGone(SecretNotFound):
         self.created_time = created_time
 
 
-@dataclasses.dataclass(frozen=True)
-class KvPath:
+class KvPath(NamedTuple):
     """A secret in a KV engine: what a session reads and writes, for messages."""
 
     mount: str
@@ -56,8 +54,7 @@ class KvPath:
         return f"{self.mount}/data/{self.path} (and {self.mount}/metadata/{self.path})"
 
 
-@dataclasses.dataclass(frozen=True)
-class Where:
+class Where(NamedTuple):
     """What a message names: the address, the KV location, the auth method."""
 
     address: str
@@ -133,8 +130,7 @@ def _reason(exc: BaseException) -> str:
     return f" ({errors})" if errors else ""
 
 
-@dataclasses.dataclass(frozen=True)
-class _Rule:
+class _Rule(NamedTuple):
     """One row of the mapping table.
 
     Attributes:

@@ -17,13 +17,12 @@ the rotation (``secret_keyring.rotation.vault``) uses too.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import logging
 import re
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, cast
 
 from secret_keyring.errors import (
     AccessDenied,
@@ -62,8 +61,7 @@ _RFC3339 = re.compile(
 _FORBIDDEN = 403
 
 
-@dataclasses.dataclass(frozen=True, order=True)
-class _VersionId:
+class _VersionId(NamedTuple):
     """A KV v2 version. The creation time tells apart two version 1s when the secret's metadata
     was deleted and the secret written again."""
 
@@ -75,8 +73,7 @@ def _version_id(metadata: Mapping[str, Any]) -> _VersionId:
     return _VersionId(int(metadata.get("version") or 0), str(metadata.get("created_time") or ""))
 
 
-@dataclasses.dataclass(frozen=True)
-class _Version:
+class _Version(NamedTuple):
     """One KV v2 version as read: its payload, or why it cannot be used."""
 
     payload: Payload | None

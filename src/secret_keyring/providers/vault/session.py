@@ -16,13 +16,12 @@ on to the next address.
 from __future__ import annotations
 
 import collections
-import dataclasses
 import logging
 import os
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeVar
 
 from secret_keyring.errors import (
     ConfigurationError,
@@ -56,8 +55,7 @@ _UNAUTHORIZED: Final = 401
 _FORBIDDEN: Final = 403
 
 
-@dataclasses.dataclass(frozen=True)
-class _Lease:
+class _Lease(NamedTuple):
     """A login token's lifetime, measured on the session's clock."""
 
     obtained_at: float
@@ -121,7 +119,7 @@ class VaultSession:
     def describe_as(self, source: str) -> None:
         """Name the secret ``source`` (a redacted URL) in messages from now on."""
         self.source = source
-        self.login_options = dataclasses.replace(self.login_options, source=source)
+        self.login_options = self.login_options._replace(source=source)
 
     @property
     def auth_mount(self) -> str:

@@ -7,13 +7,12 @@ the environment or their files at each login, so a rotated file is picked up.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, TypedDict
+from typing import TYPE_CHECKING, Final, NamedTuple, TypedDict
 from urllib.parse import urlsplit
 
 from secret_keyring.errors import ConfigurationError
@@ -48,8 +47,7 @@ _FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m)?$")
 
 
-@dataclasses.dataclass(frozen=True)
-class VaultSettings:
+class VaultSettings(NamedTuple):
     """Resolved connection settings (no credentials: those are read at each login).
 
     Attributes:

@@ -8,7 +8,6 @@ types. Messages name the source and the field, never the value.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
@@ -19,6 +18,7 @@ from secret_keyring.keyring import (
     MAX_KEYS,
     MAX_PAYLOAD_BYTES,
     NAME_SHOWN,
+    Frozen,
     Keyring,
     locate,
     member_names,
@@ -31,18 +31,28 @@ from secret_keyring.keyring import (
 __all__ = ["Payload", "keyring_to_json", "parse_mapping", "parse_payload"]
 
 
-@dataclasses.dataclass(frozen=True, repr=False)
-class Payload:
+class Payload(Frozen):
     """A parsed secret value before the provider adds backend history.
 
     ``kind`` is ``"keyring"`` for keyring JSON (``previous`` is honoured as written) or
     ``"plain"`` for a bare key (the provider supplies fallbacks from the backend's versions).
     """
 
+    _fields = ("kind", "current", "next", "previous")
+
     kind: Literal["keyring", "plain"]
     current: str
-    next: str | None = None
-    previous: tuple[str, ...] = ()
+    next: str | None
+    previous: tuple[str, ...]
+
+    def __init__(
+        self,
+        kind: Literal["keyring", "plain"],
+        current: str,
+        next: str | None = None,  # noqa: A002 - the field's name
+        previous: tuple[str, ...] = (),
+    ) -> None:
+        self._init(kind=kind, current=current, next=next, previous=previous)
 
     def __repr__(self) -> str:
         return f"Payload(kind={self.kind!r}, current={shown_fingerprint(self.current)})"

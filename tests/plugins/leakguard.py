@@ -167,16 +167,16 @@ def _remembering_validate(key: object, *args: Any, **kwargs: Any) -> str:
 
 
 keyring.validate_key = _remembering_validate  # type: ignore[assignment]
-_original_post_init = keyring.Keyring.__post_init__
+_original_keyring_init = keyring.Keyring.__init__
 
 
-def _remembering_post_init(self: keyring.Keyring) -> None:
-    _original_post_init(self)
+def _remembering_keyring_init(self: keyring.Keyring, *args: Any, **kwargs: Any) -> None:
+    _original_keyring_init(self, *args, **kwargs)
     for key in (self.current, self.next, *self.previous):
         remember(key)
 
 
-keyring.Keyring.__post_init__ = _remembering_post_init  # type: ignore[method-assign]
+keyring.Keyring.__init__ = _remembering_keyring_init  # type: ignore[method-assign]
 _original_error_init = errors.SecretKeyringError.__init__
 
 

@@ -9,11 +9,16 @@ One concern a module:
   [AwsSecretsManagerProvider][secret_keyring.providers.aws.AwsSecretsManagerProvider], the
   version-aware reader, and the staging labels.
 
-Importing this package does not import boto3: it is imported when a client is built.
+Importing this package does not import boto3: botocore is imported when a provider or a client is
+built. ``errors`` is loaded on the first error (or the first use of its names here): a start-up
+that goes well does not pay for the mapping tables.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from secret_keyring._lazy import lazy_attributes
 from secret_keyring.providers.aws.client import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_MAX_ATTEMPTS,
@@ -21,7 +26,6 @@ from secret_keyring.providers.aws.client import (
     DEFAULT_ROLE_SESSION_NAME,
     build_client,
 )
-from secret_keyring.providers.aws.errors import denies_this_version, translate_error
 from secret_keyring.providers.aws.secrets_manager import (
     AWSCURRENT,
     AWSPENDING,
@@ -29,6 +33,9 @@ from secret_keyring.providers.aws.secrets_manager import (
     DEFAULT_PENDING_MAX_AGE,
     AwsSecretsManagerProvider,
 )
+
+if TYPE_CHECKING:
+    from secret_keyring.providers.aws.errors import denies_this_version, translate_error
 
 __all__ = [
     "AWSCURRENT",
@@ -44,3 +51,12 @@ __all__ = [
     "denies_this_version",
     "translate_error",
 ]
+
+__getattr__, __dir__ = lazy_attributes(
+    __name__,
+    {
+        "denies_this_version": "secret_keyring.providers.aws.errors",
+        "translate_error": "secret_keyring.providers.aws.errors",
+    },
+    __all__,
+)

@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any, Final, cast
 from urllib.parse import urlsplit
 
 from secret_keyring.errors import ConfigurationError
-from secret_keyring.providers.aws.errors import translate_error
 from secret_keyring.providers.base import check_extra
 
 if TYPE_CHECKING:
@@ -171,6 +170,8 @@ def build_client(
         # botocore's stubs type every client as BaseClient; boto3's name the service's class.
         return cast("SecretsManagerClient", client)
     except (bce.BotoCoreError, bce.ClientError) as exc:
+        from secret_keyring.providers.aws.errors import translate_error
+
         raise translate_error(exc, source=source, region=region, role_arn=role_arn) from exc
 
 

@@ -69,11 +69,6 @@ from secret_keyring.providers.aws.client import (
     check_client_options,
     install_botocore_redaction,
 )
-from secret_keyring.providers.aws.errors import (
-    denies_this_version,
-    sdk_exceptions,
-    translate_error,
-)
 from secret_keyring.providers.base import BaseProvider, check_extra, require_extra
 from secret_keyring.urls import AWS_REGION, SourceURL
 
@@ -136,6 +131,14 @@ class _Version(NamedTuple):
 
     payload: Payload
     created: datetime | None
+
+
+def _sdk_exceptions() -> tuple[type[BaseException], ...]:
+    """botocore's exceptions, for an ``except`` clause (evaluated only when something is raised):
+    the error mapper is imported on the first error, so a start-up that goes well skips it."""
+    from secret_keyring.providers.aws.errors import sdk_exceptions
+
+    return sdk_exceptions()
 
 
 class AwsSecretsManagerProvider(BaseProvider):
@@ -476,6 +479,8 @@ class AwsSecretsManagerProvider(BaseProvider):
             self._values[version] = _NoValue(changed)
             return None
         except AccessDenied as exc:
+            from secret_keyring.providers.aws.errors import denies_this_version
+
             if not denies_this_version(exc):
                 raise
             # e.g. a policy that conditions GetSecretValue on secretsmanager:VersionStage
@@ -566,13 +571,15 @@ class AwsSecretsManagerProvider(BaseProvider):
     def _call(self, client: SecretsManagerClient, operation: str, **params: str) -> Any:
         try:
             return getattr(client, operation)(**params)
-        except sdk_exceptions() as exc:
+        except _sdk_exceptions() as exc:
             error = self._translate(client, exc)
             if isinstance(error, SourceError) and error.conflict:
                 raise _StageMoved from exc
             raise error from exc
 
     def _translate(self, client: SecretsManagerClient, exc: BaseException) -> SecretKeyringError:
+        from secret_keyring.providers.aws.errors import translate_error
+
         return translate_error(
             exc, source=self.source, region=client.meta.region_name, role_arn=self.role_arn
         )

@@ -36,6 +36,7 @@ import pickle
 import platform
 import random
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -98,6 +99,24 @@ class Config:
 
 
 @dataclass
+class ColdRuns:
+    """One entry point's cold starts, per variant: wall ms, user and system CPU ms (from
+    ``getrusage(RUSAGE_CHILDREN)``) and minor page faults (memory the process mapped or touched
+    for the first time)."""
+
+    wall: dict[str, Samples] = field(default_factory=dict)
+    user: dict[str, Samples] = field(default_factory=dict)
+    system: dict[str, Samples] = field(default_factory=dict)
+    faults: dict[str, Samples] = field(default_factory=dict)
+
+    def add(self, name: str, wall: float, before: Any, after: Any) -> None:
+        self.wall.setdefault(name, []).append(wall)
+        self.user.setdefault(name, []).append((after.ru_utime - before.ru_utime) * 1000)
+        self.system.setdefault(name, []).append((after.ru_stime - before.ru_stime) * 1000)
+        self.faults.setdefault(name, []).append(float(after.ru_minflt - before.ru_minflt))
+
+
+@dataclass
 class Results:
     """Raw samples; every statistic on the pages is computed from these."""
 
@@ -111,6 +130,9 @@ class Results:
     refresh: bench_refresh.RefreshOverhead | None = None
     cold: dict[str, Samples] = field(default_factory=dict)
     cold_requests: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: Every entry point's cold starts with their CPU time and page faults (``ENTRIES``);
+    #: ``cold`` is the wall time of the first, kept for the pages and the chart.
+    cold_runs: dict[str, ColdRuns] = field(default_factory=dict)
     imports: dict[str, dict[str, Samples]] = field(default_factory=dict)
     describe_ms: Samples = field(default_factory=list)
     import_ms: Samples = field(default_factory=list)
@@ -281,32 +303,64 @@ def with_path(env: dict[str, str], first: Path) -> dict[str, str]:
     return {**env, "PYTHONPATH": os.pathsep.join([str(first), env.get("PYTHONPATH", "")])}
 
 
+#: How a process reaches the settings module: ``import`` is the settings import alone (what
+#: the variants differ in, with the least around it); ``setup`` is ``django.setup()``, the
+#: entry of ``manage.py``, WSGI and ASGI servers. Each is a Python call stack of its own depth,
+#: and on CPython the depth at which a library's work runs changes its cost (see the pages).
+ENTRIES = {
+    "import": "import django.conf, settings_{module}",
+    "setup": "import os, django; os.environ['DJANGO_SETTINGS_MODULE'] = 'settings_{module}'; "
+    "django.setup()",
+}
+#: The variants also started through ``django.setup()``: ours and the peers, no levers.
+SETUP_VARIANTS = (
+    "floor",
+    "vault_ours",
+    "vault_hvac",
+    "aws_ours",
+    "aws_caching",
+    "aws_powertools",
+    "aws_boto3",
+)
+
+
 def cold_start(
-    env: dict[str, str], workdir: Path, runs: int, baseline: Path | None, moto: Any
-) -> tuple[dict[str, Samples], dict[str, dict[str, int]]]:
-    """Wall milliseconds of ``python -c "import django.conf, settings_X"``, interleaved; and
-    the Secrets Manager requests each AWS variant's start made (moto's count, warm-up run)."""
+    env: dict[str, str],
+    workdir: Path,
+    runs: int,
+    baseline: Path | None,
+    *,
+    moto: Any,
+    results: Results,
+) -> None:
+    """Whole cold-start processes of every variant through each entry point (``ENTRIES``),
+    interleaved, with each run's CPU time and minor page faults; and the Secrets Manager
+    requests each AWS variant's start made (moto's count, warm-up run). Stored in ``results``."""
     envs = variant_envs(env, workdir, baseline)
-    samples: dict[str, Samples] = {name: [] for name in envs}
+    measured = {entry: ColdRuns() for entry in ENTRIES}
     requests: dict[str, dict[str, int]] = {}
-    order = list(envs)
+    order = [(entry, name) for name in envs for entry in ENTRIES]
+    order = [(e, n) for e, n in order if e == "import" or n in SETUP_VARIANTS]
     # A fixed seed: the same orders on every run (an order, not a secret).
     shuffle = random.Random(18).shuffle  # noqa: S311
     for index in range(runs + 1):
         if index:  # a new order every round, so no variant always follows the same one
             shuffle(order)
-        for name in order:
-            variant_env = envs[name]
+        for entry, name in order:
             moto.reset_counts()
+            program = ENTRIES[entry].format(module=VARIANTS[name])
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             started = time.perf_counter()
-            run_python(["-c", f"import django.conf, settings_{VARIANTS[name]}"], variant_env)
+            run_python(["-c", program], envs[name])
             elapsed = time.perf_counter() - started
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
             if index:  # run 0 warms the file system caches and writes the bytecode
-                samples[name].append(elapsed * 1000)
-            elif name.startswith("aws_"):
+                measured[entry].add(name, elapsed * 1000, before, after)
+            elif name.startswith("aws_") and entry == "import":
                 requests[name] = {k.split(":", 1)[1]: v for k, v in moto.counts().items()}
         log(f"    cold start run {index}/{runs}")
-    return samples, requests
+    results.cold_runs, results.cold_requests = measured, requests
+    results.cold = {name: measured["import"].wall[name] for name in envs}
 
 
 def variant_envs(
@@ -525,9 +579,7 @@ def measure(config: Config, workdir: Path, baseline_ref: str | None) -> Results:
 
         with timed(results, "cold"):
             log(f"(c) cold start: {config.cold_runs} interleaved runs of {len(VARIANTS)} variants")
-            results.cold, results.cold_requests = cold_start(
-                env, workdir, config.cold_runs, baseline, moto
-            )
+            cold_start(env, workdir, config.cold_runs, baseline, moto=moto, results=results)
             log(f"    -X importtime by package: {config.import_runs} runs")
             results.imports = imports_by_package(env, workdir, config.import_runs, baseline)
             results.import_ms, results.import_own_ms, results.imported = import_time(

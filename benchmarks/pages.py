@@ -102,6 +102,17 @@ def overlaps(a: Sequence[float], b: Sequence[float]) -> bool:
     return min(a) <= max(b) and min(b) <= max(a)
 
 
+def ratios(values: Sequence[float], base: Sequence[float]) -> list[float]:
+    """Run-by-run ratios of two readers that took turns run by run (index ``i`` of each is the
+    same run of the same process), so a run the machine slowed down slows both."""
+    return [value / other for value, other in zip(values, base, strict=True)]
+
+
+def fmt_ratio(values: Sequence[float]) -> str:
+    """``2.91x (2.50-3.40)``: the median run-by-run ratio with its min-max."""
+    return f"{med(values):.2f}x ({min(values):.2f}-{max(values):.2f})"
+
+
 def n_of(samples: Sequence[float]) -> int:
     return len(samples)
 
@@ -146,16 +157,17 @@ def targets(results: Results) -> list[tuple[str, str, str, bool]]:
     if results.primed:
         after = results.primed["after"]
         ours, floor = med(after[OURS]), med(after[DICT])
+        ratio = med(ratios(after[OURS], after[DICT]))
         rows.append(
             (
-                "primed get against a bare dict read",
+                "primed get against a bare dict read (median of run-by-run ratios)",
                 "3x or less",
                 text(
-                    f"{ours:.0f} ns against {floor:.0f} ns: {ours / floor:.2f}x ",
+                    f"{ours:.0f} ns against {floor:.0f} ns: {ratio:.2f}x ",
                     f"(`time.monotonic()` alone: {med(after[MONOTONIC]):.0f} ns, ",
-                    f"{med(after[MONOTONIC]) / floor:.2f}x)",
+                    f"{med(ratios(after[MONOTONIC], after[DICT])):.2f}x)",
                 ),
-                ours <= 3 * floor,
+                ratio <= 3,
             )
         )
     if results.peers:
@@ -308,13 +320,15 @@ def primed_table(results: Results) -> list[str]:
     variants = [v for v in ("after", "before") if v in results.primed]
     n = n_of(results.primed["after"][OURS])
     names = {"after": "this tree", "before": f"before ({results.baseline})"}
-    head = " | ".join(f"{names[v]}: ns per call, N={n} | ratio to a dict read" for v in variants)
+    head = " | ".join(
+        f"{names[v]}: ns per call, N={n} | ratio to a dict read, run by run" for v in variants
+    )
     lines = [f"| reader | {head} |", "|---|" + "---:|---:|" * len(variants)]
     for reader in (DICT, CONSTANT, MONOTONIC, OURS):
         cells = []
         for variant in variants:
             values = results.primed[variant][reader]
-            cells += [fmt(values), f"{med(values) / med(results.primed[variant][DICT]):.2f}x"]
+            cells += [fmt(values), fmt_ratio(ratios(values, results.primed[variant][DICT]))]
         lines.append(f"| {reader} | " + " | ".join(cells) + " |")
     return lines
 
@@ -334,7 +348,9 @@ def peers_table(results: Results) -> list[str]:
 
 def section_primed(results: Results, config: Config) -> list[str]:
     after = results.primed["after"]
-    ours, floor, clock = med(after[OURS]), med(after[DICT]), med(after[MONOTONIC])
+    ours, clock = med(after[OURS]), med(after[MONOTONIC])
+    ours_ratio = med(ratios(after[OURS], after[DICT]))
+    clock_ratio = med(ratios(after[MONOTONIC], after[DICT]))
     lines = [
         "",
         "## a. Primed get",
@@ -352,8 +368,10 @@ def section_primed(results: Results, config: Config) -> list[str]:
         *primed_table(results),
         "",
         text(
-            f"A primed `get()` is {ours / floor:.2f}x a dict read (goal: 3x or less). The clock ",
-            f"read a TTL check cannot do without is {clock / floor:.2f}x a dict read on its own, ",
+            f"A primed `get()` is {ours_ratio:.2f}x a dict read (goal: 3x or less; the median ",
+            "of the run-by-run ratios, which a machine slowing down between runs does not move). ",
+            "The clock read a TTL check cannot do without is ",
+            f"{clock_ratio:.2f}x a dict read on its own, ",
             f"and `get()` costs {ours - clock:.0f} ns more than it: a method call, one ",
             "attribute read and one comparison with a deadline that already folds in ",
             "`max_stale`.",
@@ -743,8 +761,9 @@ def section_before_after(results: Results, config: Config) -> list[str]:
             f"{compare(med(after[OURS]), med(before[OURS]), 'ns', 0)} |"
         )
         rows.append(
-            f"| primed get / dict read (run by run) | {fmt(ratios(before), 2)} | "
-            f"{fmt(ratios(after), 2)} | - |"
+            "| primed get / dict read (run by run) | "
+            f"{fmt(ratios(before[OURS], before[DICT]), 2)} | "
+            f"{fmt(ratios(after[OURS], after[DICT]), 2)} | - |"
         )
     requests = results.cold_requests
     if "aws_before" in requests:
@@ -768,10 +787,6 @@ def section_before_after(results: Results, config: Config) -> list[str]:
         "|---|---:|---:|---|",
         *rows,
     ]
-
-
-def ratios(readers: dict[str, Sequence[float]]) -> list[float]:
-    return [get / floor for get, floor in zip(readers[OURS], readers[DICT], strict=True)]
 
 
 def describe_requests(counts: dict[str, int]) -> str:

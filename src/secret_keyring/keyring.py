@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 from secret_keyring._lazy import lazy_attributes
+from secret_keyring._record import Record
 from secret_keyring.errors import (
     ConfigurationError,
     InvalidSecret,
@@ -224,45 +225,7 @@ def member_names(data: Mapping[Any, Any], limit: int = 10) -> str:
     return ", ".join(shown_name(name) for name in list(data)[:limit])
 
 
-class Frozen:
-    """An immutable value object: fields set once by ``__init__``, compared and hashed by value.
-
-    What ``@dataclass(frozen=True)`` would give, written out once: on Python 3.11 generating a
-    frozen dataclass's methods costs about 1.2 ms per class and importing ``dataclasses`` 1 ms,
-    paid by every process at start-up before its first key (``benchmarks/run.py``, section c).
-    Subclasses name their fields in ``_fields`` and set them with ``_init``.
-    """
-
-    _fields: ClassVar[tuple[str, ...]] = ()
-
-    def _init(self, **values: object) -> None:
-        for name, value in values.items():
-            object.__setattr__(self, name, value)
-
-    def _values(self) -> tuple[object, ...]:
-        return tuple(getattr(self, name) for name in self._fields)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Frozen) or other.__class__ is not self.__class__:
-            return NotImplemented
-        return self._values() == other._values()
-
-    def __hash__(self) -> int:
-        return hash(self._values())
-
-    def __setattr__(self, name: str, value: object) -> None:
-        del value  # may be a key: not for a traceback that shows locals
-        raise AttributeError(f"cannot assign to field {name!r}: {type(self).__name__} is frozen")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"cannot delete field {name!r}: {type(self).__name__} is frozen")
-
-    def __reduce__(self) -> tuple[type[Frozen], tuple[object, ...]]:
-        # Pickling and copying rebuild through __init__, so a copy is validated like the original.
-        return (self.__class__, self._values())
-
-
-class Keyring(Frozen):
+class Keyring(Record):
     """The keys of one Django site: ``current`` signs, ``next`` and ``previous`` verify.
 
     Construction validates every key, so a ``Keyring`` that exists is usable. Every key must
@@ -283,9 +246,6 @@ class Keyring(Frozen):
         WeakSecretKey: ``next``, or a ``current`` with no ``next``, fails Django's W009 rules.
     """
 
-    _fields = ("current", "next", "previous", "version", "source")
-    __match_args__ = ("current", "next", "previous", "version", "source")
-
     current: str
     next: str | None
     previous: tuple[str, ...]
@@ -301,7 +261,7 @@ class Keyring(Frozen):
         version: str | None = None,
         source: str = "",
     ) -> None:
-        self._init(current=current, next=next, previous=previous, version=version, source=source)
+        self._set(current=current, next=next, previous=previous, version=version, source=source)
         given: object = previous
         if not isinstance(given, tuple):
             # Accept any sequence of strings but store an immutable tuple; a bare string is

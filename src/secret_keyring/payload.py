@@ -12,13 +12,13 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
+from secret_keyring._record import Record
 from secret_keyring.errors import InvalidSecret, SecretNotFound, clears_locals
 from secret_keyring.keyring import (
     MAX_JSON_DEPTH,
     MAX_KEYS,
     MAX_PAYLOAD_BYTES,
     NAME_SHOWN,
-    Frozen,
     Keyring,
     locate,
     member_names,
@@ -31,14 +31,12 @@ from secret_keyring.keyring import (
 __all__ = ["Payload", "keyring_to_json", "parse_mapping", "parse_payload"]
 
 
-class Payload(Frozen):
+class Payload(Record):
     """A parsed secret value before the provider adds backend history.
 
     ``kind`` is ``"keyring"`` for keyring JSON (``previous`` is honoured as written) or
     ``"plain"`` for a bare key (the provider supplies fallbacks from the backend's versions).
     """
-
-    _fields = ("kind", "current", "next", "previous")
 
     kind: Literal["keyring", "plain"]
     current: str
@@ -52,7 +50,7 @@ class Payload(Frozen):
         next: str | None = None,  # noqa: A002 - the field's name
         previous: tuple[str, ...] = (),
     ) -> None:
-        self._init(kind=kind, current=current, next=next, previous=previous)
+        self._set(kind=kind, current=current, next=next, previous=previous)
 
     def __repr__(self) -> str:
         return f"Payload(kind={self.kind!r}, current={shown_fingerprint(self.current)})"

@@ -14,9 +14,10 @@ from __future__ import annotations
 import importlib
 import re
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, NamedTuple, Protocol, cast
+from typing import TYPE_CHECKING, Protocol, cast
 from urllib.parse import unquote
 
+from secret_keyring._record import Record
 from secret_keyring.errors import ConfigurationError
 from secret_keyring.keyring import MIN_KEY_LENGTH, check_max_fallbacks
 from secret_keyring.providers.base import BaseProvider
@@ -86,7 +87,7 @@ class _SchemeOptions(Mapping[str, frozenset[str]]):
 SCHEMES: Mapping[str, frozenset[str]] = _SchemeOptions()
 
 
-class SourceURL(NamedTuple):
+class SourceURL(Record):
     """A parsed source URL.
 
     Attributes:

@@ -13,8 +13,9 @@ from __future__ import annotations
 import collections
 import re
 from collections.abc import Callable
-from typing import Any, Final, NamedTuple
+from typing import Any, Final
 
+from secret_keyring._record import Record
 from secret_keyring.errors import (
     AccessDenied,
     ConfigurationError,
@@ -75,7 +76,7 @@ _GRANT = (
 )
 
 
-class _Answer(NamedTuple):
+class _Answer(Record):
     """What a ``ClientError`` says: the error code, message, HTTP status and operation."""
 
     code: str
@@ -84,7 +85,7 @@ class _Answer(NamedTuple):
     operation: str
 
 
-class _Rule(NamedTuple):
+class _Rule(Record):
     """One row of a mapping table: which errors it takes, what it makes of them.
 
     ``message`` follows ``"{where}: "`` and is a ``str.format`` template; ``codes`` and
@@ -101,7 +102,7 @@ class _Rule(NamedTuple):
         return answer.code in self.codes or (self.when is not None and self.when(answer))
 
 
-class _ClassRule(NamedTuple):
+class _ClassRule(Record):
     """A row for botocore's own exceptions: the class names it takes, and what it makes."""
 
     names: tuple[str, ...]

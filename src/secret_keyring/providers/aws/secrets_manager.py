@@ -47,8 +47,9 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, ClassVar, Final, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
+from secret_keyring._record import Record
 from secret_keyring.errors import (
     AccessDenied,
     ConfigurationError,
@@ -118,7 +119,7 @@ class _Unusable:
 _UNUSABLE = _Unusable()
 
 
-class _NoValue(NamedTuple):
+class _NoValue(Record):
     """A version that answered "no value": the placeholder ``RotateSecret`` stages before
     ``createSecret`` fills it. ``changed`` is the secret's ``LastChangedDate`` at that answer:
     putting a value into the placeholder changes it, and only then is the version read again."""
@@ -126,7 +127,7 @@ class _NoValue(NamedTuple):
     changed: object
 
 
-class _Version(NamedTuple):
+class _Version(Record):
     """What was read of one version id; a version's value never changes once it has one."""
 
     payload: Payload

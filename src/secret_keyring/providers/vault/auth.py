@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, NamedTuple
+from typing import TYPE_CHECKING, Any, Final
 
+from secret_keyring._record import Record
 from secret_keyring.errors import ConfigurationError
 from secret_keyring.providers.base import require_extra
 from secret_keyring.providers.vault.settings import credential, read_secret_file
@@ -28,7 +29,7 @@ KUBERNETES_TOKEN_FILE: Final = "/var/run/secrets/kubernetes.io/serviceaccount/to
 LoginCall = Callable[["hvac.Client"], Any]
 
 
-class Login(NamedTuple):
+class Login(Record):
     """What a login needs besides credentials (those are read at each login)."""
 
     method: str
@@ -40,7 +41,7 @@ class Login(NamedTuple):
     aws_header_value: str | None = None
 
 
-class AuthMethod(NamedTuple):
+class AuthMethod(Record):
     """One ``auth=`` value.
 
     Attributes:

@@ -11,8 +11,9 @@ Messages name the address, mount, path and field and say what to fix; never a to
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
+from secret_keyring._record import Record
 from secret_keyring.errors import (
     AccessDenied,
     ConfigurationError,
@@ -40,7 +41,7 @@ class VersionGone(SecretNotFound):
         self.created_time = created_time
 
 
-class KvPath(NamedTuple):
+class KvPath(Record):
     """A secret in a KV engine: what a session reads and writes, for messages."""
 
     mount: str
@@ -54,7 +55,7 @@ class KvPath(NamedTuple):
         return f"{self.mount}/data/{self.path} (and {self.mount}/metadata/{self.path})"
 
 
-class Where(NamedTuple):
+class Where(Record):
     """What a message names: the address, the KV location, the auth method."""
 
     address: str
@@ -130,7 +131,7 @@ def _reason(exc: BaseException) -> str:
     return f" ({errors})" if errors else ""
 
 
-class _Rule(NamedTuple):
+class _Rule(Record):
     """One row of the mapping table.
 
     Attributes:

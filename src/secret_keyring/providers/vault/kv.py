@@ -22,8 +22,9 @@ import logging
 import re
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
+from secret_keyring._record import Record
 from secret_keyring.errors import (
     AccessDenied,
     ConfigurationError,
@@ -61,19 +62,22 @@ _RFC3339 = re.compile(
 _FORBIDDEN = 403
 
 
-class _VersionId(NamedTuple):
+class _VersionId(Record):
     """A KV v2 version. The creation time tells apart two version 1s when the secret's metadata
     was deleted and the secret written again."""
 
     number: int
     created: str = ""
 
+    def __lt__(self, other: _VersionId) -> bool:
+        return (self.number, self.created) < (other.number, other.created)
+
 
 def _version_id(metadata: Mapping[str, Any]) -> _VersionId:
     return _VersionId(int(metadata.get("version") or 0), str(metadata.get("created_time") or ""))
 
 
-class _Version(NamedTuple):
+class _Version(Record):
     """One KV v2 version as read: its payload, or why it cannot be used."""
 
     payload: Payload | None

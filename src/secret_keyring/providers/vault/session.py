@@ -21,8 +21,9 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
+from secret_keyring._record import Record
 from secret_keyring.errors import (
     ConfigurationError,
     SecretKeyringError,
@@ -55,7 +56,7 @@ _UNAUTHORIZED: Final = 401
 _FORBIDDEN: Final = 403
 
 
-class _Lease(NamedTuple):
+class _Lease(Record):
     """A login token's lifetime, measured on the session's clock."""
 
     obtained_at: float

@@ -12,9 +12,10 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, NamedTuple, TypedDict
+from typing import TYPE_CHECKING, Final, TypedDict
 from urllib.parse import urlsplit
 
+from secret_keyring._record import Record
 from secret_keyring.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ _FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m)?$")
 
 
-class VaultSettings(NamedTuple):
+class VaultSettings(Record):
     """Resolved connection settings (no credentials: those are read at each login).
 
     Attributes:

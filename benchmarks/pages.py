@@ -372,8 +372,9 @@ def section_primed(results: Results, config: Config) -> list[str]:
             "of the run-by-run ratios, which a machine slowing down between runs does not move). ",
             "The clock read a TTL check cannot do without is ",
             f"{clock_ratio:.2f}x a dict read on its own, ",
-            f"and `get()` costs {ours - clock:.0f} ns more than it: a method call, one ",
-            "attribute read and one comparison with a deadline that already folds in ",
+            f"and `get()` costs {ours - clock:.0f} ns more than it: a method call, two ",
+            "attribute reads (the clock, the deadline) and one comparison with a deadline that ",
+            "already folds in ",
             "`max_stale`.",
         ),
     ]

@@ -89,7 +89,7 @@ def log(text: str) -> None:
 
 @dataclass
 class Config:
-    cold_runs: int = 15
+    cold_runs: int = 25
     import_runs: int = 5
     primed_processes: int = 4
     refresh_pairs: int = 3

@@ -1037,11 +1037,11 @@ def _panel_primed(ax: Any, results: Results) -> None:
     if "before" in results.primed:
         data[f"{OURS}, before"] = (results.primed["before"][OURS], GREY)
     after = results.primed["after"]
-    ratio = med(after[OURS]) / med(after[DICT])
+    ratio = med(ratios(after[OURS], after[DICT]))  # as the targets table decides it
     _bars(
         ax,
         data,
-        f"a. primed get: {ratio:.2f}x a dict read (goal <= 3x)",
+        f"a. primed get: {ratio:.2f}x a dict read, run by run (goal <= 3x)",
         "ns per call",
         lambda v: f"{v:,.0f} ns",
     )

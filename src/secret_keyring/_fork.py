@@ -30,9 +30,21 @@ def register(obj: ForkAware) -> None:
 
 def run_after_fork() -> None:
     """Call ``_after_fork()`` on every live object: what a child does right after ``fork()``
-    (tests call it to stand in for one)."""
+    (tests call it to stand in for one).
+
+    Every object is reset even when one fails: the set is unordered, and one object's error
+    (a provider whose construction raised, kept alive by a traceback) must not leave a live
+    cache's lock held by a parent thread in the child. The first error is raised afterwards,
+    so the fork machinery still reports it.
+    """
+    first: BaseException | None = None
     for obj in list(_objects):
-        obj._after_fork()
+        try:
+            obj._after_fork()
+        except Exception as exc:  # noqa: BLE001 - raised after the others are reset
+            first = first or exc
+    if first is not None:
+        raise first
 
 
 if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX

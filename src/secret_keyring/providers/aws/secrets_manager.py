@@ -596,7 +596,7 @@ class AwsSecretsManagerProvider(BaseProvider):
         super()._after_fork()
         # The parent's connection pool (and assumed-role credentials with their lock) stay
         # there; parsed values are plain data and keep sparing the child a GetSecretValue.
-        if self._owns_client:
+        if getattr(self, "_owns_client", False):  # unset on a provider whose __init__ raised
             self._client = None
 
 

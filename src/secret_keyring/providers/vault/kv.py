@@ -379,7 +379,9 @@ class VaultProvider(BaseProvider):
 
     def _after_fork(self) -> None:
         super()._after_fork()
-        self.session._after_fork()
+        session = getattr(self, "session", None)  # None on a provider whose __init__ raised
+        if session is not None:
+            session._after_fork()
 
     # -- KV reads -------------------------------------------------------------------------------
 

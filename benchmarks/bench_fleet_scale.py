@@ -345,11 +345,7 @@ def run(
 
 def main(argv: list[str] | None = None) -> int:
     """Section f alone: start OpenBao and moto, write the secrets as ``make bench`` does, run."""
-    import bench_aws
     import run as bench  # benchmarks/run.py: the secrets and the environment of ``make bench``
-
-    from devservers.moto import MotoServer
-    from devservers.openbao import BaoServer
 
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--processes", type=int, default=PROCESSES)
@@ -358,16 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-fleet-scale-") as tmp:
         workdir = Path(tmp)
-        audit = workdir / "openbao-audit.log"
-        bao = BaoServer(workdir / "openbao", audit_log=audit).start()
-        moto = MotoServer(workdir / "moto-server.log")
-        moto.start()
-        try:
-            moto_env = bench_aws.client_env(moto.endpoint_url, "tests.django.project.settings")
-            home = workdir / "home"
-            home.mkdir()
-            bench.write_secrets(bao, moto_env)
-            env = bench.child_env(moto_env, bao.addr, bao.root_token, home)
+        with bench.bench_servers(workdir) as (_, moto, audit, env):
             # This checkout's library first, whichever tree the virtualenv was installed from.
             env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(ROOT)])
             began = time.monotonic()
@@ -383,9 +370,6 @@ def main(argv: list[str] | None = None) -> int:
                 window=args.window,
                 ready_timeout=args.ready_timeout,
             )
-        finally:
-            moto.stop()
-            bao.stop()
     low, high = result.band_per_minute
     print(
         f"{result.processes} processes on {result.cpus} CPUs: all primed in "

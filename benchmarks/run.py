@@ -29,6 +29,7 @@ tree of ``BASELINE`` (``git archive``), put first on ``PYTHONPATH`` for its vari
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -43,6 +44,7 @@ import sys
 import tarfile
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -547,10 +549,30 @@ def extract_baseline(ref: str, workdir: Path) -> Path | None:
     return target / "src"
 
 
-def measure(config: Config, workdir: Path, baseline_ref: str | None) -> Results:
-    from devservers import fleet as driver
+@contextlib.contextmanager
+def bench_servers(workdir: Path) -> Iterator[tuple[Any, Any, Path, dict[str, str]]]:
+    """An OpenBao dev server (with a file audit device) and moto, both holding the benchmark's
+    keyring: ``(bao, moto, audit log, environment for the child processes)``; stopped after."""
     from devservers.moto import MotoServer
     from devservers.openbao import BaoServer
+
+    audit = workdir / "openbao-audit.log"
+    bao = BaoServer(workdir / "openbao", audit_log=audit).start()
+    moto = MotoServer(workdir / "moto-server.log")
+    try:
+        moto.start()
+        moto_env = bench_aws.client_env(moto.endpoint_url, "tests.django.project.settings")
+        home = workdir / "home"
+        home.mkdir()
+        write_secrets(bao, moto_env)
+        yield bao, moto, audit, child_env(moto_env, bao.addr, bao.root_token, home)
+    finally:
+        moto.stop()
+        bao.stop()
+
+
+def measure(config: Config, workdir: Path, baseline_ref: str | None) -> Results:
+    from devservers import fleet as driver
 
     results = Results(
         date=datetime.date.today().isoformat(),
@@ -562,17 +584,7 @@ def measure(config: Config, workdir: Path, baseline_ref: str | None) -> Results:
     )
     baseline = extract_baseline(baseline_ref, workdir) if baseline_ref else None
     results.baseline = baseline_ref if baseline is not None else None
-    audit = workdir / "openbao-audit.log"
-    bao = BaoServer(workdir / "openbao", audit_log=audit).start()
-    moto = MotoServer(workdir / "moto-server.log")
-    moto.start()
-    try:
-        moto_env = bench_aws.client_env(moto.endpoint_url, "tests.django.project.settings")
-        home = workdir / "home"
-        home.mkdir()
-        write_secrets(bao, moto_env)
-        env = child_env(moto_env, bao.addr, bao.root_token, home)
-
+    with bench_servers(workdir) as (bao, moto, audit, env):
         with timed(results, "load"):
             log("(d) backend load: 64 threads, 60 simulated seconds")
             results.load = [bench_load.simulate(jitter=jitter) for jitter in (0.0, 0.1)]
@@ -588,7 +600,7 @@ def measure(config: Config, workdir: Path, baseline_ref: str | None) -> Results:
             results.import_after_django_ms = import_time(
                 config.import_runs, "import django.conf; "
             )[0]
-            os.environ.update({k: v for k, v in moto_env.items() if k.startswith("AWS_")})
+            os.environ.update({k: v for k, v in env.items() if k.startswith("AWS_")})
             results.describe_ms = describe_round_trip()
             results.vault_requests = vault_requests(bao.addr, bao.root_token)
 
@@ -597,7 +609,7 @@ def measure(config: Config, workdir: Path, baseline_ref: str | None) -> Results:
             results.primed = primed_floors(
                 {**env, "PYTHONPATH": str(ROOT)}, baseline, config.primed_processes
             )
-            results.peers = primed_peers(moto_env)
+            results.peers = primed_peers(env)
 
         with timed(results, "refresh"):
             log(f"(b) live refresh overhead: {config.refresh_pairs} pairs of processes")
@@ -618,9 +630,6 @@ def measure(config: Config, workdir: Path, baseline_ref: str | None) -> Results:
                 processes=config.scale_processes,
                 window=config.scale_window,
             )
-    finally:
-        moto.stop()
-        bao.stop()
     if hasattr(os, "getloadavg"):
         results.load_average = tuple(os.getloadavg())
     return results

@@ -10,6 +10,12 @@ import secret_keyring.errors
 import secret_keyring.providers
 
 
+def fresh_interpreter(code: str) -> str:
+    """What ``code`` prints in a new interpreter (whose imports this process cannot skew)."""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
 def test_top_level_all_is_pinned_and_sorted() -> None:
     assert secret_keyring.__all__ == ["CachedKeyring", "Keyring", "Provider", "provider_from_url"]
     assert secret_keyring.__all__ == sorted(secret_keyring.__all__)
@@ -61,10 +67,7 @@ def test_import_pulls_in_no_sdk_and_no_django() -> None:
         "('boto3','botocore','hvac','requests','django'));"
         "print(','.join(bad))"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    assert out == ""
+    assert fresh_interpreter(code) == ""
 
 
 def test_py_typed_is_shipped() -> None:
@@ -83,7 +86,4 @@ def test_the_start_up_path_generates_no_dataclass() -> None:
         " secret_keyring.payload, secret_keyring.providers.vault, secret_keyring.providers.aws;"
         "print('dataclasses' in sys.modules)"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    assert out == "False"
+    assert fresh_interpreter(code) == "False"

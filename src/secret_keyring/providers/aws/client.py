@@ -9,8 +9,8 @@ The client is built on a botocore session, which is where boto3's configuration 
 chain, profiles and config files, ``AWS_REGION``, ``AWS_ENDPOINT_URL_SECRETS_MANAGER``, retry
 mode): importing boto3 itself would add its resource layer and s3transfer to every start-up and
 change nothing about a Secrets Manager client. boto3 stays the declared dependency (the ``aws``
-extra), and a boto3 session or client passed in is used as given. botocore is imported only when a
-client is built.
+extra), and a boto3 session or client passed in is used as given. botocore is imported when a
+provider (or a client through ``build_client``) is built, never by importing this package.
 """
 
 from __future__ import annotations

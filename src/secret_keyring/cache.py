@@ -36,6 +36,7 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from secret_keyring import _fork
+from secret_keyring._headroom import with_headroom
 from secret_keyring.errors import (
     ConfigurationError,
     SecretKeyringError,
@@ -209,7 +210,7 @@ class CachedKeyring:
         watchdog, ``max_stale``."""
         keyring = self._keyring
         if keyring is None:
-            return self.refresh()
+            return with_headroom(self.refresh)  # the first fetch: see _headroom
         now = self._clock()
         if now >= self._next_refresh:
             keyring, now = self._when_due(keyring, now)
@@ -299,7 +300,7 @@ class CachedKeyring:
         """
         _check_number("startup timeout", timeout, minimum=0.0)
         if timeout == 0:
-            return self.refresh()
+            return with_headroom(self.refresh)
         deadline = self._clock() + timeout
         delay = min(0.25, self.backoff_initial)
         while True:
@@ -339,7 +340,7 @@ class CachedKeyring:
 
         def attempt() -> None:
             try:
-                outcome.append(self.refresh())
+                outcome.append(with_headroom(self.refresh))
             except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
                 outcome.append(exc)
 

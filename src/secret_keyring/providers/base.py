@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import sys
 import threading
 from types import ModuleType
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from secret_keyring import _fork
+from secret_keyring._headroom import with_headroom
 from secret_keyring.keyring import Keyring
 
 __all__ = ["BaseProvider", "Provider", "check_extra", "require_extra"]
@@ -103,9 +105,15 @@ class BaseProvider:
 
 
 def require_extra(module: str, extra: str) -> ModuleType:
-    """Import an optional SDK or raise an ``ImportError`` that says how to install it."""
+    """Import an optional SDK or raise an ``ImportError`` that says how to install it.
+
+    A first import runs on fresh frame stack (``with_headroom``): how much an SDK's import
+    costs on CPython 3.11+ must not depend on how deep the caller's stack happens to be."""
     try:
-        return importlib.import_module(module)
+        loaded = sys.modules.get(module)
+        if loaded is not None:
+            return loaded
+        return with_headroom(lambda: importlib.import_module(module))
     except ImportError as exc:
         raise _missing_extra(module, extra) from exc
 

@@ -111,9 +111,10 @@ def build_client(
         ImportError: boto3 is not installed (the ``aws`` extra).
     """
     check_extra("boto3", "aws")
-    import botocore.session
     from botocore import exceptions as bce
     from botocore.config import Config
+
+    from secret_keyring.providers.aws._loader import new_session
 
     check_client_options(
         source,
@@ -132,7 +133,7 @@ def build_client(
         # A boto3 session is a wrapper of this botocore session (boto3 has no public accessor
         # for it); its client() is the botocore session's create_client().
         base: botocore.session.Session = (
-            session._session if session is not None else botocore.session.Session(profile=profile)
+            session._session if session is not None else new_session(profile)
         )
         # boto3 reads AWS_DEFAULT_REGION and the profile, not AWS_REGION (which other SDKs,
         # Lambda and ECS set); use it only where boto3 would find nothing.
@@ -277,8 +278,9 @@ def _session_with_credentials(
     credentials: DeferredRefreshableCredentials, *, profile: str | None
 ) -> botocore.session.Session:
     """A botocore session whose credential chain is exactly ``credentials``."""
-    import botocore.session
     from botocore.credentials import CredentialProvider, CredentialResolver
+
+    from secret_keyring.providers.aws._loader import new_session
 
     class _Given(CredentialProvider):
         METHOD = "assume-role"
@@ -287,7 +289,7 @@ def _session_with_credentials(
         def load(self) -> DeferredRefreshableCredentials:
             return credentials
 
-    core = botocore.session.Session(profile=profile)
+    core = new_session(profile)
     core.register_component("credential_provider", CredentialResolver([_Given()]))
     return core
 

@@ -255,6 +255,22 @@ _provider = provider_from_url("aws-secretsmanager://{AWS_NAME}")
 _provider.client().describe_secret(SecretId="{AWS_NAME}")
 SECRET_KEY, SECRET_KEY_FALLBACKS = secret_keys(_provider)
 """,
+    "aws_with_scan": f"""
+import botocore.session
+from secret_keyring.providers.aws import _loader
+# The scan lever off: botocore's own loader, which lists every service directory first.
+_loader.new_session = lambda profile: botocore.session.Session(profile=profile)
+from secret_keyring.django import secret_keys
+SECRET_KEY, SECRET_KEY_FALLBACKS = secret_keys("aws-secretsmanager://{AWS_NAME}")
+""",
+    "aws_without_headroom": f"""
+from secret_keyring import _headroom
+# The headroom lever off: the SDK's import and the first fetch as plain calls, at whatever
+# depth of the frame stack this entry point leaves them.
+_headroom.with_headroom.__code__ = (lambda fn: fn()).__code__
+from secret_keyring.django import secret_keys
+SECRET_KEY, SECRET_KEY_FALLBACKS = secret_keys("aws-secretsmanager://{AWS_NAME}")
+""",
     "aws_caching": f"""
 import json
 import botocore.session
@@ -290,6 +306,8 @@ VARIANTS = {
     "aws_before": "aws_ours",
     "aws_with_boto3": "aws_with_boto3",
     "aws_with_describe": "aws_with_describe",
+    "aws_with_scan": "aws_with_scan",
+    "aws_without_headroom": "aws_without_headroom",
     "aws_caching": "aws_caching",
     "aws_powertools": "aws_powertools",
     "aws_boto3": "aws_boto3",
@@ -382,6 +400,8 @@ def variant_envs(
     return envs
 
 
+#: The lever variants (ours with one lever switched off): not part of the import tables.
+LEVER = re.compile(r"_with_|_without_")
 IMPORT_LINE = re.compile(r"^import time:\s*(\d+)\s*\|\s*(\d+)\s*\|\s*(\S+)\s*$", re.MULTILINE)
 
 
@@ -391,7 +411,7 @@ def imports_by_package(
     """``-X importtime`` of the cold-start processes of ours (now and baseline) and the peers:
     milliseconds of import self time per top-level package, interleaved runs."""
     envs = variant_envs(env, workdir, baseline)
-    chosen = [n for n in envs if n.startswith(("aws_", "vault_")) and "_with_" not in n]
+    chosen = [n for n in envs if n.startswith(("aws_", "vault_")) and not LEVER.search(n)]
     found: dict[str, dict[str, Samples]] = {name: {} for name in chosen}
     for _ in range(runs):
         for name in chosen:

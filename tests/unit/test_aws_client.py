@@ -4,7 +4,6 @@ botocore log redaction and the fork hook."""
 from __future__ import annotations
 
 import logging
-import os
 import subprocess
 import sys
 import textwrap
@@ -27,17 +26,7 @@ from tests.plugins.leakguard import assert_no_key_material, make_key
 ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/myapp-AbCdEf"
 
 
-@pytest.fixture(autouse=True)
-def clean_aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No ambient AWS configuration; fake keys so clients can be built (nothing is sent)."""
-    for name in list(os.environ):
-        if name.startswith("AWS_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+pytestmark = pytest.mark.usefixtures("no_ambient_aws")
 
 
 def run_python(code: str) -> subprocess.CompletedProcess[str]:

@@ -38,16 +38,8 @@ NOT_SERVICES = (
 
 
 @pytest.fixture(autouse=True)
-def clean_aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No ambient AWS configuration; fake keys so clients can be built (nothing is sent)."""
-    for name in list(os.environ):
-        if name.startswith("AWS_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+def region(no_ambient_aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No ambient AWS configuration but a region, so clients can be built (nothing is sent)."""
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
 
 

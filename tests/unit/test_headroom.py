@@ -13,6 +13,8 @@ from __future__ import annotations
 import resource
 import sys
 import threading
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -92,3 +94,49 @@ def test_the_large_frame_is_only_reserved_where_frames_live_in_chunks() -> None:
         assert stack >= HEADROOM_SLOTS
     else:
         assert stack < 100  # Python 3.10 allocates each frame on the heap: a plain call
+
+
+# -- where it is used ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def headroom_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Records each call the library makes through with_headroom, and the thread it ran in."""
+    from secret_keyring import cache
+    from secret_keyring.providers import base
+
+    calls: list[str] = []
+
+    def recording(fn: Callable[[], object]) -> object:
+        calls.append(threading.current_thread().name)
+        return with_headroom(fn)
+
+    monkeypatch.setattr(cache, "with_headroom", recording)
+    monkeypatch.setattr(base, "with_headroom", recording)
+    return calls
+
+
+def test_an_sdks_first_import_runs_under_headroom_and_a_second_does_not(
+    headroom_calls: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from secret_keyring.providers.base import require_extra
+
+    (tmp_path / "headroom_probe_sdk.py").write_text("LOADED = True\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "headroom_probe_sdk", raising=False)
+    assert require_extra("headroom_probe_sdk", "probe").LOADED
+    assert require_extra("headroom_probe_sdk", "probe").LOADED
+    assert len(headroom_calls) == 1
+
+
+def test_the_first_fetch_runs_under_headroom_in_every_start_up_path(
+    headroom_calls: list[str],
+) -> None:
+    from secret_keyring.cache import CachedKeyring
+    from secret_keyring.testing import StaticProvider
+
+    CachedKeyring(StaticProvider()).prime()  # in prime()'s helper thread
+    CachedKeyring(StaticProvider()).prime(0)  # in the caller's thread
+    CachedKeyring(StaticProvider()).get()  # a first get() without prime()
+    main = threading.current_thread().name
+    assert headroom_calls == ["secret-keyring-prime", main, main]

@@ -2,8 +2,8 @@
 
 Before it loads a service's model, botocore's ``Loader.load_service_model`` checks that the
 service is one of ``list_available_services()``: a list it builds by listing every directory in
-its data path (449 in botocore 1.44, two ``listdir`` calls and a ``stat`` per version each) and
-caches per loader. A Secrets Manager client loads two model types (``service-2`` and
+its data path (445 services in botocore 1.44: a ``listdir`` and a ``stat`` per version each) and
+caches per loader and model type. A Secrets Manager client loads two model types (``service-2`` and
 ``endpoint-rule-set-1``), so every process pays the scan twice at start-up: 31-40 ms on a
 benchmark machine whose whole cold start is ~500 ms, more on a slow or network file system.
 botocore has an open pull request to skip it on the same grounds (boto/botocore#3687).

@@ -77,7 +77,7 @@ class ServiceNames(Sequence[str]):
             return name in self._loader.all_services(self._type_name)
         try:
             return bool(self._loader.list_api_versions(name, self._type_name))
-        except (DataNotFoundError, NotADirectoryError):
+        except DataNotFoundError:  # no directory of that name holds this model type
             return False
 
     @overload

@@ -79,6 +79,10 @@ class ServiceNames(Sequence[str]):
             return bool(self._loader.list_api_versions(name, self._type_name))
         except DataNotFoundError:  # no directory of that name holds this model type
             return False
+        except NotADirectoryError:
+            # A file of that name beside the services (endpoints.json): botocore's location
+            # check yields any existing path, and listing it fails. Not a service for its scan.
+            return False
 
     @overload
     def __getitem__(self, index: int) -> str: ...

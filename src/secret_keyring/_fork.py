@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import os
 import weakref
-from typing import Protocol
+from typing import TYPE_CHECKING
 
-__all__ = ["ForkAware", "register", "run_after_fork"]
+if TYPE_CHECKING:  # for type checkers only: creating a Protocol class is not free at import
+    from typing import Protocol
+
+    class ForkAware(Protocol):
+        def _after_fork(self) -> None: ...
 
 
-class ForkAware(Protocol):
-    def _after_fork(self) -> None: ...
+__all__ = ["register", "run_after_fork"]
 
 
 _objects: weakref.WeakSet[ForkAware] = weakref.WeakSet()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 import re
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Protocol, cast
+from typing import TYPE_CHECKING, cast
 from urllib.parse import unquote
 
 from secret_keyring._record import Record
@@ -22,8 +22,18 @@ from secret_keyring.errors import ConfigurationError
 from secret_keyring.keyring import MIN_KEY_LENGTH, check_max_fallbacks
 from secret_keyring.providers.base import BaseProvider
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # for type checkers only: creating a Protocol class is not free at import
+    from typing import Protocol
+
     from secret_keyring.providers.base import Provider
+
+    class ProviderClass(Protocol):
+        """What ``PROVIDERS`` names: a provider class that builds itself from a parsed URL."""
+
+        url_options: frozenset[str]
+
+        def from_url(self, url: SourceURL, *, max_fallbacks: int = 3) -> Provider: ...
+
 
 __all__ = [
     "AWS_REGION",
@@ -50,14 +60,6 @@ _SECRET_OPTIONS = frozenset(
     {"token", "secret_id", "password", "jwt", "key", "secret", "aws_secret_access_key"}
 )
 _MAX_URL = 4096
-
-
-class ProviderClass(Protocol):
-    """What ``PROVIDERS`` names: a provider class that builds itself from a parsed URL."""
-
-    url_options: frozenset[str]
-
-    def from_url(self, url: SourceURL, *, max_fallbacks: int = 3) -> Provider: ...
 
 
 def provider_class(scheme: str) -> ProviderClass:
@@ -104,7 +106,7 @@ class SourceURL(Record):
     field: str | None
     redacted: str
 
-    def option(self, name: str, pattern: re.Pattern[str], what: str) -> str | None:
+    def option(self, name: str, pattern: str | re.Pattern[str], what: str) -> str | None:
         """Option ``name``, checked against ``pattern``; ``None`` when it is not given.
 
         Args:
@@ -116,7 +118,7 @@ class SourceURL(Record):
             ConfigurationError: the value does not match (shown shortened).
         """
         value = self.options.get(name)
-        if value is not None and not pattern.match(value):
+        if value is not None and not re.match(pattern, value):
             raise ConfigurationError(
                 f"source {self.redacted!r}: {name} {value[:32]!r} is not {what}",
                 source=self.redacted,
@@ -124,8 +126,9 @@ class SourceURL(Record):
         return value
 
 
-#: An AWS region name (``eu-west-1``), for the options that take one.
-AWS_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+#: An AWS region name (``eu-west-1``), for the options that take one: a pattern, compiled by
+#: ``re`` when an option is first checked against it, not by every import of this module.
+AWS_REGION = r"^[a-z]{2}(-[a-z]+)+-\d+$"
 
 
 def _redact(url: str) -> str:

@@ -19,8 +19,17 @@ NOW = datetime.datetime(2026, 3, 1, 12, 0, 0, tzinfo=datetime.timezone.utc).time
         ("2026-03-01T13:30:00+01:30", NOW),
         ("2026-03-01T10:00:00-02:00", NOW),
         ("2026-03-01 12:00:00Z", NOW),
+        ("2026-03-01t13:30:00.5+01:30", NOW),
         ("yesterday", None),
         ("", None),
+        ("2026-03-01T12:00:00", None),  # no zone
+        ("2026-03-01T12:00:00.Z", None),  # a point without digits
+        ("2026-03-01T12:00:00+0130", None),  # an offset without its colon
+        ("2026-03-01T12:00:00Z ", None),
+        ("2026-13-01T12:00:00Z", None),  # no such month
+        ("2026-02-30T12:00:00Z", None),
+        ("2026-03-01T12:00:00+1:30", None),
+        ("\uff12026-03-01T12:00:00Z", None),  # a digit, but not an ASCII one
     ],
 )
 def test_parse_time(text: str, expected: float | None) -> None:

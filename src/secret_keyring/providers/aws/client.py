@@ -58,7 +58,7 @@ DEFAULT_MAX_ATTEMPTS: Final = 3
 #: ``RoleSessionName`` for ``?role_arn=``; shows in CloudTrail as the assumed-role session.
 DEFAULT_ROLE_SESSION_NAME: Final = "django-secret-keyring"
 _USER_AGENT: Final = "django-secret-keyring"
-_SESSION_NAME = re.compile(r"^[\w+=,.@-]{2,64}$")
+_SESSION_NAME = r"^[\w+=,.@-]{2,64}$"  # compiled by ``re`` on first use
 _MAX_TIMEOUT: Final = 300.0
 _MAX_ATTEMPTS: Final = 10
 
@@ -214,7 +214,7 @@ def check_client_options(
             f"{source}: max_attempts must be an integer from 1 to 10, got {max_attempts!r}",
             source=source,
         )
-    if not isinstance(role_session_name, str) or not _SESSION_NAME.match(role_session_name):
+    if not isinstance(role_session_name, str) or not re.match(_SESSION_NAME, role_session_name):
         raise ConfigurationError(
             f"{source}: role_session_name must be 2-64 characters of letters, digits and "
             "+ = , . @ - _",

@@ -100,12 +100,11 @@ AWSPENDING: Final = "AWSPENDING"
 #: pending version older than this will never be promoted.
 DEFAULT_PENDING_MAX_AGE: Final = 86400.0
 
-_ARN_REGION = re.compile(r"^arn:aws[a-z-]*:secretsmanager:([a-z0-9-]+):")
-_AWS_NAME = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,512}$")
-_AWS_ARN = re.compile(
-    r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}$"
-)
-_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/\S+$")
+# Patterns, compiled by ``re`` when first used: a start-up checks a name or an ARN, not both.
+_ARN_REGION = r"^arn:aws[a-z-]*:secretsmanager:([a-z0-9-]+):"
+_AWS_NAME = r"^[A-Za-z0-9/_+=.@-]{1,512}$"
+_AWS_ARN = r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}$"
+_ROLE_ARN = r"^arn:aws[a-z-]*:iam::\d{12}:role/\S+$"
 
 
 class _StageMoved(Exception):
@@ -199,7 +198,7 @@ class AwsSecretsManagerProvider(BaseProvider):
                 "aws-secretsmanager://: the secret id (name or ARN) is empty", source=self.source
             )
         check_max_fallbacks(max_fallbacks, source=self.source)
-        arn_region = _ARN_REGION.match(secret_id)
+        arn_region = re.match(_ARN_REGION, secret_id)
         if arn_region and region and region != arn_region.group(1):
             raise ConfigurationError(
                 f"{self.source}: ?region={region} contradicts the ARN's region "
@@ -269,13 +268,13 @@ class AwsSecretsManagerProvider(BaseProvider):
                 source=redacted,
             )
         if secret_id.startswith("arn:"):
-            if not _AWS_ARN.match(secret_id):
+            if not re.match(_AWS_ARN, secret_id):
                 raise ConfigurationError(
                     f"source {redacted!r}: not a Secrets Manager secret ARN "
                     "(arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME)",
                     source=redacted,
                 )
-        elif not _AWS_NAME.match(secret_id):
+        elif not re.match(_AWS_NAME, secret_id):
             raise ConfigurationError(
                 "source aws-secretsmanager://...: the secret name may hold only letters, digits "
                 "and / _ + = . @ - (at most 512 characters)",

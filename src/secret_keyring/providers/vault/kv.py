@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import datetime
 import logging
-import re
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, cast
@@ -56,9 +55,8 @@ __all__ = ["VaultProvider"]
 
 logger = logging.getLogger(__name__)
 
-_RFC3339 = re.compile(
-    r"^(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(?:\.\d+)?(?:[Zz]|([+-])(\d\d):(\d\d))$"
-)
+#: Every ASCII digit as ``d``: the shape of a time stamp, for ``_parse_time``.
+_SHAPE = str.maketrans("0123456789", "dddddddddd")
 _FORBIDDEN = 403
 
 
@@ -85,17 +83,40 @@ class _Version(Record):
 
 
 def _parse_time(text: str) -> float | None:
-    match = _RFC3339.match(text)
-    if not match:
+    """Seconds since the epoch of an RFC 3339 time as Vault writes it
+    (``2026-03-01T12:00:00.123456789Z``, or with a ``+01:30`` offset; the fraction of a second
+    is dropped), ``None`` for anything else.
+
+    Checked by its shape rather than by a regular expression: every first fetch parses one, and
+    compiling the expression cost more (about a million instructions) than the rest of that
+    fetch's own work.
+    """
+    shape = text.translate(_SHAPE)
+    head, zone = shape[:19], shape[19:]
+    if head[:10] + head[11:] != "dddd-dd-dddd:dd:dd" or head[10:11] not in ("T", "t", " "):
         return None
-    year, month, day, hour, minute, second = (int(group) for group in match.groups()[:6])
-    stamp = datetime.datetime(
-        year, month, day, hour, minute, second, tzinfo=datetime.timezone.utc
-    ).timestamp()
-    if match.group(7):
-        offset = int(match.group(8)) * 3600 + int(match.group(9)) * 60
-        stamp -= offset if match.group(7) == "+" else -offset
-    return stamp
+    if zone.startswith(".d"):
+        zone = zone[1:].lstrip("d")
+    if zone in ("Z", "z"):
+        offset = 0
+    elif zone in ("+dd:dd", "-dd:dd"):
+        offset = int(text[-5:-3]) * 3600 + int(text[-2:]) * 60
+        offset = offset if zone[0] == "+" else -offset
+    else:
+        return None
+    try:
+        stamp = datetime.datetime(
+            int(text[0:4]),
+            int(text[5:7]),
+            int(text[8:10]),
+            int(text[11:13]),
+            int(text[14:16]),
+            int(text[17:19]),
+            tzinfo=datetime.timezone.utc,
+        )
+    except ValueError:  # a month 13, a February 30th
+        return None
+    return stamp.timestamp() - offset
 
 
 def _is_live(info: object, now: float) -> bool:

@@ -45,7 +45,8 @@ DEFAULT_TIMEOUT: Final = 5.0
 MAX_TIMEOUT: Final = 300.0
 _TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
 _FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m)?$")
+#: A duration; compiled on first use (by ``re``'s cache), not by every import.
+_DURATION = r"^(\d+(?:\.\d+)?)(ms|s|m)?$"
 
 
 class VaultSettings(Record):
@@ -126,7 +127,7 @@ def parse_timeout(raw: str, origin: str) -> float:
     Raises:
         ConfigurationError: not a duration, or outside (0, 300] seconds.
     """
-    match = _DURATION.match(raw.strip())
+    match = re.match(_DURATION, raw.strip())
     value = -1.0
     if match:
         unit = {"ms": 0.001, "s": 1.0, "m": 60.0}.get(match.group(2) or "s", 1.0)

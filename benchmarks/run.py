@@ -13,6 +13,8 @@ c. cold start: wall time of ``python -c "import django.conf, settings"`` whose s
    loads the key from OpenBao or Secrets Manager with ``secret_keys()``, with the baseline
    commit's ``secret_keys()``, with each peer library and with the bare SDK call, all
    interleaved; the levers: ``-X importtime`` by package and the requests each start makes;
+   and, with valgrind installed, the instructions each target pair's start executes (callgrind),
+   which decide a target when wall time on this machine cannot;
 d. backend load of one process: 64 threads, 60 simulated seconds (``bench_load.py``);
 e. the fleet: rejected requests during 10 rotations, keyring JSON against a plain payload
    (``bench_fleet.py``);
@@ -96,6 +98,8 @@ class Config:
     primed_processes: int = 4
     refresh_pairs: int = 3
     fleet: bool = True
+    #: Count the target pairs' instructions under callgrind (when valgrind is on ``PATH``).
+    instructions: bool = True
     scale_processes: int = bench_fleet_scale.PROCESSES
     scale_window: float = bench_fleet_scale.WINDOW
 
@@ -135,6 +139,9 @@ class Results:
     #: Every entry point's cold starts with their CPU time and page faults (``ENTRIES``);
     #: ``cold`` is the wall time of the first, kept for the pages and the chart.
     cold_runs: dict[str, ColdRuns] = field(default_factory=dict)
+    #: Entry point -> variant -> millions of instructions of one cold start (callgrind); empty
+    #: when valgrind was not installed. See ``instructions()``.
+    instructions: dict[str, dict[str, float]] = field(default_factory=dict)
     imports: dict[str, dict[str, Samples]] = field(default_factory=dict)
     describe_ms: Samples = field(default_factory=list)
     import_ms: Samples = field(default_factory=list)
@@ -400,6 +407,45 @@ def variant_envs(
     return envs
 
 
+#: The cold starts whose instructions are counted: ours and what each target compares it with.
+COUNTED = ("vault_ours", "vault_hvac", "aws_ours", "aws_caching", "aws_powertools")
+COLLECTED = re.compile(r"Collected : (\d+)")
+
+
+def instructions(env: dict[str, str], workdir: Path) -> dict[str, dict[str, float]]:
+    """Millions of instructions one cold start of each ``COUNTED`` variant executes, through
+    each entry point, under callgrind; ``{}`` when valgrind is not installed.
+
+    Unlike wall and CPU time on a shared machine (identical processes here differ by 10-20%
+    run to run), the count is the same on every run: the hash seed is fixed, and the warm-up
+    runs of ``cold_start()`` wrote the bytecode. It leaves out what the kernel does for the
+    process (page faults are counted beside it) and the time spent waiting for the servers."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        log("    valgrind is not installed: no instruction counts")
+        return {}
+    envs = variant_envs(env, workdir, None)
+    counted: dict[str, dict[str, float]] = {}
+    for entry, template in ENTRIES.items():
+        for name in COUNTED:
+            program = template.format(module=VARIANTS[name])
+            callgrind = [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null"]
+            done = subprocess.run(
+                [*callgrind, sys.executable, "-c", program],
+                env={**envs[name], "PYTHONHASHSEED": "0"},
+                capture_output=True,
+                text=True,
+                cwd=str(ROOT),
+                timeout=600,
+                check=False,
+            )
+            found = COLLECTED.search(done.stderr)
+            if done.returncode != 0 or found is None:
+                raise RuntimeError(f"callgrind {entry} {name} failed:\n{done.stderr[-2000:]}")
+            counted.setdefault(entry, {})[name] = int(found.group(1)) / 1e6
+    return counted
+
+
 #: The lever variants (ours with one lever switched off): not part of the import tables.
 LEVER = re.compile(r"_with_|_without_")
 IMPORT_LINE = re.compile(r"^import time:\s*(\d+)\s*\|\s*(\d+)\s*\|\s*(\S+)\s*$", re.MULTILINE)
@@ -612,6 +658,9 @@ def measure(config: Config, workdir: Path, baseline_ref: str | None) -> Results:
         with timed(results, "cold"):
             log(f"(c) cold start: {config.cold_runs} interleaved runs of {len(VARIANTS)} variants")
             cold_start(env, workdir, config.cold_runs, baseline, moto=moto, results=results)
+            if config.instructions:
+                log(f"    instructions under callgrind: {len(COUNTED)} variants")
+                results.instructions = instructions(env, workdir)
             log(f"    -X importtime by package: {config.import_runs} runs")
             results.imports = imports_by_package(env, workdir, config.import_runs, baseline)
             results.import_ms, results.import_own_ms, results.imported = import_time(
@@ -706,6 +755,7 @@ def main(argv: list[str] | None = None) -> int:
             primed_processes=1,
             refresh_pairs=1,
             fleet=False,
+            instructions=False,
             scale_processes=8,
             scale_window=6.0,
         )

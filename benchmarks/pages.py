@@ -267,7 +267,8 @@ def targets(results: Results) -> list[tuple[str, str, str, bool]]:
 #: How a cold-start target is decided, for the summary (``cold_decision`` implements it).
 COLD_RULE = text(
     "Cold-start targets are decided run by run: each round starts every variant once, in a ",
-    "shuffled order, and the round's ratio compares two processes that ran seconds apart. The ",
+    "shuffled order in which ours and the variants its targets compare it with start back to ",
+    "back (in a shuffled order of their own), and the round's ratio compares two of those. The ",
     "median of those ratios decides when its 95% interval (distribution-free, from the order ",
     "statistics) lies on one side of the goal. When the interval spans the goal, this ",
     "machine's run-to-run noise cannot tell a pass from a fail at this N, and the ",

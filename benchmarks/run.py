@@ -392,11 +392,11 @@ def cold_start(
 
 
 #: Started back to back, in a new order within each round: the variants a cold-start target
-#: compares. Both sides of a round's ratio then run on the same machine state and follow one
-#: another. Apart, each followed whatever the shuffle put before it, up to 20 starts (12 s)
-#: away, and the fixed seed repeated those neighbours run after run: two runs measured the
-#: OpenBao pair at 1.06x and 1.11x (95% intervals up to 1.19) where series of the pair alone
-#: and of five variants measured 1.025x (N=200) and 0.99x (N=30).
+#: compares. Both sides of a round's ratio then run on the same machine state, and neither
+#: always follows the same neighbour; apart, they were up to 20 starts (12 s) from each other,
+#: each after whatever the fixed-seed shuffle put before it, the same on every run. (It did not
+#: narrow the spread: the ratios still fall in two clusters, near 1.0x and at 1.1-1.4x, whose
+#: cause is not known; ``pages.COLD_RULE`` says what decides when the spread is too wide.)
 TOGETHER = (("vault_ours", "vault_hvac"), ("aws_ours", "aws_caching", "aws_powertools"))
 
 

@@ -319,6 +319,12 @@ VARIANTS = {
     "aws_powertools": "aws_powertools",
     "aws_boto3": "aws_boto3",
 }
+#: What each backend's cold-start target compares ours with: the peer libraries on Secrets
+#: Manager (the fastest of them), the bare hvac read on OpenBao (there is no peer library).
+TARGET_PEERS = {
+    "vault_ours": ("vault_hvac",),
+    "aws_ours": ("aws_caching", "aws_powertools"),
+}
 #: The peers each backend's cold start is compared with (the bare SDK call included).
 PEERS = {
     "aws_ours": ("aws_caching", "aws_powertools", "aws_boto3"),
@@ -397,7 +403,7 @@ def cold_start(
 #: each after whatever the fixed-seed shuffle put before it, the same on every run. (It did not
 #: narrow the spread: the ratios still fall in two clusters, near 1.0x and at 1.1-1.4x, whose
 #: cause is not known; ``pages.COLD_RULE`` says what decides when the spread is too wide.)
-TOGETHER = (("vault_ours", "vault_hvac"), ("aws_ours", "aws_caching", "aws_powertools"))
+TOGETHER = tuple((ours, *peers) for ours, peers in TARGET_PEERS.items())
 
 
 def round_units(envs: dict[str, dict[str, str]]) -> list[list[tuple[str, str]]]:
@@ -430,7 +436,7 @@ def variant_envs(
 
 
 #: The cold starts whose instructions are counted: ours and what each target compares it with.
-COUNTED = ("vault_ours", "vault_hvac", "aws_ours", "aws_caching", "aws_powertools")
+COUNTED = tuple(name for group in TOGETHER for name in group)
 COLLECTED = re.compile(r"Collected : (\d+)")
 
 
@@ -439,31 +445,28 @@ def instructions(env: dict[str, str], workdir: Path) -> dict[str, dict[str, floa
     each entry point, under callgrind; ``{}`` when valgrind is not installed.
 
     Unlike wall and CPU time on a shared machine (identical processes here differ by 10-20%
-    run to run), the count is the same on every run: the hash seed is fixed, and the warm-up
-    runs of ``cold_start()`` wrote the bytecode. It leaves out what the kernel does for the
+    run to run), the count repeats to within 0.1%: the hash seed is fixed, and the warm-up
+    runs of ``cold_start()`` wrote the bytecode (what still moves it is the length of paths and
+    names, such as the temporary directory's). It leaves out what the kernel does for the
     process (page faults are counted beside it) and the time spent waiting for the servers."""
     valgrind = shutil.which("valgrind")
     if valgrind is None:
         log("    valgrind is not installed: no instruction counts")
         return {}
     envs = variant_envs(env, workdir, None)
+    callgrind = [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null"]
     counted: dict[str, dict[str, float]] = {}
     for entry, template in ENTRIES.items():
         for name in COUNTED:
-            program = template.format(module=VARIANTS[name])
-            callgrind = [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null"]
-            done = subprocess.run(
-                [*callgrind, sys.executable, "-c", program],
-                env={**envs[name], "PYTHONHASHSEED": "0"},
-                capture_output=True,
-                text=True,
-                cwd=str(ROOT),
+            done = run_python(
+                ["-c", template.format(module=VARIANTS[name])],
+                {**envs[name], "PYTHONHASHSEED": "0"},
+                under=callgrind,
                 timeout=600,
-                check=False,
             )
             found = COLLECTED.search(done.stderr)
-            if done.returncode != 0 or found is None:
-                raise RuntimeError(f"callgrind {entry} {name} failed:\n{done.stderr[-2000:]}")
+            if found is None:
+                raise RuntimeError(f"callgrind {entry} {name}: no count in\n{done.stderr[-2000:]}")
             counted.setdefault(entry, {})[name] = int(found.group(1)) / 1e6
     return counted
 

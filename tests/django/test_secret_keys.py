@@ -15,7 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from devservers.processes import wait_until
 from secret_keyring.django import live, refresh_settings, secret_keys
-from secret_keyring.errors import AccessDenied
+from secret_keyring.errors import AccessDenied, SourceUnavailable
 from secret_keyring.testing import StaticProvider
 from tests.plugins.leakguard import make_key
 
@@ -63,6 +63,30 @@ def test_errors_become_improperly_configured_naming_source(tmp_path: Path) -> No
     provider.fail_with(AccessDenied("denied by policy", source="static://test"))
     with pytest.raises(ImproperlyConfigured, match="denied by policy"):
         secret_keys(provider)
+
+
+def test_a_start_up_that_ran_out_of_time_is_not_retried_in_the_process() -> None:
+    """Django imports settings again after a failed import; the second ``secret_keys()`` for
+    the same source must not wait another ``startup_timeout`` (see test_startup_faults)."""
+    provider = StaticProvider()
+    provider.fail_with(SourceUnavailable("cannot connect", source=provider.source))
+    with pytest.raises(ImproperlyConfigured, match="cannot connect"):
+        secret_keys(provider, startup_timeout=0)
+    assert provider.fetches == 1
+    provider.fail_with(None)  # even a backend that answers now is not asked again
+    with pytest.raises(ImproperlyConfigured, match="cannot connect") as info:
+        secret_keys(provider, startup_timeout=0)
+    assert "does not wait again" in str(info.value)
+    assert provider.fetches == 1
+
+
+def test_an_error_that_fails_at_once_is_not_remembered() -> None:
+    provider = StaticProvider()
+    provider.fail_with(AccessDenied("denied by policy", source=provider.source))
+    with pytest.raises(ImproperlyConfigured, match="denied by policy"):
+        secret_keys(provider)
+    provider.fail_with(None)
+    assert secret_keys(provider)[0] == provider.keyring.current
 
 
 def test_bad_max_fallbacks() -> None:

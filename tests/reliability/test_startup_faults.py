@@ -11,12 +11,17 @@ with the monotonic clock.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import socket
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -116,6 +121,52 @@ def test_vault_closed_port_is_retried_until_the_timeout(
     assert addr in message
     assert isinstance(error.__cause__, SourceUnavailable)
     assert_retried_until_the_deadline(elapsed, caplog, "vault closed port")
+
+
+def test_a_failed_start_up_is_remembered_not_waited_for_twice(
+    vault_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``manage.py`` reads settings a second time after the first import raised (its command
+    parser reports the first ``ImproperlyConfigured``, then loads the settings again), so every
+    command against an unreachable backend waited two start-up timeouts (measured: 60.3 s for
+    ``manage.py check`` at the default 30 s). The second import must fail at once, with the same
+    cause. Real ``manage.py check`` in a subprocess; the settings module counts its imports."""
+    imports = tmp_path / "imports"
+    (tmp_path / "skr_unreachable_settings.py").write_text(
+        textwrap.dedent(
+            f"""
+            from pathlib import Path
+
+            from secret_keyring.django import secret_keys
+
+            with Path({str(imports)!r}).open("a") as log:
+                log.write("imported\\n")
+            SECRET_KEY, SECRET_KEY_FALLBACKS = secret_keys(
+                "vault://secret/app?addr=http://127.0.0.1:{closed_port()}",
+                startup_timeout={STARTUP},
+            )
+            INSTALLED_APPS = ["secret_keyring.django"]
+            """
+        )
+    )
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "VAULT_TOKEN": "t", "PYTHONPATH": f"{tmp_path}{os.pathsep}{root}"}
+    done = subprocess.run(
+        [sys.executable, "-m", "django", "check", "--settings=skr_unreachable_settings"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert imports.read_text().splitlines() == ["imported", "imported"]  # Django's two imports
+    # One round of start-up retries, from the first import; the second gave up at once.
+    assert done.stderr.count("start-up fetch from vault://secret/app") >= 1
+    assert "does not wait again" in done.stderr
+    assert "cannot connect" in done.stderr.rsplit("does not wait again", 1)[0]
+    assert_no_key_material(done.stdout + done.stderr, "manage.py check output")
 
 
 def test_aws_closed_port_is_retried_until_the_timeout(

@@ -20,3 +20,12 @@ def no_ambient_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.fixture
+def vault_addr(monkeypatch: pytest.MonkeyPatch) -> str:
+    """A ``VAULT_ADDR``, so that Vault providers can be built (there is no default address);
+    nothing listens there and these tests send nothing."""
+    address = "http://127.0.0.1:8200"
+    monkeypatch.setenv("VAULT_ADDR", address)
+    return address

@@ -19,6 +19,8 @@ from secret_keyring.providers.local import FileProvider
 from secret_keyring.providers.vault import VaultProvider
 from secret_keyring.rotation.run import rotate_source
 
+pytestmark = pytest.mark.usefixtures("vault_addr")
+
 
 def _secret_keys(value: Any) -> None:
     from secret_keyring.django import secret_keys

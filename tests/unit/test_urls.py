@@ -19,6 +19,8 @@ from secret_keyring.providers import (
 )
 from secret_keyring.urls import parse_source_url
 
+pytestmark = pytest.mark.usefixtures("vault_addr")
+
 
 def test_vault_kv2_default() -> None:
     p = provider_from_url("vault://secret/myapp/django")

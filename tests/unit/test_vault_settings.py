@@ -10,12 +10,14 @@ import pytest
 from secret_keyring import provider_from_url
 from secret_keyring.errors import ConfigurationError
 from secret_keyring.providers.vault import (
-    DEFAULT_ADDR,
     DEFAULT_TIMEOUT,
     VaultProvider,
     VaultSettings,
     resolve_settings,
 )
+
+#: An address, so that settings resolve; nothing is sent to it.
+ADDR = {"VAULT_ADDR": "http://127.0.0.1:8200"}
 
 
 @pytest.fixture
@@ -25,11 +27,32 @@ def pem(tmp_path: Path) -> str:
     return str(path)
 
 
-def test_defaults_with_an_empty_environment() -> None:
-    assert resolve_settings(environ={}) == VaultSettings(
-        addresses=(DEFAULT_ADDR,), namespace=None, verify=True, client_cert=None, timeout=5.0
+def test_defaults_with_only_an_address() -> None:
+    assert resolve_settings(environ=ADDR) == VaultSettings(
+        addresses=("http://127.0.0.1:8200",),
+        namespace=None,
+        verify=True,
+        client_cert=None,
+        timeout=5.0,
     )
     assert DEFAULT_TIMEOUT == 5.0
+
+
+@pytest.mark.parametrize("environ", [{}, {"VAULT_ADDR": ""}, {"VAULT_ADDR": "", "BAO_ADDR": ""}])
+def test_no_address_is_a_configuration_error_at_once(environ: dict[str, str]) -> None:
+    """The Vault CLI would silently use https://127.0.0.1:8200: a process meant for another
+    server then waits out its whole start-up timeout and blames the network."""
+    with pytest.raises(ConfigurationError) as caught:
+        resolve_settings(environ=environ)
+    message = str(caught.value)
+    assert "VAULT_ADDR" in message
+    assert "?addr=" in message
+
+
+def test_an_explicit_local_address_still_works() -> None:
+    assert resolve_settings(environ={}, addr="https://127.0.0.1:8200").addresses == (
+        "https://127.0.0.1:8200",
+    )
 
 
 def test_vault_variables(pem: str, tmp_path: Path) -> None:
@@ -121,9 +144,11 @@ def test_bad_addresses(value: str, message: str) -> None:
 
 
 def test_cacert_wins_over_capath(pem: str, tmp_path: Path) -> None:
-    settings = resolve_settings(environ={"VAULT_CACERT": pem, "VAULT_CAPATH": str(tmp_path)})
+    settings = resolve_settings(
+        environ={**ADDR, "VAULT_CACERT": pem, "VAULT_CAPATH": str(tmp_path)}
+    )
     assert settings.verify == pem
-    assert resolve_settings(environ={"VAULT_CAPATH": str(tmp_path)}).verify == str(tmp_path)
+    assert resolve_settings(environ={**ADDR, "VAULT_CAPATH": str(tmp_path)}).verify == str(tmp_path)
 
 
 @pytest.mark.parametrize(
@@ -132,16 +157,16 @@ def test_cacert_wins_over_capath(pem: str, tmp_path: Path) -> None:
 )
 def test_missing_tls_files(name: str, kind: str, tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match=f"{name}: .* {kind}"):
-        resolve_settings(environ={name: str(tmp_path / "missing")})
+        resolve_settings(environ={**ADDR, name: str(tmp_path / "missing")})
 
 
 def test_client_key_without_certificate(pem: str) -> None:
     with pytest.raises(ConfigurationError, match="VAULT_CLIENT_CERT"):
-        resolve_settings(environ={"VAULT_CLIENT_KEY": pem})
+        resolve_settings(environ={**ADDR, "VAULT_CLIENT_KEY": pem})
 
 
 def test_client_certificate_holding_its_key(pem: str) -> None:
-    assert resolve_settings(environ={"VAULT_CLIENT_CERT": pem}).client_cert == (pem, pem)
+    assert resolve_settings(environ={**ADDR, "VAULT_CLIENT_CERT": pem}).client_cert == (pem, pem)
 
 
 @pytest.mark.parametrize("value", ["1", "t", "true", "TRUE", "True"])
@@ -149,7 +174,9 @@ def test_skip_verify_turns_verification_off_with_a_warning(
     value: str, pem: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.WARNING):
-        settings = resolve_settings(environ={"VAULT_SKIP_VERIFY": value, "VAULT_CACERT": pem})
+        settings = resolve_settings(
+            environ={**ADDR, "VAULT_SKIP_VERIFY": value, "VAULT_CACERT": pem}
+        )
     assert settings.verify is False
     assert "VAULT_SKIP_VERIFY is set" in caplog.text
     assert "NOT verified" in caplog.text
@@ -157,36 +184,36 @@ def test_skip_verify_turns_verification_off_with_a_warning(
 
 @pytest.mark.parametrize("value", ["0", "false", "F", ""])
 def test_skip_verify_false_keeps_verification(value: str, caplog: pytest.LogCaptureFixture) -> None:
-    assert resolve_settings(environ={"VAULT_SKIP_VERIFY": value}).verify is True
+    assert resolve_settings(environ={**ADDR, "VAULT_SKIP_VERIFY": value}).verify is True
     assert "NOT verified" not in caplog.text
 
 
 def test_bao_skip_verify(caplog: pytest.LogCaptureFixture) -> None:
-    assert resolve_settings(environ={"BAO_SKIP_VERIFY": "true"}).verify is False
+    assert resolve_settings(environ={**ADDR, "BAO_SKIP_VERIFY": "true"}).verify is False
     assert "BAO_SKIP_VERIFY is set" in caplog.text
 
 
 def test_skip_verify_must_be_a_boolean() -> None:
     with pytest.raises(ConfigurationError, match="VAULT_SKIP_VERIFY must be true or false"):
-        resolve_settings(environ={"VAULT_SKIP_VERIFY": "yes please"})
+        resolve_settings(environ={**ADDR, "VAULT_SKIP_VERIFY": "yes please"})
 
 
 @pytest.mark.parametrize(
     ("value", "seconds"), [("3", 3.0), ("2.5", 2.5), ("10s", 10.0), ("500ms", 0.5), ("1m", 60.0)]
 )
 def test_client_timeout_durations(value: str, seconds: float) -> None:
-    assert resolve_settings(environ={"VAULT_CLIENT_TIMEOUT": value}).timeout == seconds
+    assert resolve_settings(environ={**ADDR, "VAULT_CLIENT_TIMEOUT": value}).timeout == seconds
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "abc", "10h", "301"])
 def test_bad_client_timeout(value: str) -> None:
     with pytest.raises(ConfigurationError, match="VAULT_CLIENT_TIMEOUT"):
-        resolve_settings(environ={"VAULT_CLIENT_TIMEOUT": value})
+        resolve_settings(environ={**ADDR, "VAULT_CLIENT_TIMEOUT": value})
 
 
 def test_bad_timeout_argument() -> None:
     with pytest.raises(ConfigurationError, match="timeout"):
-        resolve_settings(timeout=0, environ={})
+        resolve_settings(timeout=0, environ=ADDR)
 
 
 # -- the provider resolves at construction ---------------------------------------------------
@@ -219,7 +246,9 @@ def test_malformed_environment_fails_at_construction() -> None:
 def test_fetch_timeout_bounds_a_fetch_by_its_request_timeouts() -> None:
     """The watchdog bound of CachedKeyring: 2 x timeout (connect, then read) x addresses x
     requests one fetch may make (6 + one per fallback version)."""
-    one = VaultProvider("secret", "x", environ={"VAULT_CLIENT_TIMEOUT": "5"}, max_fallbacks=3)
+    one = VaultProvider(
+        "secret", "x", environ={**ADDR, "VAULT_CLIENT_TIMEOUT": "5"}, max_fallbacks=3
+    )
     assert one.fetch_timeout == 2 * 5 * 1 * 9
     two = VaultProvider(
         "secret", "x", environ={"VAULT_ADDR": "https://a:8200,https://b:8200"}, max_fallbacks=0

@@ -21,6 +21,8 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         if name.startswith(("VAULT_", "BAO_")):
             monkeypatch.delenv(name)
     monkeypatch.setenv("HOME", str(tmp_path))
+    # An address, so that providers can be built; these tests send nothing.
+    monkeypatch.setenv("VAULT_ADDR", "http://127.0.0.1:8200")
 
 
 def vault(url: str, **kwargs: int) -> VaultProvider:
@@ -129,12 +131,12 @@ def test_bad_options(url: str, message: str) -> None:
 )
 def test_bad_constructor_arguments(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
-        VaultProvider("secret", "app", environ={}, **kwargs)  # type: ignore[arg-type]
+        VaultProvider("secret", "app", environ={"VAULT_ADDR": "http://127.0.0.1:8200"}, **kwargs)  # type: ignore[arg-type]
 
 
 def test_empty_mount_or_path() -> None:
     with pytest.raises(ConfigurationError, match="mount and a path"):
-        VaultProvider("secret", "/", environ={})
+        VaultProvider("secret", "/", environ={"VAULT_ADDR": "http://127.0.0.1:8200"})
 
 
 def run_python(code: str) -> subprocess.CompletedProcess[str]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from typing import Literal
 
 try:
@@ -30,7 +31,7 @@ except ImportError as exc:  # pragma: no cover - exercised by the wheel smoke te
 from secret_keyring.cache import CachedKeyring
 from secret_keyring.django import build_only, live
 from secret_keyring.django.build_only import BUILD_ONLY_ENV
-from secret_keyring.errors import SecretKeyringError
+from secret_keyring.errors import SecretKeyringError, SourceError
 from secret_keyring.keyring import check_max_fallbacks
 from secret_keyring.providers.base import Provider
 from secret_keyring.urls import provider_from_url
@@ -41,6 +42,13 @@ logger = logging.getLogger(__name__)
 
 #: Environment variable read when ``secret_keys()`` is called without a source.
 SOURCE_ENV = "DJANGO_SECRET_KEY_SOURCE"
+
+#: Start-ups that ran out of time, by source: Django imports a settings module again after it
+#: failed (``manage.py`` reports the first ImproperlyConfigured, then reads settings once more),
+#: and each import would wait another ``startup_timeout`` for the same unreachable backend
+#: (60.3 s for ``manage.py check`` against a closed port at the default 30 s). Only errors that
+#: cost the wait are kept: a non-retryable one fails at once anyway.
+_failed_startups: dict[str, tuple[float, str]] = {}
 
 
 def secret_keys(
@@ -79,7 +87,9 @@ def secret_keys(
 
     Raises:
         ImproperlyConfigured: no source, a bad source URL or option, a missing extra, or the
-            keyring could not be fetched within ``startup_timeout``; or
+            keyring could not be fetched within ``startup_timeout`` (remembered: a later call
+            for the same source in this process, such as Django's second settings import after
+            a failed one, fails at once with the same cause); or
             ``SECRET_KEYRING_BUILD_ONLY`` is set to something other than ``1`` or ``0``. The
             message names the source, the cause and the fix, never a key.
     """
@@ -97,6 +107,14 @@ def secret_keys(
     except SecretKeyringError as exc:
         raise ImproperlyConfigured(f"secret_keys(): {exc}") from None
     described = source if isinstance(source, str) else getattr(source, "source", repr(source))
+    startup_key = described  # the source as given: provider.source below may be redacted
+    remembered = _failed_startups.get(startup_key)
+    if remembered is not None:
+        failed_at, message = remembered
+        raise ImproperlyConfigured(
+            f"{message} (this process gave up on this source {time.monotonic() - failed_at:.0f}s "
+            "ago and does not wait again; restart it once the backend answers)"
+        )
     try:
         if isinstance(source, str):
             provider = provider_from_url(source, max_fallbacks=max_fallbacks)
@@ -113,9 +131,10 @@ def secret_keys(
         )
         keyring = cache.prime(startup_timeout)
     except SecretKeyringError as exc:
-        raise ImproperlyConfigured(
-            f"SECRET_KEY could not be loaded from {exc.source or described}: {exc}"
-        ) from exc
+        message = f"SECRET_KEY could not be loaded from {exc.source or described}: {exc}"
+        if isinstance(exc, SourceError) and exc.retryable:
+            _failed_startups[startup_key] = (time.monotonic(), message)
+        raise ImproperlyConfigured(message) from exc
     except ImportError as exc:
         raise ImproperlyConfigured(f"SECRET_KEY source {described}: {exc}") from exc
     replaced = live.active()

@@ -22,7 +22,6 @@ from secret_keyring.providers.vault.errors import translate_error
 from secret_keyring.providers.vault.kv import VaultProvider
 from secret_keyring.providers.vault.session import VaultSession
 from secret_keyring.providers.vault.settings import (
-    DEFAULT_ADDR,
     DEFAULT_TIMEOUT,
     VaultSettings,
     resolve_settings,
@@ -30,7 +29,6 @@ from secret_keyring.providers.vault.settings import (
 
 __all__ = [
     "AUTH_METHODS",
-    "DEFAULT_ADDR",
     "DEFAULT_TIMEOUT",
     "KUBERNETES_TOKEN_FILE",
     "VaultProvider",

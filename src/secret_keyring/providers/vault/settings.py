@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CONNECTION_OPTIONS",
-    "DEFAULT_ADDR",
     "DEFAULT_TIMEOUT",
     "ConnectionOptions",
     "VaultSettings",
@@ -37,8 +36,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: The Vault CLI's default address.
-DEFAULT_ADDR: Final = "https://127.0.0.1:8200"
 #: Seconds each HTTP request may take (connect and read) unless ``timeout`` says otherwise.
 DEFAULT_TIMEOUT: Final = 5.0
 #: The longest ``timeout`` accepted, in seconds.
@@ -183,16 +180,17 @@ def resolve_settings(
     environ: Mapping[str, str] | None = None,
     **options: Unpack[ConnectionOptions],
 ) -> VaultSettings:
-    """Resolve connection settings the way the Vault CLI does.
+    """Resolve connection settings the way the Vault CLI does, but with no default address.
 
     Each setting comes from ``options`` (URL options or arguments), else ``VAULT_<NAME>``,
-    else ``BAO_<NAME>``: ``ADDR`` (default ``https://127.0.0.1:8200``; a comma-separated list
-    for HA), ``NAMESPACE``, ``CACERT`` (wins over ``CAPATH``), ``CAPATH``, ``CLIENT_CERT``,
-    ``CLIENT_KEY``, ``CLIENT_TIMEOUT`` (default 5 seconds; option ``timeout``) and
-    ``SKIP_VERIFY``, the only way to turn TLS verification off, which logs a WARNING.
+    else ``BAO_<NAME>``: ``ADDR`` (required; a comma-separated list for HA), ``NAMESPACE``,
+    ``CACERT`` (wins over ``CAPATH``), ``CAPATH``, ``CLIENT_CERT``, ``CLIENT_KEY``,
+    ``CLIENT_TIMEOUT`` (default 5 seconds; option ``timeout``) and ``SKIP_VERIFY``, the only way
+    to turn TLS verification off, which logs a WARNING.
 
     Raises:
-        ConfigurationError: an address, file, boolean or duration is malformed or missing.
+        ConfigurationError: no address is given, or an address, file, boolean or duration is
+            malformed or missing.
     """
     environ = os.environ if environ is None else environ
     given: Mapping[str, object] = options
@@ -204,7 +202,16 @@ def resolve_settings(
         return env_value(environ, name)
 
     found = pick("ADDR")
-    addresses = _parse_addresses(found[1], found[0]) if found is not None else (DEFAULT_ADDR,)
+    if found is None:
+        # The Vault CLI falls back to https://127.0.0.1:8200; a process that meant another
+        # server would wait out its whole start-up timeout against a closed local port and
+        # then blame the network. A local server is one `?addr=` or VAULT_ADDR away.
+        raise ConfigurationError(
+            "no Vault address: VAULT_ADDR (or BAO_ADDR) is not set and the source URL has no "
+            "?addr= option; export VAULT_ADDR=https://vault.example.com:8200 (for a local dev "
+            "server, VAULT_ADDR=http://127.0.0.1:8200) or add ?addr=... to the URL"
+        )
+    addresses = _parse_addresses(found[1], found[0])
     found_ns = pick("NAMESPACE")
     found_ca = pick("CACERT")
     found_capath = pick("CAPATH")

@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.installed-demo
 
 .PHONY: help venv install demo test lint typecheck pytest docs bench dist matrix compat clean
 
@@ -24,6 +25,15 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[all]" --group dev
 	@touch $(STAMP)
 
+# `make demo` needs only the vault and django extras and the demo group (OpenBao, gunicorn): a
+# first run installs that much, not the whole development toolchain. A full install covers it.
+$(DEMO_STAMP): pyproject.toml | $(BIN)/python
+	@if [ $(STAMP) -nt pyproject.toml ]; then :; else \
+		$(BIN)/python -m pip install --quiet --upgrade "pip>=25.1" && \
+		$(BIN)/python -m pip install --quiet -e ".[vault,django]" --group demo; \
+	fi
+	@touch $(DEMO_STAMP)
+
 venv install: $(STAMP)
 
 lint: $(STAMP)
@@ -42,7 +52,7 @@ docs: $(STAMP)
 
 test: lint typecheck pytest docs compat
 
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	$(BIN)/python examples/demo.py
 
 bench: $(STAMP)

@@ -24,14 +24,16 @@ import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import hvac
-import jwt as pyjwt
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from devservers.processes import LOOPBACK, ServerStartError, free_port_pair, stop_process
+
+if TYPE_CHECKING:
+    # pyjwt and cryptography are test dependencies: `make demo` installs neither, and only the
+    # jwt auth fixture below needs them.
+    from cryptography.hazmat.primitives.asymmetric import rsa
 
 STARTUP_TIMEOUT = 30.0
 
@@ -75,6 +77,8 @@ class JwtIssuer:
             "nbf": now - 5,
             "exp": now + ttl,
         }
+        import jwt as pyjwt
+
         return pyjwt.encode(claims, self.key, algorithm="RS256")
 
 
@@ -334,6 +338,9 @@ class BaoServer:
 
     def jwt_auth(self, policies: list[str], *, audience: str = "django-app") -> JwtIssuer:
         """A fresh jwt mount trusting a new RSA key, with role ``web`` bound to ``audience``."""
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
         mount = self.enable_auth("jwt")
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         public_pem = (

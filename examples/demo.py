@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import sys
 import tempfile
@@ -42,7 +43,15 @@ def detail(text: str) -> None:
     print(f"      {text}", flush=True)
 
 
+def command(*args: str) -> str:
+    """A ``secret-keyring`` command line, exactly as ``cli()`` runs it."""
+    return shlex.join(["secret-keyring", *args])
+
+
 def cli(env: dict[str, str], *args: str) -> str:
+    """Run a ``secret-keyring`` command, printed first as ``command()`` shows it, so every
+    command the demo prints can be copied and run as shown."""
+    detail(f"$ {command(*args)}")
     return run_checked(
         [bin_path("secret-keyring"), *args], what=f"secret-keyring {args[0]}", env=env
     )
@@ -65,8 +74,10 @@ def main() -> int:
             detail(f"listening on {bao.addr}")
             vault_env = {"VAULT_ADDR": bao.addr, "VAULT_TOKEN": bao.root_token}
             env = {**os.environ, **vault_env}
+            # The commands below run with these (a throwaway dev server's root token).
+            detail("$ export " + " ".join(f"{k}={shlex.quote(v)}" for k, v in vault_env.items()))
 
-            step(2, f"writing a first keyring: secret-keyring init {SOURCE}")
+            step(2, "writing a first keyring")
             for line in cli(env, "init", SOURCE).splitlines():
                 detail(line.strip())
 
@@ -89,10 +100,10 @@ def main() -> int:
             detail(f"session cookie set; /whoami/ says {browser.get('/whoami/')[1]!r}")
 
             for round_, number in ((1, 5), (2, 6)):
-                step(number, f"rotation {round_}: secret-keyring rotate {SOURCE}")
+                step(number, f"rotation {round_}")
                 # No minimum interval: the demo waits below until every worker holds the new
                 # keyring, which the default 15 minutes (for a 5 minute TTL) ensures in production.
-                report = cli(env, "rotate", SOURCE, "--json", "--min-interval", "0")
+                report = cli(env, "rotate", SOURCE, "--min-interval", "0", "--json")
                 new_current = json.loads(report)["fingerprints"]["current"]
                 detail(f"stored keyring now signs with {new_current}")
 

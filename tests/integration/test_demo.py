@@ -33,4 +33,13 @@ def test_demo_runs_end_to_end() -> None:
         "[6/6]",
     ]
     assert result.stdout.count("still says 'demo'") == 2
+    # Every command is printed exactly as run: a copied `rotate` without the `--min-interval 0`
+    # the demo needs would be skipped by the interval guard.
+    commands = [line.strip()[2:] for line in lines if line.strip().startswith("$ ")]
+    assert commands[0].startswith("export VAULT_ADDR=http://127.0.0.1:")
+    assert commands[1:] == [
+        "secret-keyring init vault://secret/demo/django",
+        "secret-keyring rotate vault://secret/demo/django --min-interval 0 --json",
+        "secret-keyring rotate vault://secret/demo/django --min-interval 0 --json",
+    ]
     assert "zero logouts" in lines[-1]

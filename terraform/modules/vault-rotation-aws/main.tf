@@ -197,8 +197,8 @@ resource "aws_lambda_function_event_invoke_config" "this" {
     }
   }
 
-  # Lambda checks that the function's role may send to the destination when the config is
-  # written, and refuses it otherwise.
+  # Lambda refuses a destination the function's role may not send to when the config is
+  # written; the provider retries that refusal while IAM propagates, but the policy must exist.
   depends_on = [aws_iam_role_policy.lambda]
 }
 
@@ -348,8 +348,9 @@ resource "vault_aws_auth_backend_role" "this" {
 
   # With resolve_aws_unique_ids, Vault looks the new IAM role up (iam:GetRole) when the role is
   # written, and IAM is eventually consistent: a role created a moment ago may not be found yet.
-  # The Lambda function is created after the role and its creation is retried by the AWS
-  # provider until Lambda can assume the role, so by then IAM knows it.
+  # The AWS provider retries the Lambda function's creation until Lambda can assume the role
+  # ("The role defined for the function cannot be assumed by Lambda"), so once the function
+  # exists, IAM has propagated the role.
   depends_on = [aws_lambda_function.this]
 }
 

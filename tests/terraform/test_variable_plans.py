@@ -13,6 +13,7 @@ locals, taken from the parsed ``main.tf``, become outputs of a copy, and Terrafo
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -773,7 +774,8 @@ def test_the_rotation_module_names_each_path_apart(plans: dict[str, Result]) -> 
     for kind in ("function", "lambda_role", "scheduler_role", "vault_role", "queue"):
         values = [names[kind].lower() for names in derived.values()]
         assert len(set(values)) == len(values), (kind, values)
-    # Readable: the mount and the name are in it.
-    assert derived["plain"]["function"].startswith("vault-rotate-secret-myapp-django-")
+    # Readable: the mount and the name are in it, then the hash of "mount/name".
+    digest = hashlib.sha256(b"secret/myapp/django").hexdigest()[:8]
+    assert derived["plain"]["function"] == f"vault-rotate-secret-myapp-django-{digest}"
+    assert derived["plain"]["vault_role"] == f"secret-myapp-django-{digest}-rotator"
     assert derived["other-mount"]["function"].startswith("vault-rotate-kv-myapp-django-")
-    assert derived["plain"]["vault_role"].startswith("secret-myapp-django-")

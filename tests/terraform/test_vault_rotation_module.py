@@ -17,9 +17,10 @@ from tests.terraform import tfconfig
 from tests.terraform.tfconfig import Config
 
 ACCOUNT = "123456789012"
-LAMBDA_ARN = f"arn:aws:lambda:eu-west-1:{ACCOUNT}:function:vault-rotate-myapp-django"
-LOG_GROUP_ARN = f"arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:/aws/lambda/vault-rotate-myapp-django"
-QUEUE_ARN = f"arn:aws:sqs:eu-west-1:{ACCOUNT}:vault-rotate-myapp-django-dlq"
+FUNCTION = "vault-rotate-secret-myapp-django-87ac6ac7"
+LAMBDA_ARN = f"arn:aws:lambda:eu-west-1:{ACCOUNT}:function:{FUNCTION}"
+LOG_GROUP_ARN = f"arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:/aws/lambda/{FUNCTION}"
+QUEUE_ARN = f"arn:aws:sqs:eu-west-1:{ACCOUNT}:{FUNCTION}-dlq"
 
 
 @pytest.fixture(scope="module")

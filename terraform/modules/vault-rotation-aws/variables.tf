@@ -121,6 +121,7 @@ variable "vault_aws_region" {
   default     = null
 
   validation {
+    # The pattern the library's URL parser holds aws_region= to.
     condition     = var.vault_aws_region == null || can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]+$", var.vault_aws_region))
     error_message = "vault_aws_region must be an AWS region name such as eu-west-1."
   }

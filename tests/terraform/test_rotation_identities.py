@@ -300,7 +300,8 @@ def test_a_pod_of_another_service_account_cannot_log_in_as_the_rotator(
 
 
 def _lambda_token(layout: Layout, configs: dict[str, tfconfig.Config]) -> str:
-    """A token with what the module's aws auth role grants the Lambda's IAM role."""
+    """A token with what the module's aws auth role grants the Lambda's IAM role: its policies,
+    its TTL, and whether the default policy is left out (token_no_default_policy)."""
     module = configs["vault-rotation-aws"]
     example = configs["vault-rotation-aws-complete"]
     role = module.resources[("vault_aws_auth_backend_role", "this")]
@@ -308,11 +309,16 @@ def _lambda_token(layout: Layout, configs: dict[str, tfconfig.Config]) -> str:
     wiring = example.modules["django_secret_key_rotation"]["rotator_policy_name"]
     assert wiring == "${module.django_secret_key.rotator_policy_name}"
     ttl = module.variables["vault_token_ttl"]["default"]
+    no_default_policy = role.get("token_no_default_policy", False)
     body = _ok(
         layout.server.request(
             "POST",
             "auth/token/create",
-            body={"policies": [layout.policies["rotator"]], "ttl": f"{ttl}s"},
+            body={
+                "policies": [layout.policies["rotator"]],
+                "ttl": f"{ttl}s",
+                "no_default_policy": no_default_policy,
+            },
         )
     )
     return str(body["auth"]["client_token"])
@@ -333,6 +339,41 @@ def test_the_lambda_identity_rotates_its_keyring_and_nothing_else(
         environment.setenv("SECRET_KEYRING_SOURCE", f"vault://{MOUNT}/{neighbour}")
         with pytest.raises(AccessDenied):
             lambda_handler({}, None)
+
+
+def test_the_lambda_token_holds_the_rotator_policy_alone(
+    layout: Layout, configs: dict[str, tfconfig.Config]
+) -> None:
+    """token_no_default_policy = true on the module's aws auth role: OpenBao then mints the
+    token without the default policy (token self-service, cubbyhole, response wrapping), and
+    the rotation above still succeeds with the rotator policy alone."""
+    token = _lambda_token(layout, configs)
+    body = _ok(layout.server.request("POST", "auth/token/lookup", body={"token": token}))
+    assert body["data"]["policies"] == [layout.policies["rotator"]]
+    status, _ = layout.server.request("GET", "auth/token/lookup-self", token=token)
+    assert status == 403
+
+
+def test_openbao_ships_no_aws_auth_method(
+    layout: Layout, configs: dict[str, tfconfig.Config]
+) -> None:
+    """What `vault_auth_backend { type = "aws" }` asks of OpenBao, sent as the Vault provider
+    sends it (POST sys/auth/PATH with the type): OpenBao has no built-in aws auth method (it is
+    the external auth-aws plugin), so the request fails. The example takes the type from a
+    variable for the plugin's registered name, and the module's README says how to register
+    it."""
+    status, answer = layout.server.request("POST", "sys/auth/aws-probe", body={"type": "aws"})
+    assert status == 400, answer
+    assert "plugin not found in the catalog: aws" in json.dumps(answer)
+
+    example = configs["vault-rotation-aws-complete"]
+    backend = example.resources[("vault_auth_backend", "aws")]
+    assert backend["type"] == "${var.aws_auth_plugin}"
+    assert tfconfig.literal(example.variables["aws_auth_plugin"]["default"]) == "aws"
+    readme = (tfconfig.MODULES["vault-rotation-aws"] / "README.md").read_text(encoding="utf-8")
+    assert "plugin not found in the catalog: aws" in readme
+    assert "bao plugin register" in readme
+    assert "bao auth enable -path=aws openbao-plugin-auth-aws" in readme
 
 
 # -- vault-secret's first write ------------------------------------------------------------------

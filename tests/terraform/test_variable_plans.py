@@ -13,6 +13,7 @@ locals, taken from the parsed ``main.tf``, become outputs of a copy, and Terrafo
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -326,8 +327,125 @@ CASES: list[tuple[str, str, dict[str, Any], str | None]] = [
     ("vault-rotation-aws", "token-ttl-60", {"vault_token_ttl": 60}, None),
     ("vault-rotation-aws", "token-ttl-3600", {"vault_token_ttl": 3600}, None),
     ("vault-rotation-aws", "token-ttl-3601", {"vault_token_ttl": 3601}, "vault_token_ttl"),
-    ("vault-rotation-aws", "schedule-rate", {"schedule_expression": "rate(7 days)"}, None),
+    # A rate() schedule without a start date fires when it is created (EventBridge Scheduler):
+    # the first apply would rotate at once.
+    (
+        "vault-rotation-aws",
+        "schedule-rate-without-start-date",
+        {"schedule_expression": "rate(30 days)"},
+        "schedule_expression",
+    ),
+    (
+        "vault-rotation-aws",
+        "schedule-rate-with-start-date",
+        {"schedule_expression": "rate(7 days)", "schedule_start_date": "2030-01-01T04:00:00Z"},
+        None,
+    ),
     ("vault-rotation-aws", "schedule-cron", {"schedule_expression": "cron(0 4 ? * SUN *)"}, None),
+    (
+        "vault-rotation-aws",
+        "schedule-cron-with-start-date",
+        {"schedule_expression": "cron(0 4 1 * ? *)", "schedule_start_date": "2030-01-01T00:00:00Z"},
+        None,
+    ),
+    (
+        "vault-rotation-aws",
+        "schedule-cron-five-fields",
+        {"schedule_expression": "cron(0 4 1 * *)"},
+        "schedule_expression",
+    ),
+    (
+        "vault-rotation-aws",
+        "schedule-rate-zero",
+        {"schedule_expression": "rate(0 days)", "schedule_start_date": "2030-01-01T04:00:00Z"},
+        "schedule_expression",
+    ),
+    (
+        "vault-rotation-aws",
+        "start-date-no-zone",
+        {"schedule_start_date": "2030-01-01T04:00:00"},
+        "schedule_start_date",
+    ),
+    (
+        "vault-rotation-aws",
+        "start-date-day-only",
+        {"schedule_start_date": "2030-01-01"},
+        "schedule_start_date",
+    ),
+    # the Vault login
+    ("vault-rotation-aws", "header-host", {"vault_aws_header_value": "vault.example.com"}, None),
+    (
+        "vault-rotation-aws",
+        "header-space",
+        {"vault_aws_header_value": "vault example"},
+        "vault_aws_header_value",
+    ),
+    ("vault-rotation-aws", "sts-region", {"vault_aws_region": "eu-west-1"}, None),
+    ("vault-rotation-aws", "sts-region-gov", {"vault_aws_region": "us-gov-west-1"}, None),
+    (
+        "vault-rotation-aws",
+        "sts-region-endpoint",
+        {"vault_aws_region": "sts.eu-west-1.amazonaws.com"},
+        "vault_aws_region",
+    ),
+    # network and logs
+    (
+        "vault-rotation-aws",
+        "vpc-both",
+        {"lambda_subnet_ids": ["subnet-1"], "lambda_security_group_ids": ["sg-1"]},
+        None,
+    ),
+    (
+        "vault-rotation-aws",
+        "vpc-subnets-only",
+        {"lambda_subnet_ids": ["subnet-1"]},
+        "lambda_security_group_ids",
+    ),
+    (
+        "vault-rotation-aws",
+        "vpc-security-groups-only",
+        {"lambda_security_group_ids": ["sg-1"]},
+        "lambda_security_group_ids",
+    ),
+    ("vault-rotation-aws", "retention-0", {"lambda_log_retention_in_days": 0}, None),
+    ("vault-rotation-aws", "retention-1", {"lambda_log_retention_in_days": 1}, None),
+    (
+        "vault-rotation-aws",
+        "retention-2",
+        {"lambda_log_retention_in_days": 2},
+        "lambda_log_retention_in_days",
+    ),
+    ("vault-rotation-aws", "retention-3653", {"lambda_log_retention_in_days": 3653}, None),
+    (
+        "vault-rotation-aws",
+        "retention-3654",
+        {"lambda_log_retention_in_days": 3654},
+        "lambda_log_retention_in_days",
+    ),
+    # alarms
+    ("vault-rotation-aws", "alarm-topic-created", {"create_alarm_topic": True}, None),
+    (
+        "vault-rotation-aws",
+        "alarm-topic-passed-in",
+        {"alarm_topic_arn": "arn:aws:sns:eu-west-1:123456789012:ops-alerts"},
+        None,
+    ),
+    (
+        "vault-rotation-aws",
+        "alarm-topic-both",
+        {
+            "alarm_topic_arn": "arn:aws:sns:eu-west-1:123456789012:ops-alerts",
+            "create_alarm_topic": True,
+        },
+        "alarm_topic_arn",
+    ),
+    (
+        "vault-rotation-aws",
+        "alarm-topic-not-sns",
+        {"alarm_topic_arn": "arn:aws:sqs:eu-west-1:123456789012:ops-alerts"},
+        "alarm_topic_arn",
+    ),
+    ("vault-rotation-aws", "alarms-off", {"create_alarms": False}, None),
     (
         "vault-rotation-aws",
         "schedule-bare",
@@ -468,8 +586,11 @@ def _add_variable_locals(module: str, directory: Path) -> None:
         (directory / "locals.tf").write_text("\n".join(lines) + "\n")
 
 
-def _hcl(value: str) -> str:
-    """A parsed attribute written back: quoted strings as they are, expressions as templates."""
+def _hcl(value: str | dict[str, Any]) -> str:
+    """A parsed attribute written back: quoted strings as they are, expressions as templates,
+    objects (a map of names) attribute by attribute."""
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{key} = {_hcl(item)}" for key, item in value.items()) + " }"
     return value if tfconfig.is_quoted(value) else f'"{value}"'
 
 
@@ -495,13 +616,19 @@ def _names_config(destination: Path) -> Path:
 
 
 #: vault-rotation-aws: a given function name is at most 55 characters (room for "-schedule");
-#: one derived from a long secret name is cut at 64.
+#: one derived from mount and name is cut to fit and ends in a hash of both. The same name in
+#: two mounts, names that differ in case or in a character names refuse, and long names that
+#: share a prefix must each get names of their own.
 ROTATION_NAMES = {
     "plain": {},
     "fn-55": {"function_name": "f" * 55},
     "derived-56": {"name": "n" * 43},
     "derived-64": {"name": "n" * 200},
     "derived-64-other": {"name": "n" * 199 + "m"},
+    "other-mount": {"mount": "kv"},
+    "upper-case": {"name": "MyApp/django"},
+    "dash": {"name": "myapp-django"},
+    "dot": {"name": "myapp.django"},
 }
 
 
@@ -513,6 +640,9 @@ def _rotation_names_config(destination: Path) -> Path:
     outputs = {
         "lambda_role": config.resources[("aws_iam_role", "lambda")]["name"],
         "scheduler_role": config.resources[("aws_iam_role", "scheduler")]["name"],
+        "function": config.resources[("aws_lambda_function", "this")]["function_name"],
+        "vault_role": "${local.role_name}",
+        "queue": config.resources[("aws_sqs_queue", "dead_letter")]["name"],
     }
     lines = [f'output "{key}" {{\n  value = {_hcl(value)}\n}}' for key, value in outputs.items()]
     (destination / "names.tf").write_text("\n".join(lines) + "\n")
@@ -626,4 +756,26 @@ def test_the_rotation_module_never_gives_its_two_roles_one_name(plans: dict[str,
         assert len(names["lambda_role"]) <= 64, (key, names)
         assert re.fullmatch(r"[\w+=,.@-]+", names["scheduler_role"]), names
     assert derived["fn-55"]["scheduler_role"] == "f" * 55 + "-schedule"  # readable when it fits
-    assert derived["plain"]["scheduler_role"] == "vault-rotate-myapp-django-schedule"
+
+
+def test_the_rotation_module_names_each_path_apart(plans: dict[str, Result]) -> None:
+    """Names were built from `name` alone, lower-cased and cut at 64 without a hash: the same
+    path in two mounts got the same Lambda, roles, schedule and Vault role (the second apply
+    failed, or bound the first's Vault role to the wrong Lambda), and so did "MyApp/x" and
+    "myapp/x", or two long names sharing 51 characters. IAM role and Vault role names are
+    case-insensitive, so the comparison folds case."""
+    derived = {key: _outputs(plans, f"rotation-{key}") for key in ROTATION_NAMES if key != "fn-55"}
+    limits = {"function": 64, "lambda_role": 64, "scheduler_role": 64, "vault_role": 64}
+    for key, names in derived.items():
+        for kind, limit in {**limits, "queue": 80}.items():
+            assert len(names[kind]) <= limit, (key, kind, names[kind])
+        assert re.fullmatch(r"[A-Za-z0-9_-]+", names["function"]), names
+        assert re.fullmatch(r"[A-Za-z0-9_.-]+", names["vault_role"]), names
+    for kind in ("function", "lambda_role", "scheduler_role", "vault_role", "queue"):
+        values = [names[kind].lower() for names in derived.values()]
+        assert len(set(values)) == len(values), (kind, values)
+    # Readable: the mount and the name are in it, then the hash of "mount/name".
+    digest = hashlib.sha256(b"secret/myapp/django").hexdigest()[:8]
+    assert derived["plain"]["function"] == f"vault-rotate-secret-myapp-django-{digest}"
+    assert derived["plain"]["vault_role"] == f"secret-myapp-django-{digest}-rotator"
+    assert derived["other-mount"]["function"].startswith("vault-rotate-kv-myapp-django-")

@@ -20,3 +20,13 @@ output "policy_names" {
     rotator = module.django_secret_key.rotator_policy_name
   }
 }
+
+output "alarm_topic_arn" {
+  description = "Subscribe to it to hear of a failed rotation: aws sns subscribe --topic-arn ARN --protocol email --notification-endpoint you@example.com."
+  value       = module.django_secret_key_rotation.alarm_topic_arn
+}
+
+output "dead_letter_queue_url" {
+  description = "Where a failed rotation's event waits: see docs/operations.md, \"When a rotation alarm fires\"."
+  value       = module.django_secret_key_rotation.dead_letter_queue_url
+}

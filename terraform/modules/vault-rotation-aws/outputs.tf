@@ -27,3 +27,23 @@ output "vault_role_name" {
   description = "Name of the Vault aws auth role the Lambda logs in as."
   value       = try(vault_aws_auth_backend_role.this[0].role, null)
 }
+
+output "dead_letter_queue_url" {
+  description = "URL of the dead-letter queue: a message there is a scheduled rotation that failed after every retry (read it with `aws sqs receive-message --queue-url URL`)."
+  value       = try(aws_sqs_queue.dead_letter[0].url, null)
+}
+
+output "dead_letter_queue_arn" {
+  description = "ARN of the dead-letter queue (the scheduler's dead-letter queue and the Lambda's on-failure destination)."
+  value       = try(aws_sqs_queue.dead_letter[0].arn, null)
+}
+
+output "alarm_topic_arn" {
+  description = "SNS topic the alarms notify: the module's own (create_alarm_topic) or alarm_topic_arn; null when none."
+  value       = local.create_alarms ? local.alarm_topic_arn : null
+}
+
+output "alarm_names" {
+  description = "Names of the CloudWatch alarms of a failed rotation, by what they watch; empty when create_alarms is false."
+  value       = local.create_alarms ? local.alarm_names : {}
+}

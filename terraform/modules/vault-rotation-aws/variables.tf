@@ -88,7 +88,7 @@ variable "vault_auth_backend" {
 }
 
 variable "vault_role_name" {
-  description = "Name of the Vault aws auth role created for the Lambda. Null derives it from name."
+  description = "Name of the Vault aws auth role created for the Lambda. Null derives it from mount and name, with a hash of both."
   type        = string
   default     = null
 
@@ -105,9 +105,26 @@ variable "vault_namespace" {
 }
 
 variable "vault_aws_header_value" {
-  description = "Value of X-Vault-AWS-IAM-Server-ID, when the aws auth method is configured with iam_server_id_header_value. Not a secret: it only names the server."
+  description = "Value of X-Vault-AWS-IAM-Server-ID the Lambda signs into its login: set it, and the same value as the aws auth method's iam_server_id_header_value, so that a signed login captured elsewhere cannot be replayed against this Vault. Not a secret: it only names the server."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.vault_aws_header_value == null || can(regex("^[!-~]+$", var.vault_aws_header_value))
+    error_message = "vault_aws_header_value must be printable ASCII without spaces (an HTTP header value), e.g. the Vault host name."
+  }
+}
+
+variable "vault_aws_region" {
+  description = "AWS region whose STS endpoint the Lambda signs its login for (aws_region= in the source URL). Null: us-east-1, the global endpoint. Set it, with the aws auth method's sts_endpoint and sts_region, when Vault verifies logins against a regional STS endpoint."
+  type        = string
+  default     = null
+
+  validation {
+    # The pattern the library's URL parser holds aws_region= to.
+    condition     = var.vault_aws_region == null || can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]+$", var.vault_aws_region))
+    error_message = "vault_aws_region must be an AWS region name such as eu-west-1."
+  }
 }
 
 variable "vault_token_ttl" {
@@ -126,13 +143,31 @@ variable "vault_token_ttl" {
 ################################################################################
 
 variable "schedule_expression" {
-  description = "When to rotate: an EventBridge Scheduler rate() or cron() expression. Each rotation promotes `next`; every process must have refreshed in between."
+  description = "When to rotate: an EventBridge Scheduler cron() expression (six fields, read in schedule_timezone), or a rate() one with schedule_start_date. The default is 04:00 on the first of every month. Each rotation promotes `next`; every process must have refreshed in between."
   type        = string
-  default     = "rate(30 days)"
+  default     = "cron(0 4 1 * ? *)"
 
   validation {
-    condition     = can(regex("^(rate|cron)\\(.+\\)$", var.schedule_expression))
-    error_message = "schedule_expression must be rate(...) or cron(...)."
+    condition     = can(regex("^cron\\(\\S+( \\S+){5}\\)$", var.schedule_expression)) || can(regex("^rate\\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\\)$", var.schedule_expression))
+    error_message = "schedule_expression must be cron(minutes hours day-of-month month day-of-week year), e.g. cron(0 4 1 * ? *), or rate(N minutes|hours|days)."
+  }
+
+  validation {
+    # EventBridge Scheduler starts a rate() schedule without a start date at once: the first
+    # apply would rotate a keyring older than min_interval_seconds immediately.
+    condition     = !startswith(var.schedule_expression, "rate(") || var.schedule_start_date != null
+    error_message = "A rate() schedule_expression starts the moment the schedule is created (the first apply would rotate at once): set schedule_start_date too, or use a cron() expression."
+  }
+}
+
+variable "schedule_start_date" {
+  description = "UTC time after which the schedule may first run, e.g. \"2030-01-01T04:00:00Z\". Required with a rate() schedule_expression, which otherwise runs as soon as it is created; optional with cron()."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.schedule_start_date == null || can(regex("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$", var.schedule_start_date))
+    error_message = "schedule_start_date must be a UTC time in RFC 3339 form, e.g. 2030-01-01T04:00:00Z."
   }
 }
 
@@ -194,7 +229,7 @@ variable "lambda_zip_path" {
 }
 
 variable "function_name" {
-  description = "Name of the Lambda function, its IAM role, log group and schedule. Null derives it from name."
+  description = "Name of the Lambda function, its IAM role, log group, schedule, dead-letter queue and alarms. Null derives it from mount and name, with a hash of both."
   type        = string
   default     = null
 
@@ -273,21 +308,58 @@ variable "lambda_subnet_ids" {
 }
 
 variable "lambda_security_group_ids" {
-  description = "Security groups of the Lambda in the VPC; they must allow HTTPS out to Vault and to STS."
+  description = "Security groups of the Lambda when lambda_subnet_ids is set; they must allow HTTPS out to Vault."
   type        = list(string)
   default     = []
+
+  validation {
+    condition     = (length(var.lambda_subnet_ids) == 0) == (length(var.lambda_security_group_ids) == 0)
+    error_message = "Set lambda_subnet_ids and lambda_security_group_ids together, or neither."
+  }
 }
 
 variable "lambda_log_retention_in_days" {
-  description = "Retention of the Lambda's CloudWatch log group."
+  description = "Retention of the Lambda's CloudWatch log group, in days: one of the values CloudWatch Logs accepts, or 0 to keep the logs forever. The handler logs fingerprints, never keys."
   type        = number
   default     = 90
+
+  validation {
+    condition     = contains([0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.lambda_log_retention_in_days)
+    error_message = "lambda_log_retention_in_days must be 0 (never expire) or one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653."
+  }
 }
 
 variable "lambda_role_permissions_boundary_arn" {
   description = "Permissions boundary for the two IAM roles the module creates."
   type        = string
   default     = null
+}
+
+################################################################################
+# Alarms
+################################################################################
+
+variable "create_alarms" {
+  description = "Create the CloudWatch alarms of a failed rotation: the Lambda's errors, events in the dead-letter queue, the scheduler's target errors and dropped invocations."
+  type        = bool
+  default     = true
+}
+
+variable "create_alarm_topic" {
+  description = "Create an SNS topic the alarms notify (subscribe to it: output alarm_topic_arn). Leave false to pass your own in alarm_topic_arn, or to have the alarms change state without notifying anyone."
+  type        = bool
+  default     = false
+}
+
+variable "alarm_topic_arn" {
+  description = "ARN of an existing SNS topic the alarms notify (its policy must let CloudWatch publish, as a topic's default policy does for alarms of the same account). Null: none, or the module's own with create_alarm_topic."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.alarm_topic_arn == null ? true : !var.create_alarm_topic && can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$", var.alarm_topic_arn))
+    error_message = "alarm_topic_arn must be an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME), and not set together with create_alarm_topic = true: pick one topic."
+  }
 }
 
 variable "tags" {

@@ -39,6 +39,7 @@ ROTATION_BASE = {
 }
 BASES = {"aws-secret": AWS_BASE, "vault-secret": VAULT_BASE, "vault-rotation-aws": ROTATION_BASE}
 K8S_BOUND = {"bound_service_account_names": ["web"], "bound_service_account_namespaces": ["prod"]}
+SCHEDULE = {"rotation_schedule_expression": "cron(0 4 ? * SUN *)"}
 ARN = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
 # (module, case id, variables on top of the module's base, the variable refused or None)
@@ -127,8 +128,21 @@ CASES: list[tuple[str, str, dict[str, Any], str | None]] = [
         {"rotation_automatically_after_days": NULL},
         "rotation_schedule_expression",
     ),
-    ("aws-secret", "window-3h", {"rotation_window": "3h"}, None),
-    ("aws-secret", "window-3-hours", {"rotation_window": "3 hours"}, "rotation_window"),
+    # rotation window: 1h to 24h, and only with a schedule expression (the API ties them)
+    ("aws-secret", "window-3h", {"rotation_window": "3h", **SCHEDULE}, None),
+    ("aws-secret", "window-0h", {"rotation_window": "0h", **SCHEDULE}, "rotation_window"),
+    ("aws-secret", "window-1h", {"rotation_window": "1h", **SCHEDULE}, None),
+    ("aws-secret", "window-24h", {"rotation_window": "24h", **SCHEDULE}, None),
+    ("aws-secret", "window-25h", {"rotation_window": "25h", **SCHEDULE}, "rotation_window"),
+    ("aws-secret", "window-100h", {"rotation_window": "100h", **SCHEDULE}, "rotation_window"),
+    ("aws-secret", "window-3-hours", {"rotation_window": "3 hours", **SCHEDULE}, "rotation_window"),
+    ("aws-secret", "window-with-days-only", {"rotation_window": "3h"}, "rotation_window"),
+    (
+        "aws-secret",
+        "window-with-days-and-schedule",
+        {"rotation_window": "3h", "rotation_automatically_after_days": 30, **SCHEDULE},
+        None,
+    ),
     # the Lambda
     ("aws-secret", "function-name-64", {"lambda_function_name": "f" * 64}, None),
     ("aws-secret", "function-name-65", {"lambda_function_name": "f" * 65}, "lambda_function_name"),

@@ -178,13 +178,18 @@ variable "rotation_schedule_expression" {
 }
 
 variable "rotation_window" {
-  description = "Length of the rotation window, e.g. \"3h\" (Secrets Manager's rotation_rules.duration). Null uses the service default."
+  description = "Length of the rotation window, \"1h\" to \"24h\" (Secrets Manager's rotation_rules.duration), opening at each time rotation_schedule_expression names. Secrets Manager ties a window to a schedule expression, so it needs rotation_schedule_expression. Null uses the service default: the window closes at the end of the UTC day for a schedule in days, after one hour for one in hours."
   type        = string
   default     = null
 
   validation {
-    condition     = var.rotation_window == null || can(regex("^[0-9]+h$", var.rotation_window))
-    error_message = "rotation_window must be a number of hours such as \"3h\"."
+    condition     = var.rotation_window == null || can(regex("^([1-9]|1[0-9]|2[0-4])h$", var.rotation_window))
+    error_message = "rotation_window must be a whole number of hours from 1h to 24h, such as \"3h\"."
+  }
+
+  validation {
+    condition     = var.rotation_window == null || var.rotation_schedule_expression != null
+    error_message = "rotation_window needs rotation_schedule_expression (Secrets Manager ties the window to a schedule expression): set one, e.g. \"cron(0 4 ? * SUN *)\", or leave rotation_window unset with rotation_automatically_after_days."
   }
 }
 

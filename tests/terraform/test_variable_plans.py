@@ -39,6 +39,7 @@ ROTATION_BASE = {
 }
 BASES = {"aws-secret": AWS_BASE, "vault-secret": VAULT_BASE, "vault-rotation-aws": ROTATION_BASE}
 K8S_BOUND = {"bound_service_account_names": ["web"], "bound_service_account_namespaces": ["prod"]}
+TOPIC = "arn:aws:sns:eu-west-1:123456789012:django-rotation-alarms"
 SCHEDULE = {"rotation_schedule_expression": "cron(0 4 ? * SUN *)"}
 ARN = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
@@ -202,6 +203,27 @@ CASES: list[tuple[str, str, dict[str, Any], str | None]] = [
         "policy-not-json",
         {"secret_policy_json": "Deny everyone"},
         "secret_policy_json",
+    ),
+    # alerts on a failed rotation: one topic, created or passed in
+    ("aws-secret", "alarm-topic-created", {"create_alarm_topic": True}, None),
+    ("aws-secret", "alarm-topic-arn", {"alarm_topic_arn": TOPIC}, None),
+    (
+        "aws-secret",
+        "alarm-topic-fifo-name-refused",
+        {"alarm_topic_arn": TOPIC + ".fifo"},
+        "alarm_topic_arn",
+    ),
+    (
+        "aws-secret",
+        "alarm-topic-not-an-arn",
+        {"alarm_topic_arn": "django-rotation-alarms"},
+        "alarm_topic_arn",
+    ),
+    (
+        "aws-secret",
+        "alarm-topic-both",
+        {"create_alarm_topic": True, "alarm_topic_arn": TOPIC},
+        "alarm_topic_arn",
     ),
     ("aws-secret", "app-roles-map", {"app_roles": {"web": "web-task-role"}}, None),
     ("aws-secret", "app-roles-list", {"app_roles": ["web-task-role"]}, "app_roles"),
@@ -436,7 +458,7 @@ NAMES = {
     "longest-other": "x" * 511 + "y",
     "all-signs": "p/r+o=d.m@y-a_pp",
 }
-LIMITS = {"lambda": 64, "alias": 256, "rotate_policy": 128, "read_policy": 128}
+LIMITS = {"lambda": 64, "alias": 256, "rotate_policy": 128, "read_policy": 128, "rule": 64}
 
 
 def _var_args(variables: dict[str, Any], directory: Path, case: str) -> tuple[str, ...]:
@@ -502,6 +524,8 @@ def _names_config(destination: Path) -> Path:
         "alias": config.resources[("aws_kms_alias", "this")]["name"],
         "rotate_policy": config.resources[("aws_iam_role_policy", "rotation")]["name"],
         "read_policy": config.resources[("aws_iam_role_policy", "app_read")]["name"],
+        # The rule is named by a local (its ARN is built from the name for the topic policy).
+        "rule": config.locals["rotation_failed"],
     }
     lines += [f'output "{key}" {{\n  value = {_hcl(value)}\n}}' for key, value in outputs.items()]
     (destination / "names.tf").write_text("\n".join(lines) + "\n")
@@ -621,6 +645,7 @@ def test_derived_names_fit_aws_limits_and_never_collide(plans: dict[str, Result]
         assert re.fullmatch(r"[A-Za-z0-9_-]{1,64}", names["lambda"]), names["lambda"]
         assert re.fullmatch(r"alias/[A-Za-z0-9/_-]+", names["alias"]), names["alias"]
         assert re.fullmatch(r"[\w+=,.@-]+", names["rotate_policy"]), names["rotate_policy"]
+        assert re.fullmatch(r"[.\-_A-Za-z0-9]+", names["rule"]), names["rule"]
     for kind in LIMITS:
         values = [names[kind] for names in derived.values()]
         assert len(set(values)) == len(values), (kind, values)

@@ -312,6 +312,38 @@ variable "lambda_role_permissions_boundary_arn" {
 }
 
 ################################################################################
+# Alerts on a failed rotation
+################################################################################
+
+variable "create_alarm_topic" {
+  description = "Create an SNS topic for the rotation alerts: Secrets Manager's RotationFailed event for this secret and the alarm on the rotation Lambda's errors. Its policy lets only that rule and that alarm publish. Subscribe to it yourself (email, chat, paging); the module adds no subscription. Leave false to pass a topic of your own in alarm_topic_arn."
+  type        = bool
+  default     = false
+}
+
+variable "alarm_topic_arn" {
+  description = "ARN of an existing SNS topic for the rotation alerts. Its policy must let this module's rule and alarm publish: add the statements of the alarm_topic_policy_json output. With neither this nor create_alarm_topic, the errors alarm still changes state in CloudWatch but notifies no one, and the RotationFailed rule is not created."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.alarm_topic_arn == null || can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$", var.alarm_topic_arn))
+    error_message = "alarm_topic_arn must be the ARN of a standard SNS topic (arn:aws:sns:REGION:ACCOUNT:NAME); CloudWatch alarms cannot notify a FIFO topic."
+  }
+
+  validation {
+    condition     = !(var.create_alarm_topic && var.alarm_topic_arn != null)
+    error_message = "Set create_alarm_topic = true or alarm_topic_arn, not both: the alerts go to one topic."
+  }
+}
+
+variable "alarm_topic_kms_key_id" {
+  description = "KMS key (ID, ARN or alias) encrypting a topic made with create_alarm_topic. Its key policy must let events.amazonaws.com and cloudwatch.amazonaws.com call kms:GenerateDataKey* and kms:Decrypt, which the AWS-managed alias/aws/sns does not. Null leaves the topic unencrypted: the alerts carry the secret's name and ARN, never a key."
+  type        = string
+  default     = null
+}
+
+################################################################################
 # Application access
 ################################################################################
 

@@ -203,12 +203,18 @@ def _denied(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert "AccessDenied" in said, said
 
 
-def test_the_cronjob_matches_the_role_the_module_creates_for_it() -> None:
+def test_the_cronjob_matches_the_role_the_module_creates_for_it(
+    configs: dict[str, tfconfig.Config],
+) -> None:
     account, cronjob = _cronjob()
     pod = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     assert cronjob["spec"]["concurrencyPolicy"] == "Forbid"
     assert pod["serviceAccountName"] == account["metadata"]["name"] == f"{APP_NAME}-rotator"
     assert account["metadata"]["namespace"] == cronjob["metadata"]["namespace"] == APP_NAME
+    # The example's roles bind service accounts in kubernetes_namespace: by default, the
+    # CronJob's (a role bound to "default" refused the CronJob's login).
+    example = configs["vault-complete"].variables["kubernetes_namespace"]
+    assert tfconfig.literal(example["default"]) == cronjob["metadata"]["namespace"]
     assert pod["restartPolicy"] == "Never"
     assert cronjob["spec"]["jobTemplate"]["spec"]["backoffLimit"] >= 1
     (volume,) = pod["volumes"]

@@ -386,10 +386,10 @@ resource "aws_iam_role_policy" "app_read" {
 # Alerts on a failed rotation
 ################################################################################
 
-# Secrets Manager retries a failed rotation only at the next scheduled window, so a failure is
-# otherwise silent for a whole period. Two signals, to one topic: Secrets Manager's own
-# RotationFailed event (whatever failed: the Lambda, its permissions, a step's checks), and an
-# alarm on the rotation Lambda's errors (it also counts a failed test invocation).
+# Once Secrets Manager's own retries are over, the next attempt is the next scheduled rotation,
+# so a failure is otherwise silent for a whole period. Two signals, to one topic: Secrets
+# Manager's own RotationFailed event (whatever failed: the Lambda, its permissions, a step's
+# checks), and an alarm on the rotation Lambda's errors.
 
 resource "aws_sns_topic" "alarms" {
   count = local.create_alarm_topic ? 1 : 0

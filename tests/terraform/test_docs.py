@@ -24,7 +24,7 @@ def test_module_readmes_show_the_handler_and_write_only_arguments() -> None:
     assert "secret_keyring.rotation.aws.lambda_handler" in aws
     assert "secret_string_wo" in aws
     assert "data_json_wo" in vault
-    assert "cas = 0" in vault
+    assert 'options = { cas = "0" }' in vault
     rotation = (tfconfig.MODULES["vault-rotation-aws"] / "README.md").read_text(encoding="utf-8")
     assert "secret_keyring.rotation.vault.lambda_handler" in rotation
     assert "secret-keyring lambda-zip vault-rotation.zip --backend vault" in rotation

@@ -203,12 +203,18 @@ def _denied(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert "AccessDenied" in said, said
 
 
-def test_the_cronjob_matches_the_role_the_module_creates_for_it() -> None:
+def test_the_cronjob_matches_the_role_the_module_creates_for_it(
+    configs: dict[str, tfconfig.Config],
+) -> None:
     account, cronjob = _cronjob()
     pod = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     assert cronjob["spec"]["concurrencyPolicy"] == "Forbid"
     assert pod["serviceAccountName"] == account["metadata"]["name"] == f"{APP_NAME}-rotator"
     assert account["metadata"]["namespace"] == cronjob["metadata"]["namespace"] == APP_NAME
+    # The example's roles bind service accounts in kubernetes_namespace: by default, the
+    # CronJob's (a role bound to "default" refused the CronJob's login).
+    example = configs["vault-complete"].variables["kubernetes_namespace"]
+    assert tfconfig.literal(example["default"]) == cronjob["metadata"]["namespace"]
     assert pod["restartPolicy"] == "Never"
     assert cronjob["spec"]["jobTemplate"]["spec"]["backoffLimit"] >= 1
     (volume,) = pod["volumes"]
@@ -380,23 +386,46 @@ def test_openbao_ships_no_aws_auth_method(
 
 
 def _first_write(vault_module: tfconfig.Config) -> dict[str, Any]:
-    """The request vault_kv_secret_v2 sends: the data and the module's check-and-set option."""
-    body = vault_module.resources[("vault_kv_secret_v2", "this")]
-    return {"data": json.loads(keyring_to_json(new_keyring())), "options": {"cas": body["cas"]}}
+    """The body vault_kv_secret_v2 sends for the module's first write, built as the provider
+    builds it (terraform-provider-vault 5.x, ``kvSecretV2Write``, which serves both create and
+    update): ``{"data": ..., "cas": d.Get("cas"), "options": d.Get("options")}``. ``cas`` goes at
+    the top level whether set or not (an unset TypeInt reads 0), ``options`` is a map of strings
+    (a TypeMap; Terraform turns a number into its string). What the KV v2 engine then does with
+    that body is OpenBao's own answer, not this test's."""
+    resource = vault_module.resources[("vault_kv_secret_v2", "this")]
+    options = resource.get("options", {})
+    return {
+        "data": json.loads(keyring_to_json(new_keyring())),
+        "cas": int(resource.get("cas", 0)),
+        "options": {
+            key: tfconfig.literal(value) if tfconfig.is_quoted(value) else str(value)
+            for key, value in options.items()
+        },
+    }
 
 
+@pytest.mark.parametrize("rotations", [0, 2], ids=["from-init", "rotated"])
 def test_the_first_write_never_overwrites_a_keyring(
-    layout: Layout, vault_module: tfconfig.Config
+    layout: Layout, vault_module: tfconfig.Config, rotations: int
 ) -> None:
+    """The module pointed at a path that already holds a keyring (``from-init``: made by
+    `secret-keyring init` or a migration), or ``data_json_wo_version`` raised on a secret that
+    rotation has been maintaining (``rotated``: the provider's update sends the same body): the
+    write is refused and the keyring is unchanged. A top-level ``cas`` alone was ignored by the
+    engine, which wrote a new keyring and logged every user out."""
     server = layout.server
-    before = _ok(server.request("GET", f"{MOUNT}/data/{NAME}"))["data"]
+    path = f"existing-{rotations}/prod"
+    for _ in range(1 + rotations):
+        _write(server, path)
+    before = _ok(server.request("GET", f"{MOUNT}/data/{path}"))["data"]
 
-    status, answer = server.request("POST", f"{MOUNT}/data/{NAME}", body=_first_write(vault_module))
+    status, answer = server.request("POST", f"{MOUNT}/data/{path}", body=_first_write(vault_module))
 
     assert status == 400, answer
     assert "check-and-set parameter did not match the current version" in json.dumps(answer)
-    after = _ok(server.request("GET", f"{MOUNT}/data/{NAME}"))["data"]
+    after = _ok(server.request("GET", f"{MOUNT}/data/{path}"))["data"]
     assert after == before
+    assert _versions(server, path) == 1 + rotations
 
 
 def test_the_first_write_creates_a_new_secret(

@@ -287,7 +287,8 @@ def test_vault_secret_resource_has_nothing_to_update_in_place(vault_module: Conf
     """An in-place update could resend a freshly generated write-only keyring over the rotated
     one, so the KV resource holds only arguments that never change: metadata and the destroy
     behaviour (`delete_all_versions_on_destroy`, which users change after creation) live apart.
-    The one write is create-only (`cas = 0`) and can be switched off."""
+    The one write is create-only (the check-and-set option `options = { cas = "0" }`; the
+    provider's top-level `cas` is ignored by KV v2) and can be switched off."""
     body = vault_module.resources[("vault_kv_secret_v2", "this")]
     arguments = {key for key in body if not key.startswith("__")}
     assert arguments == {
@@ -295,11 +296,11 @@ def test_vault_secret_resource_has_nothing_to_update_in_place(vault_module: Conf
         "mount",
         "name",
         "namespace",
-        "cas",
+        "options",
         "data_json_wo",
         "data_json_wo_version",
     }
-    assert body["cas"] == 0
+    assert body["options"] == {"cas": '"0"'}
     assert body["count"] == "${local.write_initial_keyring ? 1 : 0}"
     assert (
         vault_module.locals["write_initial_keyring"] == "${var.create && var.write_initial_keyring}"

@@ -40,6 +40,8 @@ ROTATION_BASE = {
 }
 BASES = {"aws-secret": AWS_BASE, "vault-secret": VAULT_BASE, "vault-rotation-aws": ROTATION_BASE}
 K8S_BOUND = {"bound_service_account_names": ["web"], "bound_service_account_namespaces": ["prod"]}
+TOPIC = "arn:aws:sns:eu-west-1:123456789012:django-rotation-alarms"
+SCHEDULE = {"rotation_schedule_expression": "cron(0 4 ? * SUN *)"}
 ARN = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
 # (module, case id, variables on top of the module's base, the variable refused or None)
@@ -128,8 +130,21 @@ CASES: list[tuple[str, str, dict[str, Any], str | None]] = [
         {"rotation_automatically_after_days": NULL},
         "rotation_schedule_expression",
     ),
-    ("aws-secret", "window-3h", {"rotation_window": "3h"}, None),
-    ("aws-secret", "window-3-hours", {"rotation_window": "3 hours"}, "rotation_window"),
+    # rotation window: 1h to 24h, and only with a schedule expression (the API ties them)
+    ("aws-secret", "window-3h", {"rotation_window": "3h", **SCHEDULE}, None),
+    ("aws-secret", "window-0h", {"rotation_window": "0h", **SCHEDULE}, "rotation_window"),
+    ("aws-secret", "window-1h", {"rotation_window": "1h", **SCHEDULE}, None),
+    ("aws-secret", "window-24h", {"rotation_window": "24h", **SCHEDULE}, None),
+    ("aws-secret", "window-25h", {"rotation_window": "25h", **SCHEDULE}, "rotation_window"),
+    ("aws-secret", "window-100h", {"rotation_window": "100h", **SCHEDULE}, "rotation_window"),
+    ("aws-secret", "window-3-hours", {"rotation_window": "3 hours", **SCHEDULE}, "rotation_window"),
+    ("aws-secret", "window-with-days-only", {"rotation_window": "3h"}, "rotation_window"),
+    (
+        "aws-secret",
+        "window-with-days-and-schedule",
+        {"rotation_window": "3h", "rotation_automatically_after_days": 30, **SCHEDULE},
+        None,
+    ),
     # the Lambda
     ("aws-secret", "function-name-64", {"lambda_function_name": "f" * 64}, None),
     ("aws-secret", "function-name-65", {"lambda_function_name": "f" * 65}, "lambda_function_name"),
@@ -189,6 +204,27 @@ CASES: list[tuple[str, str, dict[str, Any], str | None]] = [
         "policy-not-json",
         {"secret_policy_json": "Deny everyone"},
         "secret_policy_json",
+    ),
+    # alerts on a failed rotation: one topic, created or passed in
+    ("aws-secret", "alarm-topic-created", {"create_alarm_topic": True}, None),
+    ("aws-secret", "alarm-topic-arn", {"alarm_topic_arn": TOPIC}, None),
+    (
+        "aws-secret",
+        "alarm-topic-fifo-name-refused",
+        {"alarm_topic_arn": TOPIC + ".fifo"},
+        "alarm_topic_arn",
+    ),
+    (
+        "aws-secret",
+        "alarm-topic-not-an-arn",
+        {"alarm_topic_arn": "django-rotation-alarms"},
+        "alarm_topic_arn",
+    ),
+    (
+        "aws-secret",
+        "alarm-topic-both",
+        {"create_alarm_topic": True, "alarm_topic_arn": TOPIC},
+        "alarm_topic_arn",
     ),
     ("aws-secret", "app-roles-map", {"app_roles": {"web": "web-task-role"}}, None),
     ("aws-secret", "app-roles-list", {"app_roles": ["web-task-role"]}, "app_roles"),
@@ -540,7 +576,7 @@ NAMES = {
     "longest-other": "x" * 511 + "y",
     "all-signs": "p/r+o=d.m@y-a_pp",
 }
-LIMITS = {"lambda": 64, "alias": 256, "rotate_policy": 128, "read_policy": 128}
+LIMITS = {"lambda": 64, "alias": 256, "rotate_policy": 128, "read_policy": 128, "rule": 64}
 
 
 def _var_args(variables: dict[str, Any], directory: Path, case: str) -> tuple[str, ...]:
@@ -609,6 +645,8 @@ def _names_config(destination: Path) -> Path:
         "alias": config.resources[("aws_kms_alias", "this")]["name"],
         "rotate_policy": config.resources[("aws_iam_role_policy", "rotation")]["name"],
         "read_policy": config.resources[("aws_iam_role_policy", "app_read")]["name"],
+        # The rule is named by a local (its ARN is built from the name for the topic policy).
+        "rule": config.locals["rotation_failed"],
     }
     lines += [f'output "{key}" {{\n  value = {_hcl(value)}\n}}' for key, value in outputs.items()]
     (destination / "names.tf").write_text("\n".join(lines) + "\n")
@@ -737,6 +775,7 @@ def test_derived_names_fit_aws_limits_and_never_collide(plans: dict[str, Result]
         assert re.fullmatch(r"[A-Za-z0-9_-]{1,64}", names["lambda"]), names["lambda"]
         assert re.fullmatch(r"alias/[A-Za-z0-9/_-]+", names["alias"]), names["alias"]
         assert re.fullmatch(r"[\w+=,.@-]+", names["rotate_policy"]), names["rotate_policy"]
+        assert re.fullmatch(r"[.\-_A-Za-z0-9]+", names["rule"]), names["rule"]
     for kind in LIMITS:
         values = [names[kind] for names in derived.values()]
         assert len(set(values)) == len(values), (kind, values)

@@ -29,6 +29,10 @@ module "django_secret_key" {
   lambda_zip_path              = var.lambda_zip_path
   rotation_schedule_expression = "rate(30 days)"
 
+  # Alerts on a failed rotation (Secrets Manager's RotationFailed event, the Lambda's errors)
+  # go to a new SNS topic: subscribe to it (the alarm_topic_arn output).
+  create_alarm_topic = true
+
   # Read-only access to this one secret for the application role.
   app_roles = { app = aws_iam_role.app.name }
 

@@ -17,3 +17,8 @@ output "rotation_lambda_arn" {
   description = "ARN of the rotation Lambda."
   value       = module.django_secret_key.rotation_lambda_arn
 }
+
+output "alarm_topic_arn" {
+  description = "SNS topic of the alerts on a failed rotation: subscribe to it (email, chat, paging)."
+  value       = module.django_secret_key.alarm_topic_arn
+}

@@ -17,7 +17,7 @@ variable "kubernetes_auth_backend" {
 }
 
 variable "kubernetes_namespace" {
-  description = "Kubernetes namespace of the application's service account."
+  description = "Kubernetes namespace of the application's and the rotation CronJob's service accounts (examples/kubernetes deploys both in \"myapp\")."
   type        = string
-  default     = "default"
+  default     = "myapp"
 }

@@ -22,6 +22,8 @@ locals {
   name_for_policy = local.name_verbatim && length(local.name) <= 121 ? local.name : "${substr(local.name_slug, 0, 112)}-${local.name_hash}"
 
   lambda_function_name = coalesce(var.lambda_function_name, "${local.name_for_lambda}-rotation")
+  # EventBridge rule names: 64 with "-rotation-failed".
+  name_for_rule = local.name_verbatim && length(local.name) <= 48 ? local.name : "${substr(local.name_slug, 0, 39)}-${local.name_hash}"
 
   # Without a customer-managed key the secret uses the AWS-managed key aws/secretsmanager, whose
   # key policy already lets this account's principals use it through Secrets Manager: no KMS
@@ -39,6 +41,21 @@ locals {
 
   # Keys must only be usable through Secrets Manager, never by calling KMS directly.
   kms_via_secretsmanager = "secretsmanager.${local.region}.amazonaws.com"
+
+  # Alerts on a failed rotation go to one SNS topic, created here or passed in. The topic's
+  # policy names the rule and the alarm by ARN; those ARNs are built from their names, as AWS
+  # forms them, because the resources themselves refer to the topic.
+  partition          = split(":", data.aws_caller_identity.current.arn)[1]
+  create_alarm_topic = local.create_rotation && var.create_alarm_topic
+  notify             = local.create_rotation && (var.create_alarm_topic || var.alarm_topic_arn != null)
+  alarm_topic_name   = "${local.lambda_function_name}-alarms"
+  alarm_topic_arn    = var.alarm_topic_arn != null ? var.alarm_topic_arn : "arn:${local.partition}:sns:${local.region}:${local.account_id}:${local.alarm_topic_name}"
+  # The same ARN as a reference, so that the rule's target and the alarm wait for the topic.
+  alarm_target_arn    = try(aws_sns_topic.alarms[0].arn, var.alarm_topic_arn)
+  rotation_failed     = "${local.name_for_rule}-rotation-failed"
+  rotation_failed_arn = "arn:${local.partition}:events:${local.region}:${local.account_id}:rule/${local.rotation_failed}"
+  errors_alarm        = "${local.lambda_function_name}-errors"
+  errors_alarm_arn    = "arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${local.errors_alarm}"
 }
 
 ################################################################################
@@ -363,4 +380,117 @@ resource "aws_iam_role_policy" "app_read" {
   name   = "read-${local.name_for_policy}"
   role   = each.value
   policy = data.aws_iam_policy_document.app_read[0].json
+}
+
+################################################################################
+# Alerts on a failed rotation
+################################################################################
+
+# Once Secrets Manager's own retries are over, the next attempt is the next scheduled rotation,
+# so a failure is otherwise silent for a whole period. Two signals, to one topic: Secrets
+# Manager's own RotationFailed event (whatever failed: the Lambda, its permissions, a step's
+# checks), and an alarm on the rotation Lambda's errors.
+
+resource "aws_sns_topic" "alarms" {
+  count = local.create_alarm_topic ? 1 : 0
+
+  name              = local.alarm_topic_name
+  kms_master_key_id = var.alarm_topic_kms_key_id
+  policy            = data.aws_iam_policy_document.alarm_topic[0].json
+  tags              = var.tags
+}
+
+# Least privilege for the topic: EventBridge may publish for this rule only and CloudWatch for
+# this alarm only (confused-deputy guard); the account's own principals manage it through IAM.
+# For a topic passed in, the alarm_topic_policy_json output holds the statements to add to it.
+data "aws_iam_policy_document" "alarm_topic" {
+  count = local.notify ? 1 : 0
+
+  statement {
+    sid       = "RotationFailedRulePublishes"
+    effect    = "Allow"
+    actions   = ["sns:Publish"]
+    resources = [local.alarm_topic_arn]
+
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [local.rotation_failed_arn]
+    }
+  }
+
+  statement {
+    sid       = "RotationErrorsAlarmPublishes"
+    effect    = "Allow"
+    actions   = ["sns:Publish"]
+    resources = [local.alarm_topic_arn]
+
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com"]
+    }
+
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [local.errors_alarm_arn]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+# The event Secrets Manager records (through CloudTrail, detail-type "AWS Service Event via
+# CloudTrail") when a rotation of this secret fails; the secret is named in
+# additionalEventData.SecretId.
+resource "aws_cloudwatch_event_rule" "rotation_failed" {
+  count = local.notify ? 1 : 0
+
+  name        = local.rotation_failed
+  description = "Secrets Manager could not rotate the Django secret keyring ${local.name}"
+  event_pattern = jsonencode({
+    source        = ["aws.secretsmanager"]
+    "detail-type" = ["AWS Service Event via CloudTrail"]
+    detail = {
+      eventSource         = ["secretsmanager.amazonaws.com"]
+      eventName           = ["RotationFailed"]
+      additionalEventData = { SecretId = [local.secret_arn] }
+    }
+  })
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_event_target" "rotation_failed" {
+  count = local.notify ? 1 : 0
+
+  rule = aws_cloudwatch_event_rule.rotation_failed[0].name
+  arn  = local.alarm_target_arn
+}
+
+resource "aws_cloudwatch_metric_alarm" "rotation_errors" {
+  count = local.create_rotation ? 1 : 0
+
+  alarm_name          = local.errors_alarm
+  alarm_description   = "The rotation Lambda of the Django secret keyring ${local.name} failed: see docs/operations.md, \"A rotation failed\"."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Errors"
+  dimensions          = { FunctionName = aws_lambda_function.rotation[0].function_name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  threshold           = 1
+  # No invocation, no datapoint: that is the normal state between rotations.
+  treat_missing_data = "notBreaching"
+  alarm_actions      = local.notify ? [local.alarm_target_arn] : []
+  tags               = var.tags
 }

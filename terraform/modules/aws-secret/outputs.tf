@@ -35,3 +35,23 @@ output "rotation_lambda_role_arn" {
   description = "ARN of the rotation Lambda's IAM role."
   value       = try(aws_iam_role.rotation[0].arn, null)
 }
+
+output "alarm_topic_arn" {
+  description = "ARN of the SNS topic the rotation alerts go to (created or passed in), or null when none is set."
+  value       = local.notify ? local.alarm_target_arn : null
+}
+
+output "alarm_topic_policy_json" {
+  description = "Topic policy (JSON) letting only this module's RotationFailed rule and errors alarm publish: the created topic's policy, or the statements to add to the policy of a topic passed in alarm_topic_arn."
+  value       = try(data.aws_iam_policy_document.alarm_topic[0].json, null)
+}
+
+output "rotation_failed_rule_arn" {
+  description = "ARN of the EventBridge rule matching Secrets Manager's RotationFailed event for this secret."
+  value       = try(aws_cloudwatch_event_rule.rotation_failed[0].arn, null)
+}
+
+output "rotation_errors_alarm_arn" {
+  description = "ARN of the CloudWatch alarm on the rotation Lambda's errors."
+  value       = try(aws_cloudwatch_metric_alarm.rotation_errors[0].arn, null)
+}

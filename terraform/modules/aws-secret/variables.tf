@@ -178,13 +178,18 @@ variable "rotation_schedule_expression" {
 }
 
 variable "rotation_window" {
-  description = "Length of the rotation window, e.g. \"3h\" (Secrets Manager's rotation_rules.duration). Null uses the service default."
+  description = "Length of the rotation window, \"1h\" to \"24h\" (Secrets Manager's rotation_rules.duration), opening at each time rotation_schedule_expression names. Secrets Manager ties a window to a schedule expression, so it needs rotation_schedule_expression. Null uses the service default: the window closes at the end of the UTC day for a schedule in days, after one hour for one in hours."
   type        = string
   default     = null
 
   validation {
-    condition     = var.rotation_window == null || can(regex("^[0-9]+h$", var.rotation_window))
-    error_message = "rotation_window must be a number of hours such as \"3h\"."
+    condition     = var.rotation_window == null || can(regex("^([1-9]|1[0-9]|2[0-4])h$", var.rotation_window))
+    error_message = "rotation_window must be a whole number of hours from 1h to 24h, such as \"3h\"."
+  }
+
+  validation {
+    condition     = var.rotation_window == null || var.rotation_schedule_expression != null
+    error_message = "rotation_window needs rotation_schedule_expression (Secrets Manager ties the window to a schedule expression): set one, e.g. \"cron(0 4 ? * SUN *)\", or leave rotation_window unset with rotation_automatically_after_days."
   }
 }
 
@@ -302,6 +307,38 @@ variable "lambda_security_group_ids" {
 
 variable "lambda_role_permissions_boundary_arn" {
   description = "Permissions boundary for the rotation Lambda's IAM role, where your organisation requires one."
+  type        = string
+  default     = null
+}
+
+################################################################################
+# Alerts on a failed rotation
+################################################################################
+
+variable "create_alarm_topic" {
+  description = "Create an SNS topic for the rotation alerts: Secrets Manager's RotationFailed event for this secret and the alarm on the rotation Lambda's errors. Its policy lets only that rule and that alarm publish. Subscribe to it yourself (email, chat, paging); the module adds no subscription. Leave false to pass a topic of your own in alarm_topic_arn."
+  type        = bool
+  default     = false
+}
+
+variable "alarm_topic_arn" {
+  description = "ARN of an existing SNS topic for the rotation alerts. Its policy must let this module's rule and alarm publish: add the statements of the alarm_topic_policy_json output. With neither this nor create_alarm_topic, the errors alarm still changes state in CloudWatch but notifies no one, and the RotationFailed rule is not created."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.alarm_topic_arn == null || can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$", var.alarm_topic_arn))
+    error_message = "alarm_topic_arn must be the ARN of a standard SNS topic (arn:aws:sns:REGION:ACCOUNT:NAME); CloudWatch alarms cannot notify a FIFO topic."
+  }
+
+  validation {
+    condition     = !(var.create_alarm_topic && var.alarm_topic_arn != null)
+    error_message = "Set create_alarm_topic = true or alarm_topic_arn, not both: the alerts go to one topic."
+  }
+}
+
+variable "alarm_topic_kms_key_id" {
+  description = "KMS key (ID, ARN or alias) encrypting a topic made with create_alarm_topic. Its key policy must let events.amazonaws.com and cloudwatch.amazonaws.com call kms:GenerateDataKey* and kms:Decrypt, which the AWS-managed alias/aws/sns does not. Null leaves the topic unencrypted: the alerts carry the secret's name and ARN, never a key."
   type        = string
   default     = null
 }

@@ -73,8 +73,12 @@ resource "vault_kv_secret_v2" "this" {
 
   # Create-only: check-and-set 0 succeeds only while the path holds no version. A path that
   # already holds a keyring (from `secret-keyring init`, or a migration) fails the apply loudly
-  # instead of receiving a new keyring that would log everybody out.
-  cas = 0
+  # instead of receiving a new keyring that would log everybody out. KV v2 reads check-and-set
+  # from options only; the provider sends its own `cas` argument at the top level of the body,
+  # where the engine ignores it ("Endpoint ignored these unrecognized parameters: [cas]") and
+  # writes a new version. So the option, not `cas`, and the update that a raised
+  # data_json_wo_version triggers sends it too.
+  options = { cas = "0" }
 
   # Keyring JSON: `next` is published now, so the first rotation never surprises a process.
   data_json_wo = jsonencode({

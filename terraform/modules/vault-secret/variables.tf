@@ -75,7 +75,7 @@ variable "delete_all_versions_on_destroy" {
 ################################################################################
 
 variable "write_initial_keyring" {
-  description = "Write the first keyring, create-only (check-and-set 0: an apply against a path that already holds a version fails instead of overwriting it). Set to false for a secret initialised another way (`secret-keyring init`, a migration), or to stop managing the value (see the README)."
+  description = "Write the first keyring, create-only (check-and-set 0, sent in the request's options where KV v2 reads it: an apply against a path that already holds a version fails instead of overwriting it). Set to false for a secret initialised another way (`secret-keyring init`, a migration), or to stop managing the value (see the README)."
   type        = bool
   default     = true
 }

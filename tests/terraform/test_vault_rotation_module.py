@@ -53,9 +53,12 @@ def test_the_lambda_gets_the_settings_the_handler_reads(module: Config) -> None:
     assert module.variables["max_fallbacks"]["default"] == 3
 
 
-def test_the_source_url_logs_in_with_the_lambda_role(module: Config) -> None:
+def test_the_source_url_logs_in_with_the_lambda_role(
+    module: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Every option the module may put in the URL is one the library accepts, and a URL built
     from them gives a provider that logs in with auth=aws as the module's role."""
+    monkeypatch.setenv("VAULT_ADDR", "https://vault.example.com:8200")  # the Lambda's env has it
     options_expr = module.locals["source_options"]
     options = set(re.findall(r'"([a-z_]+)=', options_expr))
     assert options == {"auth", "role", "auth_mount", "namespace", "aws_header_value", "aws_region"}

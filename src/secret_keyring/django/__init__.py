@@ -52,6 +52,7 @@ def secret_keys(
     max_fallbacks: int = 3,
     startup_timeout: float = 30.0,
     on_stale: Literal["serve", "fail"] = "serve",
+    refresh_timeout: float | None = None,
 ) -> tuple[str, list[str]]:
     """Fetch the keyring for ``SECRET_KEY`` and ``SECRET_KEY_FALLBACKS``.
 
@@ -73,12 +74,18 @@ def secret_keys(
         max_fallbacks: for plain payloads, how many older backend versions are fallbacks.
         startup_timeout: seconds to keep retrying a backend that is unavailable at start-up.
         on_stale: past ``max_stale``: ``"serve"`` (log ERROR) or ``"fail"`` (raise).
+        refresh_timeout: seconds a refresh may wait for the backend before it counts as failed,
+            and the longest a request that refreshes in line waits (default: the provider's
+            own bound, 90 s for Vault with its default timeouts, else 60 s). Lower it below a
+            request deadline the platform enforces, such as API Gateway's 29 s in front of a
+            Lambda.
 
     Returns:
         ``(SECRET_KEY, SECRET_KEY_FALLBACKS)``; the fallbacks are a ``list``.
 
     Raises:
-        ImproperlyConfigured: no source, a bad source URL or option, a missing extra, or the
+        ImproperlyConfigured: no source, a bad source URL or option (``refresh_timeout``
+            included), a missing extra, or the
             keyring could not be fetched within ``startup_timeout``; or
             ``SECRET_KEYRING_BUILD_ONLY`` is set to something other than ``1`` or ``0``. The
             message names the source, the cause and the fix, never a key.
@@ -109,7 +116,12 @@ def secret_keys(
                 f"got {type(source).__name__}"
             )
         cache = CachedKeyring(
-            provider, ttl=ttl, jitter=jitter, max_stale=max_stale, on_stale=on_stale
+            provider,
+            ttl=ttl,
+            jitter=jitter,
+            max_stale=max_stale,
+            on_stale=on_stale,
+            refresh_timeout=refresh_timeout,
         )
         keyring = cache.prime(startup_timeout)
     except SecretKeyringError as exc:

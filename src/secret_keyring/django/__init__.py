@@ -148,10 +148,14 @@ def refresh_settings() -> None:
 
     The check the app runs on every request, for loops that serve none: a queue consumer, a
     long management command, a WebSocket consumer. It costs one clock read and one comparison
-    until the TTL has run out; then it starts a background refresh (never waiting for the
-    backend) and a later call applies the new keys and sends ``keys_rotated``. Safe from any
-    thread, and from async code: it never waits on the backend (only your own ``keys_rotated``
-    receivers run in it). Does nothing when ``SECRET_KEY`` does not come from ``secret_keys()``.
+    until the TTL has run out; then it starts a background refresh (not waiting for the backend)
+    and a later call applies the new keys and sends ``keys_rotated``. Safe from any thread, and
+    from async code: it does not wait on the backend (only your own ``keys_rotated`` receivers
+    run in it), except, for at most ``refresh_timeout``, where serving the cached keyring would
+    be wrong or a background thread cannot run: a forked worker's first refresh of a keyring
+    inherited past its TTL, a process frozen between requests (AWS Lambda), a background refresh
+    that has not begun a second after it was started, and ``on_stale="fail"`` past
+    ``max_stale``. Does nothing when ``SECRET_KEY`` does not come from ``secret_keys()``.
 
     Raises:
         ImproperlyConfigured: the process was started with ``SECRET_KEYRING_BUILD_ONLY=1`` and

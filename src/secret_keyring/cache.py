@@ -639,6 +639,7 @@ class CachedKeyring:
         changed = not new.same_keys(old)
         self._successes += 1
         self._keyring = new
+        self._inherited = False  # this process's own keyring now (say, a refresh() in a child)
         self._fetched_at = now
         self._fetched_at_wall = self._wall_clock()
         self._next_refresh = now + self.ttl * (1.0 - self.jitter * self._random())

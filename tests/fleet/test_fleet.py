@@ -111,7 +111,7 @@ def test_recycled_workers_forked_from_an_idle_master_reject_nothing(
     print(f"{result.summary()}; {result.booted_workers} workers booted")
 
     # Workers were replaced all through the rotations, not only at the start.
-    assert result.booted_workers >= 3 * driver.WORKERS, result.booted_workers
+    assert result.booted_workers >= 2 * driver.WORKERS, result.booted_workers
     for check in driver.CHECKS:
         assert result.counts[(check, "ok")] > 10 * driver.ROTATIONS, check
     assert result.outcome("logged_out") == 0, result.summary()

@@ -771,6 +771,20 @@ def test_an_inherited_keyring_within_its_ttl_is_served_as_is() -> None:
     assert provider.fetches == 1
 
 
+def test_a_child_that_refreshed_on_its_own_refreshes_in_the_background_afterwards() -> None:
+    """An explicit refresh() in the child (``secret_key_status --refresh``) replaces the
+    inherited keyring: the next due refresh is a background one, as in any process."""
+    cache, provider, clock, spawner = make_cache(ttl=60)
+    cache.get()
+    clock.advance(30)
+    cache._after_fork()
+    fresh = cache.refresh()
+    provider.rotate()
+    clock.advance(60)
+    assert cache.get() is fresh
+    assert len(spawner.pending) == 1
+
+
 def test_a_child_that_cannot_refresh_its_inherited_keyring_warns_and_serves_it(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

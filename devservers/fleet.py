@@ -5,8 +5,9 @@ One run:
 
 1. write a first secret at a fresh KV v2 path: keyring JSON (``init_keyring``: current + next)
    or a plain ``secret_key`` field, whose fallbacks are the path's earlier KV versions;
-2. start the example site with ``WORKERS`` sync workers (optionally ``--preload``), its settings
-   reading that path with ``SECRET_KEYRING_TTL=2``;
+2. start the example site with ``WORKERS`` sync workers (optionally ``--preload``, and
+   optionally recycled by ``--max-requests``), its settings reading that path with
+   ``SECRET_KEYRING_TTL=2``;
 3. log ``USERS`` users in, and give each a signed cookie and a password-reset token;
 4. drive load from ``THREADS`` threads while another thread rotates the secret ``ROTATIONS``
    times, ``INTERVAL`` seconds apart: every visit asks ``/whoami/`` (session cookie),
@@ -108,6 +109,8 @@ class FleetResult:
     converged_pids: set[int]
     booted_workers: int
     signing_fingerprints: dict[int, str]
+    #: gunicorn ``--max-requests`` of the run (0: workers were never recycled).
+    max_requests: int = 0
 
     @property
     def requests(self) -> int:
@@ -125,8 +128,10 @@ class FleetResult:
 
     @property
     def label(self) -> str:
-        return ("keyring JSON" if self.payload == "keyring" else "plain payload") + (
-            ", --preload" if self.preload else ""
+        return (
+            ("keyring JSON" if self.payload == "keyring" else "plain payload")
+            + (", --preload" if self.preload else "")
+            + (f", --max-requests {self.max_requests}" if self.max_requests else "")
         )
 
     def summary(self) -> str:
@@ -402,12 +407,16 @@ def run_fleet(
     stagger: bool | None = None,
     database: Path | None = None,
     path: str | None = None,
+    max_requests: int = 0,
 ) -> FleetResult:
     """Run the scenario once and return what it saw (it asserts nothing itself).
 
     ``stagger`` (default: without ``--preload``) starts the workers ``TTL / WORKERS`` apart, so
     their refresh phases spread over the TTL as a fleet's do (see ``gunicorn_stagger.py``). With
     ``--preload`` the workers inherit the parent's first fetch and refresh nearly in lockstep.
+    ``max_requests`` recycles every worker after that many requests (gunicorn
+    ``--max-requests``, with a jitter of a tenth): with ``--preload``, each new worker is forked
+    from a master that fetched the keyring at boot and never refreshed it.
 
     Raises:
         TimeoutError: the site did not start, or its workers did not converge in time.
@@ -440,6 +449,7 @@ def run_fleet(
         },
         workers=WORKERS,
         preload=preload,
+        max_requests=max_requests,
     )
     if stagger is None:
         stagger = not preload
@@ -525,6 +535,7 @@ def run_fleet(
             converged_pids=set(converged),
             booted_workers=booted,
             signing_fingerprints={pid: str(s.get("signing")) for pid, s in converged.items()},
+            max_requests=max_requests,
         )
     finally:
         stop.set()

@@ -38,6 +38,7 @@ class ExampleSite:
         workers: int = 2,
         preload: bool = False,
         threads: int = 1,
+        max_requests: int = 0,
         site_dir: Path = SITE_DIR,
     ) -> None:
         self.workdir = workdir
@@ -52,6 +53,8 @@ class ExampleSite:
         self.workers = workers
         self.preload = preload
         self.threads = threads
+        #: gunicorn ``--max-requests`` (0: never recycle a worker), with a jitter of a tenth.
+        self.max_requests = max_requests
         self.port = 0
         self.process: Process | None = None
 
@@ -92,6 +95,13 @@ class ExampleSite:
             ]
             if self.preload:
                 args.append("--preload")
+            if self.max_requests:
+                args += [
+                    "--max-requests",
+                    str(self.max_requests),
+                    "--max-requests-jitter",
+                    str(self.max_requests // 10),
+                ]
             self.process = Process(
                 args, self.workdir / "gunicorn.log", self.base_env, self.site_dir
             )

@@ -13,12 +13,25 @@
   ``refresh_timeout`` counts as a failed one (logged, in ``status()``, backoff applies) and is
   abandoned, so the next attempt can start; what it brings later is kept only if nothing newer
   landed meanwhile.
-* Frozen execution environments (AWS Lambda, where a process is frozen between requests and a
-  background thread may never get to run): a spawned refresh that has not begun when the next
-  ``get()`` comes at least a second later is taken over, and from then on ``get()`` refreshes in
-  line, waiting up to ``refresh_timeout``, on the first call past the TTL. So does a ``get()``
-  that finds the keyring past ``max_stale`` with ``on_stale="fail"``: refreshing beats failing.
-* Fork-safe: a child process gets new locks and no in-flight refresh from its parent.
+* In-line refreshes, each waiting at most ``refresh_timeout``, decided per attempt:
+
+  - ``refresh_mode="inline"``, or ``"auto"`` (the default) on AWS Lambda (the
+    ``AWS_LAMBDA_FUNCTION_NAME`` environment variable is set): the process is frozen between
+    requests, so a background thread may never get to run; the first ``get()`` past the TTL
+    refreshes in line, every time.
+  - A spawned background refresh that has not begun when a ``get()`` comes at least a second
+    later (CPU throttling, a GC pause, a loaded host, a frozen process nobody said was one) is
+    taken over by that ``get()``, in line, this once; the next refresh is spawned again.
+  - With ``on_stale="fail"``, a ``get()`` that finds the keyring past ``max_stale`` refreshes in
+    line (refreshing beats failing), and while no refresh has failed, a concurrent ``get()``
+    waits for that attempt instead of raising.
+* Fork-safe: a child process gets new locks and no in-flight refresh from its parent. A child
+  forked from a parent that cached a keyring (gunicorn ``--preload``, a recycled worker, Celery's
+  prefork pool) serves that inherited keyring while it is within its TTL; the first ``get()`` that
+  finds it past the TTL refreshes in line, and concurrent ``get()`` calls wait for that refresh:
+  a parent that never serves requests may be many rotations behind. If that refresh fails, the
+  inherited keyring is served under the usual stale rules, with a WARNING, and later refreshes run
+  in the background as in any process.
 
 Every duration is in seconds; all timing uses an injectable monotonic clock.
 """
@@ -29,6 +42,7 @@ import contextlib
 import functools
 import logging
 import math
+import os
 import random
 import threading
 import time
@@ -55,9 +69,13 @@ Listener = Callable[[Keyring], None]
 #: Watchdog bound, in seconds, for a provider that does not say how long one fetch may take
 #: (its ``fetch_timeout``).
 DEFAULT_REFRESH_TIMEOUT = 60.0
-#: Seconds a spawned background refresh may take to begin before the process is taken to be
-#: frozen between requests. A daemon thread starts within milliseconds anywhere else.
+#: Seconds a spawned background refresh may take to begin before the ``get()`` that notices
+#: takes it over in line. A daemon thread starts within milliseconds on a healthy host.
 _START_GRACE = 1.0
+#: Set in every AWS Lambda execution environment: a process frozen between invocations.
+_LAMBDA_ENV = "AWS_LAMBDA_FUNCTION_NAME"
+
+RefreshMode = Literal["auto", "background", "inline"]
 
 
 class _Attempt:
@@ -67,14 +85,24 @@ class _Attempt:
     millisecond per class at import, which every process pays at start-up.
     """
 
-    __slots__ = ("spawned_at", "started_at", "successes")
+    __slots__ = ("spawned_at", "started_at", "successes", "waited")
 
-    def __init__(self, spawned_at: float, successes: int, started_at: float | None = None) -> None:
+    def __init__(
+        self,
+        spawned_at: float,
+        successes: int,
+        started_at: float | None = None,
+        *,
+        waited: bool = False,
+    ) -> None:
         self.spawned_at = spawned_at
         #: ``CachedKeyring._successes`` at creation: a result that lands after the attempt was
         #: abandoned is kept only if no other refresh has succeeded since.
         self.successes = successes
         self.started_at = started_at
+        #: Readers wait for it (bounded by ``refresh_timeout``) rather than serve what is cached:
+        #: the in-line refresh of a keyring inherited across a fork.
+        self.waited = waited
 
 
 def _start_daemon_thread(target: Callable[[], None]) -> None:
@@ -98,6 +126,10 @@ class CachedKeyring:
             its request timeouts, else 60). Also how long a ``get()`` that refreshes in line
             waits. With ``on_stale="fail"``, ``max_stale`` must be at least
             ``ttl + refresh_timeout``.
+        refresh_mode: ``"background"`` (readers never wait once primed), ``"inline"`` (the
+            first ``get()`` past the TTL refreshes in line, for a process frozen between
+            requests), or ``"auto"``: ``"inline"`` on AWS Lambda (``AWS_LAMBDA_FUNCTION_NAME``
+            is set), ``"background"`` elsewhere.
         clock: monotonic clock (seconds).
         wall_clock: wall clock for ``status()`` timestamps (seconds since the epoch).
         random: a ``() -> float in [0, 1)`` source for jitter.
@@ -105,8 +137,9 @@ class CachedKeyring:
             function that runs it inline or records it.
 
     Raises:
-        ConfigurationError: an option is out of range, or ``on_stale="fail"`` comes with a
-            ``max_stale`` below ``ttl + refresh_timeout``.
+        ConfigurationError: an option is out of range, ``refresh_mode`` is not one of its
+            three values, or ``on_stale="fail"`` comes with a ``max_stale`` below
+            ``ttl + refresh_timeout``.
     """
 
     def __init__(
@@ -120,6 +153,7 @@ class CachedKeyring:
         backoff_initial: float = 1.0,
         backoff_max: float | None = None,
         refresh_timeout: float | None = None,
+        refresh_mode: RefreshMode = "auto",
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         random: Callable[[], float] = random.random,
@@ -134,6 +168,10 @@ class CachedKeyring:
         if on_stale not in ("serve", "fail"):
             raise ConfigurationError(
                 f"on_stale must be 'serve' or 'fail', got {on_stale!r}",
+            )
+        if refresh_mode not in ("auto", "background", "inline"):
+            raise ConfigurationError(
+                f"refresh_mode must be 'auto', 'background' or 'inline', got {refresh_mode!r}",
             )
         if refresh_timeout is None:
             refresh_timeout = getattr(provider, "fetch_timeout", None) or DEFAULT_REFRESH_TIMEOUT
@@ -175,7 +213,12 @@ class CachedKeyring:
         self._attempts = 0  # finished or abandoned attempts: refresh() waiters watch it
         self._successes = 0
         self._inflight: _Attempt | None = None
-        self._inline = False  # set once a spawned refresh never began (a frozen process)
+        # Every due refresh in line: a process frozen between requests, said or detected.
+        self._inline = refresh_mode == "inline" or (
+            refresh_mode == "auto" and bool(os.environ.get(_LAMBDA_ENV))
+        )
+        # Set in a forked child holding its parent's keyring, until its first refresh in line.
+        self._inherited = False
         self._listeners: list[Listener] = []
         self._new_locks()
         _fork.register(self)
@@ -183,12 +226,15 @@ class CachedKeyring:
     # -- reading ------------------------------------------------------------------------------
 
     def get(self) -> Keyring:
-        """Return the keyring; once primed, never waits on the backend, with two exceptions.
+        """Return the keyring; once primed, never waits on the backend, with four exceptions.
 
-        A process whose background refreshes never get to run (frozen between requests, as on
-        AWS Lambda) refreshes in line on the first call past the TTL, and so does a call that
-        finds the keyring past ``max_stale`` with ``on_stale="fail"``; either waits at most
-        ``refresh_timeout``.
+        Each waits at most ``refresh_timeout``: in ``"inline"`` refresh mode (a process frozen
+        between requests, as on AWS Lambda) the first call past the TTL refreshes in line; so
+        does a call that finds a spawned background refresh still not begun a second later; a
+        forked child refreshes a keyring inherited from its parent in line once it is past its
+        TTL (and concurrent calls wait for that refresh); with ``on_stale="fail"``, a call that
+        finds the keyring past ``max_stale`` refreshes in line, or waits for the refresh in
+        flight while no refresh has failed.
 
         Raises:
             SecretKeyringError: the first fetch failed (nothing to serve yet).
@@ -217,13 +263,27 @@ class CachedKeyring:
         # Checked on every read, not only when a refresh is due: between two retries (the
         # backoff window) a keyring past max_stale is just as stale.
         if now - self._fetched_at > self._stale_limit:
-            raise SourceUnavailable(
-                f"{self.provider.source}: the cached keyring is {now - self._fetched_at:.0f}s "
-                f"old, past max_stale={self.max_stale:.0f}s, and refreshes are failing "
-                f"({self._last_error}); fix the backend or raise max_stale",
-                source=self.provider.source,
-            )
+            raise self._stale_error(now)
         return keyring
+
+    def _stale_error(self, now: float) -> SourceUnavailable:
+        """Why a keyring past ``max_stale`` is refused: the failure, or the refresh that is
+        taking too long, never a failure that did not happen."""
+        if self._failures:
+            cause = f"refreshes are failing ({self._last_error}); fix the backend"
+        elif self._inflight is not None:
+            cause = (
+                f"the refresh in flight has not answered within refresh_timeout="
+                f"{self.refresh_timeout:g}s; check that the backend answers, not only accepts "
+                "connections"
+            )
+        else:  # pragma: no cover - defensive: past max_stale, a refresh is always due or failed
+            cause = "no refresh has succeeded since"
+        return SourceUnavailable(
+            f"{self.provider.source}: the cached keyring is {now - self._fetched_at:.0f}s "
+            f"old, past max_stale={self.max_stale:.0f}s, and {cause} or raise max_stale",
+            source=self.provider.source,
+        )
 
     # The two deadlines the fast path of get() folds into one (_serve_until), kept in step by
     # whatever code moves them; a keyring is cached before they are moved after a fetch.
@@ -332,15 +392,19 @@ class CachedKeyring:
             )
         return result
 
-    def _refresh_waiting_until(self, deadline: float, name: str) -> Keyring | None:
-        """``refresh()`` in a helper thread, so that a backend that never answers (or a hung
-        name lookup, which no request timeout covers) holds the caller until ``deadline`` at
-        most. ``None``: still running then (its result still lands in the cache)."""
+    def _refresh_waiting_until(
+        self, deadline: float, name: str, fetch: Callable[[], Keyring] | None = None
+    ) -> Keyring | None:
+        """``fetch`` (default ``refresh()``) in a helper thread, so that a backend that never
+        answers (or a hung name lookup, which no request timeout covers) holds the caller until
+        ``deadline`` at most. ``None``: still running then (its result still lands in the
+        cache)."""
         outcome: list[Keyring | BaseException] = []
+        run = fetch or self.refresh
 
         def attempt() -> None:
             try:
-                outcome.append(with_headroom(self.refresh))
+                outcome.append(with_headroom(run))
             except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
                 outcome.append(exc)
 
@@ -401,50 +465,91 @@ class CachedKeyring:
         # The parent's refresh thread does not exist here, and its lock may be held forever.
         self._new_locks()
         self._inflight = None
+        # A parent that serves no requests (gunicorn --preload's master) never refreshes: what
+        # it holds may be many rotations behind, so this child's first due refresh is in line.
+        self._inherited = self._keyring is not None
 
     def _when_due(self, keyring: Keyring, now: float) -> tuple[Keyring, float]:
-        """The slow path of ``get()``: a refresh is due or in flight. Starts one (in the
-        background, or in line in a frozen process or past ``max_stale`` with
-        ``on_stale="fail"``), and runs the watchdog over the one in flight."""
+        """The slow path of ``get()``: a refresh is due or in flight. Runs the watchdog over
+        the one in flight, waits for it where serving what is cached would be wrong, and
+        otherwise starts one: in the background, or in line (see the module docstring)."""
+        late: _Attempt | None = None
         with self._cond:
             attempt = self._inflight
+            stale = now - self._fetched_at > self._stale_limit
+            if attempt is not None and attempt.started_at is not None:
+                if now - attempt.started_at >= self.refresh_timeout:
+                    self._abandon(attempt, attempt.started_at, now)
+                elif attempt.waited or (stale and not self._failures):
+                    # What is cached must not be served (inherited from a parent, or past
+                    # max_stale while nothing has failed): wait for the answer, bounded.
+                    self._join(attempt, attempt.started_at)
+                    return self._keyring or keyring, self._clock()
+                return keyring, now
             if attempt is not None:
-                if attempt.started_at is not None:
-                    if now - attempt.started_at >= self.refresh_timeout:
-                        self._abandon(attempt, attempt.started_at, now)
+                in_line_anyway = stale or self._inherited
+                if now - attempt.spawned_at < _START_GRACE and not in_line_anyway:
                     return keyring, now
-                if now - attempt.spawned_at < _START_GRACE:
-                    return keyring, now
-                self._inflight = None  # it never began: replaced, it fetches nothing if it does
+                self._inflight = None  # replaced: it fetches nothing if it ever begins
                 self._cond.notify_all()
-                if not self._inline:
-                    self._inline = True
-                    logger.warning(
-                        "secret_keyring: the background refresh of %s started %.0fs ago has not "
-                        "begun running: this process is frozen between requests (AWS Lambda?); "
-                        "refreshing in line from now on, waiting at most %gs",
-                        self.provider.source,
-                        now - attempt.spawned_at,
-                        self.refresh_timeout,
-                    )
+                if not in_line_anyway:
+                    late = attempt
             elif now < self._next_refresh:
                 return self._keyring or keyring, now  # another thread's refresh has landed
-            spawned = None
-            if not (self._inline or now - self._fetched_at > self._stale_limit):
-                spawned = self._inflight = _Attempt(now, self._successes)
-        if spawned is None:
-            # In line. Failures are recorded, logged and in status(); this caller serves what
-            # it has, and a fetch still running at the deadline lands when it is done.
-            with contextlib.suppress(Exception):
-                self._refresh_waiting_until(now + self.refresh_timeout, "secret-keyring-inline")
-            return self._keyring or keyring, self._clock()
+            inherited = self._inherited
+            in_line = late is not None or self._inline or stale or inherited
+            # In line, the attempt starts now: a reader that comes before the helper thread
+            # runs finds it in flight rather than starting another.
+            attempt = self._inflight = _Attempt(
+                now, self._successes, now if in_line else None, waited=inherited
+            )
+            self._inherited = False  # one wait per fork: later refreshes are as usual
+        if late is not None:
+            logger.warning(
+                "secret_keyring: the background refresh of %s spawned %.1fs ago has not begun "
+                "running (a loaded host, CPU throttling, or a process frozen between requests); "
+                "refreshing in line this once, waiting at most %gs",
+                self.provider.source,
+                now - late.spawned_at,
+                self.refresh_timeout,
+            )
+        if in_line:
+            return self._refresh_in_line(attempt, keyring, now, inherited=inherited)
         try:
-            self._spawn(functools.partial(self._background_refresh, spawned))
+            self._spawn(functools.partial(self._background_refresh, attempt))
         except Exception:  # e.g. RuntimeError: can't start new thread
             logger.exception("secret_keyring: could not start a background refresh")
             with self._cond:
-                self._finish(spawned)
+                self._finish(attempt)
         return keyring, now
+
+    def _refresh_in_line(
+        self, attempt: _Attempt, keyring: Keyring, now: float, *, inherited: bool
+    ) -> tuple[Keyring, float]:
+        """Fetch for ``attempt`` (already in flight and started), waiting at most
+        ``refresh_timeout``. Failures are recorded, logged and in ``status()``; this caller
+        serves what it has, and a fetch still running at the deadline lands when it is done."""
+        result: Keyring | None = None
+        with contextlib.suppress(Exception):
+            result = self._refresh_waiting_until(
+                now + self.refresh_timeout,
+                "secret-keyring-inline",
+                functools.partial(self._fetch, attempt),
+            )
+        if inherited and result is None and self._keyring is keyring:
+            logger.warning(
+                "secret_keyring: this worker started behind: it was forked from a parent "
+                "holding a keyring of %s fetched %.0fs ago, past its TTL, and the refresh in "
+                "line %s; serving the inherited keyring (current=%s) under the usual stale "
+                "rules",
+                self.provider.source,
+                now - self._fetched_at,
+                f"failed ({self._last_error})"
+                if self._inflight is not attempt
+                else f"has not answered within refresh_timeout={self.refresh_timeout:g}s",
+                keyring.fingerprints["current"],
+            )
+        return self._keyring or keyring, self._clock()
 
     def _background_refresh(self, attempt: _Attempt) -> None:
         with self._cond:
@@ -534,6 +639,7 @@ class CachedKeyring:
         changed = not new.same_keys(old)
         self._successes += 1
         self._keyring = new
+        self._inherited = False  # this process's own keyring now (say, a refresh() in a child)
         self._fetched_at = now
         self._fetched_at_wall = self._wall_clock()
         self._next_refresh = now + self.ttl * (1.0 - self.jitter * self._random())

@@ -37,6 +37,7 @@ def test_signature_is_pinned() -> None:
         "max_fallbacks",
         "startup_timeout",
         "on_stale",
+        "refresh_timeout",
     ]
     assert all(p.kind is p.KEYWORD_ONLY for name, p in params.items() if name != "source")
 
@@ -97,6 +98,28 @@ def test_bad_max_fallbacks() -> None:
 def test_bad_ttl_is_improperly_configured() -> None:
     with pytest.raises(ImproperlyConfigured, match="ttl"):
         secret_keys(StaticProvider(), ttl=0)
+
+
+@pytest.mark.parametrize("value", [0, -1.0, float("nan"), "29", True])
+def test_bad_refresh_timeout_is_improperly_configured(value: object) -> None:
+    """Checked where it is owned (CachedKeyring); secret_keys() reports it like its other
+    options: the source, the option, what it must be."""
+    with pytest.raises(ImproperlyConfigured, match="static://test") as info:
+        secret_keys(StaticProvider(), refresh_timeout=value)  # type: ignore[arg-type]
+    assert "refresh_timeout must be" in str(info.value)
+
+
+def test_refresh_timeout_reaches_the_cache() -> None:
+    """A Lambda behind API Gateway (29 s per request) lowers it from settings; the default is
+    the provider's own bound."""
+    secret_keys(StaticProvider(), refresh_timeout=20)
+    active = live.active()
+    assert active is not None
+    assert active.cache.refresh_timeout == 20.0
+    secret_keys(StaticProvider())
+    active = live.active()
+    assert active is not None
+    assert active.cache.refresh_timeout == 60.0
 
 
 def test_fail_policy_with_max_stale_below_the_ttl_is_improperly_configured() -> None:

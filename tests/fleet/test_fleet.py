@@ -26,6 +26,12 @@ the rotation's ``max_fallbacks`` is what to size for the lifetime of signed valu
 Without ``--preload`` the workers start ``TTL / 4`` apart, so their refresh phases spread over the
 TTL as a real fleet's do; with ``--preload`` they inherit one fetch and refresh in near lockstep.
 
+With ``--preload`` and ``--max-requests``, gunicorn replaces each worker after a few hundred
+requests by forking the master again; the master fetched the keyring at boot and, serving no
+requests, never refreshed it, so from the second rotation on every new worker starts with a
+keyring that does not hold the fleet's current key. It must refresh that inherited keyring before
+its first request is served.
+
 The plain-payload run is a comparison, reported and not asserted to fail: fallbacks are only the
 earlier KV versions, so a stale worker rejects what an updated one signs. Its rejections (printed
 at the end of the run, beside the keyring runs) show that the load does put new-key signatures
@@ -78,6 +84,44 @@ def test_keyring_json_fleet_rejects_nothing_across_ten_rotations(
     assert result.outcome("transport_error") == 0, result.summary()
     assert result.relogins == 0
     _assert_fleet_converged(result)
+
+
+#: Requests after which gunicorn replaces a worker: small enough that the 4 workers are replaced
+#: many times during the 10 rotations (each serves about 50 requests a second here).
+RECYCLE_AFTER = 100
+
+
+def test_recycled_workers_forked_from_an_idle_master_reject_nothing(
+    fleet_vault: driver.Vault,
+    fleet_database: Path,
+    fleet_report: list[driver.FleetResult],
+    tmp_path: Path,
+) -> None:
+    """``--preload --max-requests``: every replacement worker is forked from a master whose
+    keyring is as old as the run, up to 10 rotations behind."""
+    result = driver.run_fleet(
+        fleet_vault,
+        tmp_path,
+        payload="keyring",
+        preload=True,
+        database=fleet_database,
+        max_requests=RECYCLE_AFTER,
+    )
+    fleet_report.append(result)
+    print(f"{result.summary()}; {result.booted_workers} workers booted")
+
+    # Workers were replaced all through the rotations, not only at the start.
+    assert result.booted_workers >= 2 * driver.WORKERS, result.booted_workers
+    for check in driver.CHECKS:
+        assert result.counts[(check, "ok")] > 10 * driver.ROTATIONS, check
+    assert result.outcome("logged_out") == 0, result.summary()
+    assert result.outcome("bad_signature") == 0, result.summary()
+    assert result.outcome("server_error") == 0, result.summary()
+    assert result.outcome("unexpected") == 0, result.summary()
+    assert result.outcome("transport_error") == 0, result.summary()
+    assert result.relogins == 0
+    assert result.rotations == driver.ROTATIONS
+    assert set(result.signing_fingerprints.values()) == {result.final[0]}
 
 
 def test_plain_payload_fleet_for_comparison(

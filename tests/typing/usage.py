@@ -57,6 +57,7 @@ def settings_with_every_option(provider: Provider) -> tuple[str, list[str]]:
         max_fallbacks=2,
         startup_timeout=5.0,
         on_stale="fail",
+        refresh_timeout=10.0,
     )
 
 
@@ -83,6 +84,8 @@ def cache_usage(provider: Provider) -> None:
     assert_type(cache.refresh(), Keyring)
     assert_type(cache.status(), dict[str, Any])
     CachedKeyring(provider, 300.0)  # type: ignore[call-arg]
+    CachedKeyring(provider, refresh_mode="inline", refresh_timeout=10.0)
+    CachedKeyring(provider, refresh_mode="sometimes")  # type: ignore[arg-type]
 
 
 def urls_and_providers(tmp: Path) -> list[Provider]:

@@ -491,9 +491,11 @@ class NeverRuns:
         self.handed.append(target)
 
 
-def test_a_refresh_that_never_begins_is_done_in_line_from_then_on(
+def test_a_refresh_that_has_not_begun_is_taken_over_in_line_this_once_only(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """One late thread start (a loaded host, a GC pause) costs one in-line refresh; the next
+    refresh is spawned in the background again, so readers go back to never waiting."""
     spawn = NeverRuns()
     clock = FakeClock()
     provider = StaticProvider()
@@ -501,7 +503,7 @@ def test_a_refresh_that_never_begins_is_done_in_line_from_then_on(
     old = cache.get()
     second = provider.rotate()
     clock.advance(60)
-    assert cache.get() is old  # hands a refresh to spawn, which never runs it
+    assert cache.get() is old  # hands a refresh to spawn, which does not run it (yet)
     assert len(spawn.handed) == 1
     clock.advance(0.5)
     assert cache.get() is old  # it may simply not have been scheduled yet
@@ -509,22 +511,61 @@ def test_a_refresh_that_never_begins_is_done_in_line_from_then_on(
     clock.advance(0.5)  # the next get() a second later: it has not begun, so refresh in line
     assert cache.get().same_keys(second)
     assert provider.fetches == 2
-    assert cache.status()["refresh_mode"] == "inline"
     assert cache.status()["failures"] == 0  # the backend did nothing wrong
-    assert "frozen between requests" in caplog.text
+    assert cache.status()["refresh_mode"] == "background"
+    assert "has not begun running" in caplog.text
+    assert "this once" in caplog.text
 
-    # From now on, the first get() past the TTL refreshes in line; spawn is not asked again.
+    # Threads run again: the next due refresh is handed to spawn, and get() does not wait.
     third = provider.rotate()
-    clock.advance(59.9)
+    clock.advance(60)
     assert cache.get().same_keys(second)
-    clock.advance(0.1)
+    assert len(spawn.handed) == 2
+    assert provider.fetches == 2
+    spawn.handed[1]()
     assert cache.get().same_keys(third)
-    assert len(spawn.handed) == 1
     assert provider.fetches == 3
 
     # The refresh handed over at first, if the process ever runs it, finds itself replaced.
     spawn.handed[0]()
     assert provider.fetches == 3
+
+
+@pytest.mark.parametrize(
+    ("mode", "lambda_env", "in_line"),
+    [
+        ("inline", None, True),
+        ("auto", "my-function", True),
+        ("auto", None, False),
+        ("background", "my-function", False),
+    ],
+)
+def test_refresh_mode_decides_where_a_due_refresh_runs(
+    monkeypatch: pytest.MonkeyPatch, mode: str, lambda_env: str | None, in_line: bool
+) -> None:
+    """In a process frozen between requests (AWS Lambda, detected by the variable every Lambda
+    environment sets, or said with ``refresh_mode="inline"``) the get() past the TTL refreshes
+    in line every time; elsewhere in the background."""
+    if lambda_env is None:
+        monkeypatch.delenv("AWS_LAMBDA_FUNCTION_NAME", raising=False)
+    else:
+        monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", lambda_env)
+    cache, provider, clock, spawner = make_cache(ttl=60, refresh_mode=mode)
+    old = cache.get()
+    assert cache.status()["refresh_mode"] == ("inline" if in_line else "background")
+    for _ in range(2):
+        new = provider.rotate()
+        clock.advance(60)
+        assert cache.get().same_keys(new if in_line else old)
+        assert len(spawner.pending) == (0 if in_line else 1)
+        spawner.run()
+        old = cache.get()
+        assert old.same_keys(new)
+
+
+def test_refresh_mode_must_be_one_of_three() -> None:
+    with pytest.raises(ConfigurationError, match="refresh_mode must be 'auto', 'background'"):
+        CachedKeyring(StaticProvider(), refresh_mode="sometimes")  # type: ignore[arg-type]
 
 
 def test_an_inline_refresh_waits_at_most_refresh_timeout() -> None:
@@ -579,3 +620,212 @@ def test_refresh_timeout_defaults_to_what_the_provider_says_a_fetch_can_take() -
     assert CachedKeyring(StaticProvider()).refresh_timeout == DEFAULT_REFRESH_TIMEOUT
     with pytest.raises(ConfigurationError, match="refresh_timeout"):
         CachedKeyring(StaticProvider(), refresh_timeout=0)
+
+
+def wait_for_waiters(cache: CachedKeyring, count: int) -> None:
+    """Until ``count`` threads wait on the cache's condition (a readiness check, bounded)."""
+    done = threading.Event()
+    for _ in range(2000):
+        if len(cache._cond._waiters) >= count:  # type: ignore[attr-defined]  # CPython's Condition
+            return
+        done.wait(0.005)
+    raise AssertionError(f"{count} thread(s) never waited on the cache")
+
+
+def test_fail_policy_waits_for_a_healthy_refresh_in_flight_instead_of_failing() -> None:
+    """After an idle spell longer than max_stale, the first request refreshes in line; a
+    concurrent one must wait for that refresh, not raise "refreshes are failing" while nothing
+    has failed."""
+    threads, clock, provider, held = Threads(), FakeClock(), StaticProvider(), Held()
+    cache = CachedKeyring(
+        provider,
+        ttl=10,
+        max_stale=100,
+        on_stale="fail",
+        refresh_timeout=30,
+        clock=clock,
+        spawn=threads,
+        random=lambda: 0.0,
+    )
+    cache.get()
+    new = provider.rotate()
+    clock.advance(500)
+    provider.on_fetch = held
+    results: list[object] = []
+
+    def reader() -> None:
+        try:
+            results.append(cache.get())
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+            results.append(exc)
+
+    first = threading.Thread(target=reader)
+    first.start()
+    assert held.entered.wait(10)  # the first request's in-line refresh is in the backend
+    second = threading.Thread(target=reader)
+    second.start()
+    wait_for_waiters(cache, 1)  # the second request waits for it rather than raising
+    held.release.set()
+    first.join(10)
+    second.join(10)
+    assert len(results) == 2
+    for result in results:
+        assert isinstance(result, Keyring), result
+        assert result.same_keys(new)
+    assert provider.fetches == 2
+
+
+def test_fail_policy_says_a_refresh_is_slow_not_failing_when_none_failed() -> None:
+    """Past max_stale, an in-line refresh still waiting at refresh_timeout: the error names
+    that, not a failure that did not happen (and never "None" for the last error)."""
+    clock, provider, held = FakeClock(), StaticProvider(), Held()
+    cache = CachedKeyring(
+        provider,
+        ttl=10,
+        max_stale=100,
+        on_stale="fail",
+        refresh_timeout=0.05,
+        clock=clock,
+        spawn=NeverRuns(),
+        random=lambda: 0.0,
+    )
+    cache.get()
+    clock.advance(500)
+    provider.on_fetch = held
+    with pytest.raises(SourceUnavailable) as caught:
+        cache.get()  # waits 0.05 s (real time: the helper thread) and gives up
+    message = str(caught.value)
+    assert "has not answered within refresh_timeout=0.05s" in message
+    assert "failing" not in message
+    assert "None" not in message
+    held.release.set()
+
+
+def test_fail_policy_does_not_wait_when_refreshes_are_failing() -> None:
+    """With a failure on record, a concurrent request past max_stale fails at once (naming the
+    error) rather than queueing behind the retry."""
+    threads, clock, provider, held = Threads(), FakeClock(), StaticProvider(), Held()
+    cache = CachedKeyring(
+        provider,
+        ttl=10,
+        max_stale=100,
+        on_stale="fail",
+        refresh_timeout=30,
+        clock=clock,
+        spawn=threads,
+        random=lambda: 0.0,
+        backoff_initial=1,
+    )
+    cache.get()
+    clock.advance(500)
+    provider.fail_with(SourceUnavailable("static://test: connection refused"))
+    with pytest.raises(SourceUnavailable, match="refreshes are failing"):
+        cache.get()
+    provider.fail_with(None)
+    provider.on_fetch = held
+    clock.advance(1)
+    retried: list[Keyring] = []
+    retry = threading.Thread(target=lambda: retried.append(cache.get()))
+    retry.start()
+    assert held.entered.wait(10)
+    with pytest.raises(SourceUnavailable, match="connection refused"):
+        cache.get()
+    held.release.set()
+    retry.join(10)
+    assert len(retried) == 1  # the retry itself succeeded, and served its caller
+
+
+# -- a forked child whose keyring came from its parent ---------------------------------------
+
+
+def test_an_inherited_keyring_past_its_ttl_is_refreshed_in_line_before_it_is_served() -> None:
+    """What a child of gunicorn --preload's master sees (``_after_fork`` as the fork runs it;
+    the real fork is in tests/reliability/test_fork_children.py): the master fetched at boot and
+    never refreshed, two rotations ago. The first get() must not serve the boot keyring."""
+    cache, provider, clock, spawner = make_cache(ttl=60)
+    boot = cache.get()
+    provider.rotate()
+    current = provider.rotate()
+    clock.advance(600)
+    cache._after_fork()
+    served = cache.get()
+    assert served.same_keys(current), "served the master's boot keyring"
+    assert not served.same_keys(boot)
+    assert spawner.pending == []
+    # Later refreshes are as in any process: in the background.
+    newer = provider.rotate()
+    clock.advance(60)
+    assert cache.get().same_keys(current)
+    assert len(spawner.pending) == 1
+    spawner.run()
+    assert cache.get().same_keys(newer)
+
+
+def test_an_inherited_keyring_within_its_ttl_is_served_as_is() -> None:
+    cache, provider, clock, _ = make_cache(ttl=60)
+    boot = cache.get()
+    provider.rotate()
+    clock.advance(30)
+    cache._after_fork()
+    assert cache.get() is boot
+    assert provider.fetches == 1
+
+
+def test_a_child_that_refreshed_on_its_own_refreshes_in_the_background_afterwards() -> None:
+    """An explicit refresh() in the child (``secret_key_status --refresh``) replaces the
+    inherited keyring: the next due refresh is a background one, as in any process."""
+    cache, provider, clock, spawner = make_cache(ttl=60)
+    cache.get()
+    clock.advance(30)
+    cache._after_fork()
+    fresh = cache.refresh()
+    provider.rotate()
+    clock.advance(60)
+    assert cache.get() is fresh
+    assert len(spawner.pending) == 1
+
+
+def test_a_child_that_cannot_refresh_its_inherited_keyring_warns_and_serves_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    cache, provider, clock, spawner = make_cache(ttl=60, refresh_timeout=5)
+    boot = cache.get()
+    clock.advance(600)
+    cache._after_fork()
+    provider.fail_with(SourceUnavailable("static://test: connection refused"))
+    assert cache.get() is boot  # the usual stale rules: on_stale="serve"
+    record = next(r for r in caplog.records if "started behind" in r.getMessage())
+    assert record.levelno == logging.WARNING
+    assert "connection refused" in record.getMessage()
+    assert boot.fingerprints["current"] in record.getMessage()
+    assert cache.status()["failures"] == 1
+    # One wait per fork: the retry after the backoff runs in the background.
+    provider.fail_with(None)
+    clock.advance(5)
+    assert cache.get() is boot
+    assert len(spawner.pending) == 1
+
+
+def test_concurrent_readers_in_a_child_wait_for_the_inherited_keyrings_refresh() -> None:
+    threads, clock, provider, held = Threads(), FakeClock(), StaticProvider(), Held()
+    cache = CachedKeyring(
+        provider, ttl=10, refresh_timeout=30, clock=clock, spawn=threads, random=lambda: 0.0
+    )
+    cache.get()
+    current = provider.rotate()
+    clock.advance(100)
+    cache._after_fork()
+    provider.on_fetch = held
+    results: list[Keyring] = []
+    first = threading.Thread(target=lambda: results.append(cache.get()))
+    first.start()
+    assert held.entered.wait(10)
+    second = threading.Thread(target=lambda: results.append(cache.get()))
+    second.start()
+    wait_for_waiters(cache, 1)
+    held.release.set()
+    first.join(10)
+    second.join(10)
+    assert len(results) == 2
+    assert all(result.same_keys(current) for result in results)
+    assert provider.fetches == 2

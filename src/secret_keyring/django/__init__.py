@@ -60,6 +60,7 @@ def secret_keys(
     max_fallbacks: int = 3,
     startup_timeout: float = 30.0,
     on_stale: Literal["serve", "fail"] = "serve",
+    refresh_timeout: float | None = None,
 ) -> tuple[str, list[str]]:
     """Fetch the keyring for ``SECRET_KEY`` and ``SECRET_KEY_FALLBACKS``.
 
@@ -81,15 +82,21 @@ def secret_keys(
         max_fallbacks: for plain payloads, how many older backend versions are fallbacks.
         startup_timeout: seconds to keep retrying a backend that is unavailable at start-up.
         on_stale: past ``max_stale``: ``"serve"`` (log ERROR) or ``"fail"`` (raise).
+        refresh_timeout: seconds a refresh may wait for the backend before it counts as failed,
+            and the longest a request that refreshes in line waits (default: the provider's
+            own bound, 90 s for Vault with its default timeouts, else 60 s). Lower it below a
+            request deadline the platform enforces, such as API Gateway's 29 s in front of a
+            Lambda.
 
     Returns:
         ``(SECRET_KEY, SECRET_KEY_FALLBACKS)``; the fallbacks are a ``list``.
 
     Raises:
-        ImproperlyConfigured: no source, a bad source URL or option, a missing extra, or the
-            keyring could not be fetched within ``startup_timeout`` (remembered: a later call
-            for the same source in this process, such as Django's second settings import after
-            a failed one, fails at once with the same cause); or
+        ImproperlyConfigured: no source, a bad source URL or option (``refresh_timeout``
+            included), a missing extra, or the keyring could not be fetched within
+            ``startup_timeout`` (remembered: a later call for the same source in this process,
+            such as Django's second settings import after a failed one, fails at once with the
+            same cause); or
             ``SECRET_KEYRING_BUILD_ONLY`` is set to something other than ``1`` or ``0``. The
             message names the source, the cause and the fix, never a key.
     """
@@ -127,7 +134,12 @@ def secret_keys(
                 f"got {type(source).__name__}"
             )
         cache = CachedKeyring(
-            provider, ttl=ttl, jitter=jitter, max_stale=max_stale, on_stale=on_stale
+            provider,
+            ttl=ttl,
+            jitter=jitter,
+            max_stale=max_stale,
+            on_stale=on_stale,
+            refresh_timeout=refresh_timeout,
         )
         keyring = cache.prime(startup_timeout)
     except SecretKeyringError as exc:
@@ -155,10 +167,14 @@ def refresh_settings() -> None:
 
     The check the app runs on every request, for loops that serve none: a queue consumer, a
     long management command, a WebSocket consumer. It costs one clock read and one comparison
-    until the TTL has run out; then it starts a background refresh (never waiting for the
-    backend) and a later call applies the new keys and sends ``keys_rotated``. Safe from any
-    thread, and from async code: it never waits on the backend (only your own ``keys_rotated``
-    receivers run in it). Does nothing when ``SECRET_KEY`` does not come from ``secret_keys()``.
+    until the TTL has run out; then it starts a background refresh (not waiting for the backend)
+    and a later call applies the new keys and sends ``keys_rotated``. Safe from any thread, and
+    from async code: it does not wait on the backend (only your own ``keys_rotated`` receivers
+    run in it), except, for at most ``refresh_timeout``, where serving the cached keyring would
+    be wrong or a background thread cannot run: a forked worker's first refresh of a keyring
+    inherited past its TTL, a process frozen between requests (AWS Lambda), a background refresh
+    that has not begun a second after it was started, and ``on_stale="fail"`` past
+    ``max_stale``. Does nothing when ``SECRET_KEY`` does not come from ``secret_keys()``.
 
     Raises:
         ImproperlyConfigured: the process was started with ``SECRET_KEYRING_BUILD_ONLY=1`` and

@@ -23,6 +23,9 @@ from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
+
+from secret_keyring.django import build_only
 from secret_keyring.django.key_users import KNOWN_KEY_USERS, KeyUser, Kind, render_path
 from secret_keyring.keyring import fingerprint
 
@@ -88,7 +91,10 @@ def keyring_keys(settings: Any) -> dict[str, str]:
     from secret_keyring.django import live
 
     keys: dict[str, str] = {}
-    current = getattr(settings, "SECRET_KEY", None)
+    try:
+        current = getattr(settings, "SECRET_KEY", None)
+    except ImproperlyConfigured:
+        current = None  # empty: Django refuses to read it (build-only mode does so on purpose)
     if isinstance(current, str) and current:
         keys[current] = "SECRET_KEY"
     for i, key in enumerate(getattr(settings, "SECRET_KEY_FALLBACKS", None) or []):
@@ -108,8 +114,18 @@ def keyring_keys(settings: Any) -> dict[str, str]:
 def find_copies(
     strings: list[tuple[str, str]], keys: Mapping[str, str]
 ) -> list[tuple[str, str, str]]:
-    """``(path, what it copies, fingerprint)`` for each setting string equal to a key."""
-    return [(path, keys[text], fingerprint(text)) for path, text in strings if text in keys]
+    """``(path, what it copies, fingerprint)`` for each setting string equal to a key.
+
+    In build-only mode the empty ``SECRET_KEY`` is told from any other empty string by its type,
+    so a copy made in ``settings.py`` is found there too.
+    """
+    copies = []
+    for path, text in strings:
+        if build_only.is_build_only_key(text):
+            copies.append((path, "SECRET_KEY", "none: empty in build-only mode"))
+        elif text in keys:
+            copies.append((path, keys[text], fingerprint(text)))
+    return copies
 
 
 def installed(user: KeyUser) -> tuple[str, str] | None:

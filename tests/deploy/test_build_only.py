@@ -13,12 +13,15 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core import signing
 from django.core.exceptions import ImproperlyConfigured
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.core.signals import request_started
 from django.test import Client, override_settings
 
@@ -93,6 +96,13 @@ def test_the_checks_and_the_audit_cope_with_build_only_mode(
     assert "secret_keyring.W005" in deploy
     assert [f.check_id for f in copies] == [audit.COPY_ID]
     assert copies[0].message.startswith('settings.MY_API["KEY"] holds a copy of SECRET_KEY ')
+
+
+@pytest.mark.usefixtures("build_only_process")
+def test_secret_key_status_says_build_only_mode() -> None:
+    secret_keys(StaticProvider())
+    with pytest.raises(CommandError, match=f"started with {BUILD_ONLY_ENV}=1: no keyring was"):
+        call_command("secret_key_status", stdout=StringIO())
 
 
 @pytest.mark.usefixtures("build_only_process")

@@ -2,13 +2,14 @@
 process started that way can sign: not a request, not a Celery task, not a management command,
 not a plain script. The build steps (``collectstatic``, ``compilemessages``, ``check``) still run.
 
-Each process test is a real process of the deployment-shape site, started as production starts
-it, with a positive control: the same process without the variable signs, so a refusal seen here
-comes from build-only mode and nothing else.
+Each process test runs a real process of the deployment-shape site, started as production starts
+it, and has a positive control: the same process without the variable signs (the Celery worker's
+is ``test_celery.py``), so a refusal seen here comes from build-only mode and nothing else.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -39,7 +40,7 @@ from tests.deploy.conftest import (
 )
 
 #: What a process that tries to sign in build-only mode must be told: the variable and the fix.
-REFUSED = rf"SECRET_KEY is empty: this process was started with {BUILD_ONLY_ENV}=1"
+REFUSED = f"SECRET_KEY is empty: this process was started with {BUILD_ONLY_ENV}=1"
 FIX = f"RUN {BUILD_ONLY_ENV}=1 python manage.py collectstatic"
 
 
@@ -97,6 +98,15 @@ def test_the_checks_and_the_audit_cope_with_build_only_mode(
     assert [f.check_id for f in copies] == [audit.COPY_ID]
     assert copies[0].message.startswith('settings.MY_API["KEY"] holds a copy of SECRET_KEY ')
 
+    # A known package's own-key setting that copies the empty key: the finding, not a crash.
+    if importlib.util.find_spec("mirage") is None:  # not imported: imported counts as in use
+        pytest.skip("django-mirage-field is not installed")
+    monkeypatch.setattr(audit, "in_use", lambda user, strings: user.modules == ("mirage",))
+    with override_settings(SECRET_KEY=key, MIRAGE_SECRET_KEY=key):
+        found = audit.audit()
+    assert [f.check_id for f in found] == [audit.ENCRYPTION_ID]
+    assert "MIRAGE_SECRET_KEY holds the value of SECRET_KEY" in found[0].message
+
 
 @pytest.mark.usefixtures("build_only_process")
 def test_secret_key_status_says_build_only_mode() -> None:
@@ -142,9 +152,8 @@ def test_off_reads_the_source(monkeypatch: pytest.MonkeyPatch, value: str) -> No
 def _run(
     tmp_path: Path, args: list[str], *, cwd: Path = REPO, **extra: str
 ) -> subprocess.CompletedProcess[str]:
-    """A process of the deployment-shape site; ``source`` decides whether its keyring exists."""
-    # Without a keyring file, the backend does not exist: a build has no network and no
-    # credentials.
+    """A process of the deployment-shape site, whose source does not exist unless ``extra``
+    names one in ``DJANGO_SECRET_KEY_SOURCE``: a build has no network and no credentials."""
     source = KeyringFile(tmp_path / "no-such-secret.json")
     return subprocess.run(
         args,

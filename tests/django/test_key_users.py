@@ -400,14 +400,13 @@ def test_signature_user_warns_until_it_has_its_own_key(using: Callable[..., None
     with override_settings(SIMPLE_JWT={"SIGNING_KEY": settings.SECRET_KEY}):
         found = audit.audit()
     assert ids(found) == [audit.SIGNATURES_ID]  # the entry speaks for its own setting
-    assert "is the current SECRET_KEY" in found[0].message
+    assert 'SIMPLE_JWT["SIGNING_KEY"] holds the value of SECRET_KEY' in found[0].message
 
     with override_settings(SIMPLE_JWT={"SIGNING_KEY": make_key()}):
         assert audit.audit() == []
 
 
 def test_encryption_user_is_a_deploy_error(using: Callable[..., None]) -> None:
-    from django.conf import settings
 
     using("django-fernet-fields-v2")
     found = audit.audit()
@@ -418,10 +417,37 @@ def test_encryption_user_is_a_deploy_error(using: Callable[..., None]) -> None:
     call_command("check", "--tag", "security")  # not a deploy check
     with pytest.raises(SystemCheckError, match=r"secret_keyring\.E010"):
         call_command("check", "--deploy", "--tag", "security")
-    # The documented migration: a key of its own first, the old SECRET_KEY after it to decrypt.
-    with override_settings(FERNET_KEYS=[make_key(), settings.SECRET_KEY]):
+    # The end of the documented migration: keys of its own only, the old SECRET_KEY dropped.
+    with override_settings(FERNET_KEYS=[make_key(), make_key()]):
         assert audit.audit() == []
         call_command("check", "--deploy", "--tag", "security", "--fail-level", "ERROR")
+
+
+@pytest.mark.parametrize("copied", ["SECRET_KEY", "SECRET_KEY_FALLBACKS[0]"])
+def test_a_key_of_the_keyring_anywhere_in_a_key_list_is_a_data_loss_finding(
+    using: Callable[..., None], copied: str
+) -> None:
+    """``FERNET_KEYS = [own_key, SECRET_KEY]``, the migration's middle step, still decrypts with
+    a key a rotation moves: E010 names the element, wherever it sits in the list."""
+    from django.conf import settings
+
+    using("django-fernet-fields-v2")
+    key = settings.SECRET_KEY if copied == "SECRET_KEY" else settings.SECRET_KEY_FALLBACKS[0]
+    with override_settings(FERNET_KEYS=[make_key(), make_key(), key]):
+        found = audit.audit()
+        plain = audit.audit(include_data_loss=False)
+        with pytest.raises(SystemCheckError, match=r"secret_keyring\.E010"):
+            call_command("check", "--deploy", "--tag", "security")
+    assert ids(found) == [audit.ENCRYPTION_ID]  # the entry speaks for its own setting
+    assert found[0].data_loss
+    assert f"FERNET_KEYS[2] holds the value of {copied} (fingerprint {fingerprint(key)})" in (
+        found[0].message
+    )
+    # Without the deploy findings, the copy is still reported where it sits.
+    assert ids(plain) == [audit.COPY_ID]
+    assert plain[0].message.startswith(f"settings.FERNET_KEYS[2] holds a copy of {copied} ")
+    texts = [f.message for f in found + plain] + [f.hint for f in found + plain]
+    assert_no_key_material("\n".join(texts), "findings")
 
 
 def test_a_user_without_an_own_key_setting_stays_until_silenced(

@@ -70,8 +70,9 @@ def secret_keys(
     earlier cache is dropped and starts no refresh again.
 
     With ``SECRET_KEYRING_BUILD_ONLY=1`` in the environment (an image build's ``collectstatic``),
-    no backend is contacted and the source is not read: the key is a random throwaway, and the
-    process raises ``ImproperlyConfigured`` on every request.
+    no backend is contacted and the source is not read: ``SECRET_KEY`` is empty, so every read of
+    ``settings.SECRET_KEY`` (every signature) raises ``ImproperlyConfigured``, and so does every
+    request.
 
     Args:
         source: a source URL, a [Provider][secret_keyring.Provider], or ``None`` to read the URL

@@ -23,6 +23,9 @@ from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
+
+from secret_keyring.django import build_only
 from secret_keyring.django.key_users import KNOWN_KEY_USERS, KeyUser, Kind, render_path
 from secret_keyring.keyring import fingerprint
 
@@ -88,7 +91,10 @@ def keyring_keys(settings: Any) -> dict[str, str]:
     from secret_keyring.django import live
 
     keys: dict[str, str] = {}
-    current = getattr(settings, "SECRET_KEY", None)
+    try:
+        current = getattr(settings, "SECRET_KEY", None)
+    except ImproperlyConfigured:
+        current = None  # empty: Django refuses to read it (build-only mode does so on purpose)
     if isinstance(current, str) and current:
         keys[current] = "SECRET_KEY"
     for i, key in enumerate(getattr(settings, "SECRET_KEY_FALLBACKS", None) or []):
@@ -108,8 +114,18 @@ def keyring_keys(settings: Any) -> dict[str, str]:
 def find_copies(
     strings: list[tuple[str, str]], keys: Mapping[str, str]
 ) -> list[tuple[str, str, str]]:
-    """``(path, what it copies, fingerprint)`` for each setting string equal to a key."""
-    return [(path, keys[text], fingerprint(text)) for path, text in strings if text in keys]
+    """``(path, what it copies, fingerprint)`` for each setting string equal to a key.
+
+    In build-only mode the empty ``SECRET_KEY`` is told from any other empty string by its type,
+    so a copy made in ``settings.py`` is found there too.
+    """
+    copies = []
+    for path, text in strings:
+        if build_only.is_build_only_key(text):
+            copies.append((path, "SECRET_KEY", "none: empty in build-only mode"))
+        elif text in keys:
+            copies.append((path, keys[text], fingerprint(text)))
+    return copies
 
 
 def installed(user: KeyUser) -> tuple[str, str] | None:
@@ -142,22 +158,29 @@ def _lookup(settings: Any, path: tuple[str, ...]) -> Any:
     return value
 
 
-def _own_key(user: KeyUser, settings: Any, current: str | None) -> tuple[bool, str]:
-    """Whether a setting gives the package a key of its own, and if not, why not."""
-    reasons = []
+def _own_key(user: KeyUser, settings: Any, keys: Mapping[str, str]) -> tuple[bool, str]:
+    """Whether a setting gives the package a key of its own, and if not, why not.
+
+    A setting is the package's own key when it is set and none of its strings (every element of
+    a list such as ``FERNET_KEYS``, every value of a ``{kid: key}`` dict) is a key of the
+    keyring: ``FERNET_KEYS = [own_key, SECRET_KEY]`` decrypts with the copy, which a rotation
+    replaces.
+    """
+    reasons: list[str] = []
     for path in user.own_key:
         value = _lookup(settings, path)
-        first = value[0] if isinstance(value, (list, tuple)) and value else value
-        if not value:
-            reasons.append(f"{render_path(path)} is not set")
-        elif first == current:
-            # A dedicated secret that happens to hold today's key looks the same as
+        copies = find_copies(list(_walk(value, render_path(path), 0, set())), keys)
+        if copies:
+            # A dedicated secret that happens to hold a key of the keyring looks the same as
             # `X = SECRET_KEY`; only the copy moves with a rotation, so say both.
-            reasons.append(
-                f"{render_path(path)} is the current SECRET_KEY: a copy made in settings.py "
-                "moves with the rotation (a key kept in a secret of its own does not, and this "
-                "clears after the next rotation)"
+            reasons.extend(
+                f"{where} holds the value of {what} (fingerprint {fp}): a copy made in settings.py "
+                "moves with a rotation (a key kept in a secret of its own does not; this clears "
+                "once that key has left the keyring)"
+                for where, what, fp in copies
             )
+        elif not value:
+            reasons.append(f"{render_path(path)} is not set")
         else:
             return True, ""
     if not user.own_key:
@@ -178,20 +201,20 @@ def audit(settings: Any = None, *, include_data_loss: bool = True) -> list[Findi
         settings = django_settings
     strings = list(setting_strings(settings))
     keys = keyring_keys(settings)
-    current = getattr(settings, "SECRET_KEY", None)
     findings: list[Finding] = []
     claimed: list[str] = []
     for user in KNOWN_KEY_USERS:
         found = installed(user)
         if found is None or not in_use(user, strings):
             continue
-        claimed.extend(render_path(path) for path in user.own_key)
-        ok, why = _own_key(user, settings, current)
+        ok, why = _own_key(user, settings, keys)
         if ok:
             continue
         encryption = user.kind is Kind.ENCRYPTION
         if encryption and not include_data_loss:
             continue
+        # This finding names every copy in the package's own settings; W010 need not repeat it.
+        claimed.extend(render_path(path) for path in user.own_key)
         name, version = found
         findings.append(
             Finding(

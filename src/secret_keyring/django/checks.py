@@ -12,6 +12,8 @@ check never blocks ``migrate``, ``test`` or any other command.
 ``secret_keyring.W003``     plain payload: fleet rotation can reject fresh signatures
 ``secret_keyring.W004``     a weak key (an adopted site's old key) is still trusted
                             (``--deploy``)
+``secret_keyring.W005``     build-only mode (``SECRET_KEYRING_BUILD_ONLY=1``): the keys
+                            cannot be judged (``--deploy``)
 ``secret_keyring.W010``     a setting holds a copy of a key: it will not follow a rotation
 ``secret_keyring.W011``     a package signs with SECRET_KEY and no fallbacks: its tokens
                             are rejected after a rotation (``key_users.py``)
@@ -31,10 +33,11 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, register
 from django.core.checks import Warning as CheckWarning
 
-from secret_keyring.django import audit, live
+from secret_keyring.django import audit, build_only, live
 from secret_keyring.keyring import fingerprint
 
 __all__ = [
+    "check_build_only",
     "check_deploy_source",
     "check_key_users",
     "check_key_users_deploy",
@@ -46,6 +49,8 @@ __all__ = [
 @register(Tags.security)
 def check_keys(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """The settings still come from ``secret_keys()``."""
+    if build_only.started():
+        return []  # they do, empty on purpose: W005 says so under --deploy, and the log at start
     current = live.active()
     if current is None:
         return [
@@ -66,6 +71,25 @@ def check_keys(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
             )
         ]
     return []
+
+
+@register(Tags.security, deploy=True)
+def check_build_only(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """In build-only mode the deploy checks have no keys to judge; say so, not "all clear"."""
+    if not build_only.started():
+        return []
+    return [
+        CheckWarning(
+            f"This process was started with {build_only.BUILD_ONLY_ENV}=1: SECRET_KEY is empty "
+            "and nothing in it can sign, so the deploy checks cannot judge the keys a "
+            "deployment signs with (Django's security.W009 reports the empty key).",
+            hint=f"Run `manage.py check --deploy` without {build_only.BUILD_ONLY_ENV}, where the "
+            "keyring source is reachable (when the container starts, or in CI with the "
+            f"source's credentials). Set {build_only.BUILD_ONLY_ENV}=1 only on a build step's "
+            "command, never with ENV in the image.",
+            id="secret_keyring.W005",
+        )
+    ]
 
 
 @register(Tags.security, deploy=True)

@@ -50,9 +50,9 @@ class KeyUser:
     breaks: str
     #: The fix, naming the exact setting.
     fix: str
-    #: Settings that give the package a key of its own: any one set, whose (first) value is not
-    #: the current SECRET_KEY, satisfies the check. Empty when no setting can (the finding then
-    #: stays until silenced).
+    #: Settings that give the package a key of its own: any one that is set and holds no key of
+    #: the keyring in any element (``FERNET_KEYS = [own, SECRET_KEY]`` does not) satisfies the
+    #: check. Empty when no setting can (the finding then stays until silenced).
     own_key: tuple[SettingPath, ...]
     #: The test that exercises this entry against the real package.
     test: str

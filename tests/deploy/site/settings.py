@@ -19,7 +19,8 @@ SECRET_KEY, SECRET_KEY_FALLBACKS = secret_keys(
 )
 
 ROOT_URLCONF = "tests.deploy.site.urls"
-INSTALLED_APPS = [*INSTALLED_APPS, "django.contrib.staticfiles"]
+# The site itself is an app, for its management command (sign_token).
+INSTALLED_APPS = [*INSTALLED_APPS, "django.contrib.staticfiles", "tests.deploy.site"]
 STATIC_URL = "static/"
 STATICFILES_DIRS = [Path(__file__).resolve().parent / "static"]
 STATIC_ROOT = os.environ.get("SKR_STATIC_ROOT")

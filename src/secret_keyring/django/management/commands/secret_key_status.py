@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from secret_keyring.django import live
+from secret_keyring.django import build_only, live
 from secret_keyring.errors import SecretKeyringError
 from secret_keyring.status import render_status, status_json
 
@@ -21,6 +21,13 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if build_only.started():
+            # Not "does not come from secret_keys()": it does, and fetched nothing on purpose.
+            raise CommandError(
+                f"this process was started with {build_only.BUILD_ONLY_ENV}=1: no keyring was "
+                "fetched and SECRET_KEY is empty; run secret_key_status without "
+                f"{build_only.BUILD_ONLY_ENV}, where the keyring source is reachable"
+            )
         current = live.active()
         if current is None:
             raise CommandError(

@@ -567,7 +567,8 @@ def rotate_secret(
     metadata = rotation.call("describe_secret", SecretId=provider.secret_id)
     staged = staged_version(metadata.get("VersionIdsToStages") or {}, AWSCURRENT)
     # The version the guard judges is the one the steps replace, or they replace nothing.
-    rotation.pinned = staged if judged is None else str(judged.get("VersionId"))
+    judged_id = None if judged is None else judged.get("VersionId")
+    rotation.pinned = judged_id if isinstance(judged_id, str) else staged
     if judged is not None and guard is not None:
         if staged != rotation.pinned:
             raise rotation.moved("the interval check", staged)

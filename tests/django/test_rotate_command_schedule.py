@@ -1,6 +1,7 @@
-"""``manage.py rotate_secret_key`` on a schedule: the minimum interval and ``--force``, and the
-systemd unit and timer in examples/systemd (shown in docs/rotation.md), whose command line is
-checked with the management command's own parser."""
+"""``manage.py rotate_secret_key`` on a schedule: the minimum interval (by default derived from
+the project's own cache configuration) and ``--force``, and the systemd unit and timer in
+examples/systemd (shown in docs/rotation.md), whose command line is checked with the management
+command's own parser."""
 
 from __future__ import annotations
 
@@ -8,15 +9,19 @@ import configparser
 import os
 import shlex
 import time
+from collections.abc import Iterator
 from io import StringIO
 from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
 
+from secret_keyring import CachedKeyring
+from secret_keyring.django import live
 from secret_keyring.django.management.commands.rotate_secret_key import Command
 from secret_keyring.keygen import new_keyring
 from secret_keyring.keyring import keyring_to_json, parse_payload
+from secret_keyring.providers.local import FileProvider
 from tests.plugins.leakguard import assert_no_key_material
 
 REPO = Path(__file__).resolve().parents[2]
@@ -73,6 +78,62 @@ def test_a_run_after_the_interval_rotates(keyring_file: Path) -> None:
     assert parse_payload(keyring_file.read_bytes()).to_keyring().current == old.next
 
 
+@pytest.fixture
+def hour_ttl_project(keyring_file: Path) -> Iterator[Path]:
+    """The running project reads ``keyring_file`` with ``secret_keys(ttl=3600)`` and a
+    ``refresh_timeout`` of 300 s, as a project with a long TTL would (the cache and the live
+    keyring are the real ones; the test project's own are put back afterwards)."""
+    original = live.active()
+    assert original is not None, "the test settings call secret_keys()"
+    cache = CachedKeyring(FileProvider(str(keyring_file)), ttl=3600, refresh_timeout=300)
+    live.activate(cache, cache.get())
+    try:
+        yield keyring_file
+    finally:
+        live._active = original
+        live.apply_to_settings(original.applied)
+
+
+def test_the_default_interval_covers_a_long_ttl(hour_ttl_project: Path) -> None:
+    """At ``ttl=3600`` a fixed 900 s protects nothing: a process may sign with a keyring an
+    hour old. A keyring written 1,000 s ago (past 900 s) is still too young for this project:
+    the default is 2 x 3600 + 300 = 7,500 s, and the output says so and why."""
+    _age(hour_ttl_project, 1000)
+    before = hour_ttl_project.read_bytes()
+
+    output = run()
+
+    assert "minimum interval 7500 s: 2 x ttl (3600 s) + refresh_timeout (300 s)" in output
+    assert "skipped: the last rotation is 100" in output  # 1,000 s, give or take the run
+    assert hour_ttl_project.read_bytes() == before
+
+    _age(hour_ttl_project, 7600)
+    assert "skipped" not in run()
+    assert hour_ttl_project.read_bytes() != before
+
+
+def test_the_default_interval_never_goes_below_fifteen_minutes(keyring_file: Path) -> None:
+    """The test project reads with ``ttl=60``: 2 x 60 + its refresh_timeout is less than
+    900 s, so the floor applies (and the output says which one it is)."""
+    current = live.active()
+    assert current is not None
+    assert 2 * current.cache.ttl + current.cache.refresh_timeout < 900
+    output = run("--source", f"file://{keyring_file}")
+    assert output.startswith("minimum interval 900 s: the floor; 2 x ttl (60 s)")
+
+
+def test_the_interval_given_is_said_to_be_given(keyring_file: Path) -> None:
+    output = run("--source", f"file://{keyring_file}", "--min-interval", "30", "--force")
+    assert output.startswith("minimum interval 30 s: --min-interval; not applied (--force)")
+
+
+def test_help_says_what_the_default_interval_is() -> None:
+    text = " ".join(Command().create_parser("manage.py", "rotate_secret_key").format_help().split())
+    assert "(default 2 x ttl + refresh_timeout of this project's secret_keys(), at least 900;" in (
+        text
+    )
+
+
 def test_a_bad_interval_is_a_command_error(keyring_file: Path) -> None:
     with pytest.raises(CommandError, match="ConfigurationError: min_interval must be a number"):
         run("--source", f"file://{keyring_file}", "--min-interval", "-1")
@@ -96,7 +157,8 @@ def test_the_unit_runs_the_command_with_valid_arguments() -> None:
     argv = shlex.split(service["ExecStart"])
     assert argv[1:3] == ["manage.py", "rotate_secret_key"]
     options = Command().create_parser("manage.py", "rotate_secret_key").parse_args(argv[3:])
-    assert options.min_interval == 900
+    # No --min-interval: the command works it out from the project's TTL (900 s at least).
+    assert options.min_interval is None
     assert options.force is False
     assert "network-online.target" in unit["Unit"]["After"]
 

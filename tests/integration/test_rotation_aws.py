@@ -13,6 +13,7 @@ import json
 import logging
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from secret_keyring.errors import (
     RotationError,
 )
 from secret_keyring.keygen import new_keyring
+from secret_keyring.keygen import rotate as rotate_rule
 from secret_keyring.keyring import fingerprint, keyring_to_json, parse_payload
 from secret_keyring.providers.aws import AwsSecretsManagerProvider
 from secret_keyring.rotation import aws as rotation_aws
@@ -41,6 +43,7 @@ from secret_keyring.rotation.aws import (
 )
 from secret_keyring.rotation.lambda_zip import build_lambda_zip
 from secret_keyring.rotation.run import rotate_source
+from tests.integration.server_clock import ServerClock
 from tests.plugins.leakguard import assert_no_key_material, make_key, make_weak_key, remember
 
 pytestmark = pytest.mark.aws
@@ -722,6 +725,66 @@ def test_rotate_secret_failing_test_secret_removes_its_pending_label(
     # A later rotation is not blocked by the failed one.
     report = rotate_secret(provider)
     assert_finished(sm, str(report.version), old_version)
+
+
+def test_rotate_secret_refuses_when_awscurrent_moved_after_the_interval_check(
+    secretsmanager: Any, lambda_env: MotoServer
+) -> None:
+    """Another rotation promotes a new value right after this run's interval check judged the
+    old one (the hook runs it between this run's DescribeSecret and its first step). Rotating
+    from whatever is current then would promote a ``next`` the fleet has not read: the run is
+    pinned to the version it judged, reads it by id and stage (which moto, like Secrets
+    Manager, refuses once the label has moved) and promotes nothing."""
+    old = new_keyring()
+    sm = create(secretsmanager, SecretString=keyring_to_json(old))
+    provider = AwsSecretsManagerProvider(sm.arn)
+    ServerClock(16 * 60).on_aws(provider)  # the judged version is old enough by then
+    elsewhere = rotate_rule(old, 3)
+    promoted: list[str] = []
+
+    def promote_elsewhere(**kwargs: Any) -> None:
+        if not promoted:
+            answer = secretsmanager.put_secret_value(
+                SecretId=sm.arn, SecretString=keyring_to_json(elsewhere)
+            )
+            promoted.append(answer["VersionId"])
+
+    provider.client().meta.events.register(
+        "after-call.secrets-manager.DescribeSecret", promote_elsewhere
+    )
+
+    with pytest.raises(RotationError, match="AWSCURRENT moved from version"):
+        # The local clock agrees, so that the code before the pin passed this check too.
+        rotate_source(provider, clock=lambda: time.time() + 16 * 60)
+
+    assert sm.staged("AWSCURRENT") == promoted
+    assert sm.staged("AWSPENDING") == []
+    assert sm.keyring().same_keys(elsewhere)
+
+
+def test_finish_refuses_a_token_that_is_no_longer_pending(
+    keyring_secret: SecretsManager, lambda_env: MotoServer
+) -> None:
+    """A local run holds its token through the four steps; meanwhile an operator cleared its
+    ``AWSPENDING`` (the stuck-rotation recipe). Secrets Manager, and moto with it, moves
+    ``AWSCURRENT`` to any version it is named, pending or not: ``finishSecret`` checks the label
+    itself instead of counting on an error, and promotes nothing."""
+    sm = keyring_secret
+    (current,) = sm.staged("AWSCURRENT")
+    before = sm.keyring()
+    token = str(uuid.uuid4())
+    rotation = SecretsManagerRotation(sm.client, sm.arn, token)
+    for step in STEPS[:3]:
+        rotation.run(step)
+    sm.client.update_secret_version_stage(
+        SecretId=sm.arn, VersionStage="AWSPENDING", RemoveFromVersionId=token
+    )
+
+    with pytest.raises(RotationError, match="no longer staged AWSPENDING"):
+        rotation.run("finishSecret")
+
+    assert sm.staged("AWSCURRENT") == [current]
+    assert sm.keyring().same_keys(before)
 
 
 # -- init_secret -------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import threading
-import time
 from typing import Any
 
 import pytest
@@ -21,6 +20,7 @@ from secret_keyring.providers.vault import VaultProvider
 from secret_keyring.rotation import RotationReport
 from secret_keyring.rotation.run import init_source, rotate_source
 from secret_keyring.rotation.vault import init_keyring, lambda_handler, rotate_keyring
+from tests.integration.server_clock import ServerClock
 from tests.plugins.leakguard import assert_no_key_material, make_key, make_weak_key
 
 pytestmark = pytest.mark.vault
@@ -304,8 +304,9 @@ def test_init_then_rotate_through_the_dispatcher(openbao: BaoServer, kv_path: st
     assert (report.skipped, report.written, report.version) == (True, False, "1")
     assert report.how.startswith("skipped: the last rotation is ")
     assert current_version(openbao, kv_path) == 1
-    # Sixteen minutes later, by the injected clock (the server's created_time is the reference).
-    report = rotate_source(vault, clock=lambda: time.time() + 16 * 60)
+    # Sixteen minutes later on the server's clock (its created_time against its Date header).
+    ServerClock(16 * 60).on_vault(vault)
+    report = rotate_source(vault)
     assert (report.skipped, report.written, report.version) == (False, True, "2")
     assert_rule(first, vault.fetch())
 

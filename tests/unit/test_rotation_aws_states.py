@@ -20,7 +20,7 @@ from secret_keyring import Keyring
 from secret_keyring.errors import RotationError
 from secret_keyring.keyring import keyring_to_json
 from secret_keyring.rotation import aws as rotation_aws
-from secret_keyring.rotation.aws import lambda_handler
+from secret_keyring.rotation.aws import SecretsManagerRotation, lambda_handler
 from tests.plugins.leakguard import make_key
 from tests.unit.aws_stub import ARN, no_value, stubbed
 
@@ -165,3 +165,42 @@ def test_a_test_only_invocation_as_aws_makes_it(
     with caplog.at_level("INFO", logger="secret_keyring.rotation"):
         lambda_handler(event("testSecret"), None)
     assert any("testing the rotation configuration" in r.getMessage() for r in caplog.records)
+
+
+def test_a_local_finish_keeps_its_pin_when_awscurrent_moves_at_the_last_moment() -> None:
+    """A local run (``secret-keyring rotate``) pinned to A, the version its interval check
+    judged. Another rotation promotes E between finishSecret's DescribeSecret and its
+    UpdateSecretVersionStage. Secrets Manager refuses to move a label whose
+    ``RemoveFromVersionId`` no longer holds it (an ``InvalidParameterException``), which makes
+    the pin atomic: the run asks which version is current now, promotes nothing and says that
+    AWSCURRENT moved."""
+    a, pending = make_key(), make_key()
+    with stubbed() as stub:
+        describe(stub, {A: ["AWSCURRENT"], P: ["AWSPENDING"]})
+        get(stub, A, "AWSCURRENT", a, T0)
+        get(stub, P, "AWSPENDING", pending, T0 + timedelta(milliseconds=300))
+        stub.add_client_error(
+            "update_secret_version_stage",
+            service_error_code="InvalidParameterException",
+            service_message=f"The staging label AWSCURRENT is not attached to version {A}",
+            http_status_code=400,
+            expected_params={
+                "SecretId": ARN,
+                "VersionStage": "AWSCURRENT",
+                "MoveToVersionId": P,
+                "RemoveFromVersionId": A,
+            },
+        )
+        describe(stub, {A: ["AWSPREVIOUS"], E: ["AWSCURRENT"], P: ["AWSPENDING"]})
+        rotation = SecretsManagerRotation(stub.client, ARN, P, pinned=A)
+        with pytest.raises(RotationError, match=rf"AWSCURRENT moved from version {A} \(now "):
+            rotation.run("finishSecret")
+
+
+def test_a_local_finish_refuses_when_awscurrent_is_no_longer_the_pinned_version() -> None:
+    """The same move seen by finishSecret's DescribeSecret: nothing is even attempted."""
+    with stubbed() as stub:
+        describe(stub, {A: ["AWSPREVIOUS"], E: ["AWSCURRENT"], P: ["AWSPENDING"]})
+        rotation = SecretsManagerRotation(stub.client, ARN, P, pinned=A)
+        with pytest.raises(RotationError, match=rf"moved from version {A} \(now version {E}\)"):
+            rotation.run("finishSecret")

@@ -19,7 +19,12 @@ from secret_keyring.errors import ConfigurationError
 from secret_keyring.keygen import new_keyring
 from secret_keyring.keyring import keyring_to_json, parse_payload
 from secret_keyring.providers.local import FileProvider
-from secret_keyring.rotation import DEFAULT_MIN_INTERVAL, IntervalGuard
+from secret_keyring.rotation import (
+    DEFAULT_MIN_INTERVAL,
+    IntervalGuard,
+    fleet_min_interval,
+    http_date,
+)
 from secret_keyring.rotation.run import rotate_source
 from tests.plugins.leakguard import assert_no_key_material
 
@@ -206,3 +211,41 @@ def test_cli_min_interval_must_be_a_number(capsys: pytest.CaptureFixture[str]) -
         main(["rotate", "--min-interval", "15m", "file:///x"])
     assert exit_.value.code == 2
     assert "--min-interval" in capsys.readouterr().err
+
+
+# -- the server's clock ------------------------------------------------------------------------
+
+
+def test_the_servers_now_wins_over_the_local_clock() -> None:
+    """A local clock a whole interval ahead of the server's does not age a fresh version."""
+    guard = IntervalGuard(clock=lambda: NOW + DEFAULT_MIN_INTERVAL)
+    reason = guard.too_soon(NOW - 10, now=NOW)
+    assert reason is not None
+    assert reason.startswith("skipped: the last rotation is 10 s old")
+    assert guard.too_soon(NOW - 10) is None  # without the server's time, the local clock
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("Tue, 15 Nov 1994 08:12:31 GMT", 784887151.0),  # IMF-fixdate (RFC 9110)
+        ("Tuesday, 15-Nov-94 08:12:31 GMT", 784887151.0),  # obsolete RFC 850 form
+        ("Tue Nov 15 08:12:31 1994", 784887151.0),  # obsolete asctime form
+        ("Tue, 15 Nov 1994 08:12:31 -0000", 784887151.0),
+        ("", None),
+        ("yesterday", None),
+        (None, None),
+        (1994, None),
+    ],
+)
+def test_http_date(header: object, expected: float | None) -> None:
+    assert http_date(header) == expected
+
+
+@pytest.mark.parametrize(
+    ("ttl", "refresh_timeout", "expected"),
+    [(300, 60, 900), (60, 60, 900), (400, 100, 900), (3600, 300, 7500), (1800, 60, 3660)],
+)
+def test_fleet_min_interval(ttl: float, refresh_timeout: float, expected: float) -> None:
+    """Twice the TTL plus a hung refresh, never below the 900 s default."""
+    assert fleet_min_interval(ttl, refresh_timeout) == expected

@@ -11,6 +11,7 @@ Nothing here imports Django; ``rotation.aws`` needs only boto3 and ``rotation.va
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import logging
 import math
 import os
@@ -35,6 +36,8 @@ __all__ = [
     "add_interval_options",
     "env_max_fallbacks",
     "env_seconds",
+    "fleet_min_interval",
+    "http_date",
     "lambda_logging",
     "zero_fallbacks_error",
 ]
@@ -76,16 +79,22 @@ class IntervalGuard:
     A scheduler retries a run whose write was applied but whose answer was lost (Lambda's
     asynchronous retries, a Job's ``backoffLimit``, cron overlapping itself). A second rotation
     right after the first promotes a ``next`` that processes whose cache is up to one TTL old
-    have never seen, and they reject what the others sign. Each backend asks the guard with the
-    time its latest version was written (Vault ``created_time``, the ``AWSCURRENT`` version's
-    ``CreatedDate``, a file's modification time) before it writes anything.
+    have never seen, and they reject what the others sign. Each backend asks the guard, before
+    it writes anything, with the moment its current value was last promoted (Vault
+    ``created_time``; for Secrets Manager the latest of the ``AWSCURRENT`` version's
+    ``CreatedDate`` and the secret's ``LastRotatedDate`` and ``LastChangedDate``, since a
+    rotation that Secrets Manager retried for hours promotes long after it created; a file's
+    modification time) and with the server's own time of that answer (its ``Date`` header):
+    both ends of the age come from one clock, so a rotating machine whose clock runs ahead
+    cannot age a fresh version past the interval.
 
     Attributes:
         min_interval: seconds, 0 or more (0: no minimum). Validated here, once, for every
             entry point (API, command line, management command, scheduled handler).
         force: rotate whatever the age (the leak runbook's re-key).
-        clock: wall-clock seconds since the epoch (injected by tests); compared with the
-            backend's own timestamps, so not a monotonic clock.
+        clock: wall-clock seconds since the epoch (injected by tests): "now" only where the
+            backend gives no time of its own (a file, a reply without a ``Date`` header).
+            Compared with the backend's timestamps, so not a monotonic clock.
         option: how the setting is spelt where it came from, for the error message.
 
     Raises:
@@ -116,17 +125,20 @@ class IntervalGuard:
         """Whether the age needs looking up at all (not forced, a minimum above 0)."""
         return not self.force and self.min_interval > 0
 
-    def too_soon(self, last_written: float | None) -> str | None:
+    def too_soon(self, last_written: float | None, *, now: float | None = None) -> str | None:
         """Why this run must not rotate, or ``None`` when it may.
 
         Args:
-            last_written: when the latest version was written (epoch seconds); ``None`` when
-                the backend does not say, which never blocks a rotation.
+            last_written: when the current value was last promoted (epoch seconds); ``None``
+                when the backend does not say, which never blocks a rotation.
+            now: the backend's time of the answer that said so (epoch seconds, from its
+                ``Date`` header); ``None`` when it gives none, and then :attr:`clock` is used.
         """
         if not self.active or last_written is None:
             return None
-        # A backend clock ahead of ours gives a negative age: as young as it gets.
-        age = max(0.0, self.clock() - last_written)
+        # A Date header has whole seconds, so a version written within the same second can look
+        # a fraction of a second from the future: a negative age is as young as it gets.
+        age = max(0.0, (self.clock() if now is None else now) - last_written)
         if age >= self.min_interval:
             return None
         return (
@@ -161,16 +173,45 @@ def zero_fallbacks_error(source: str, setting: str = "max_fallbacks") -> Rotatio
     )
 
 
-def add_interval_options(parser: argparse.ArgumentParser) -> None:
+def fleet_min_interval(ttl: float, refresh_timeout: float) -> float:
+    """The least minimum interval that protects a fleet reading with this cache configuration:
+    ``2 x ttl + refresh_timeout``, never below :data:`DEFAULT_MIN_INTERVAL`.
+
+    A process may sign with a keyring up to one TTL old, plus a refresh that hangs up to
+    ``refresh_timeout`` before the watchdog gives up; the ``next`` promoted by a rotation must
+    have reached every process by then, and the one after it once more. Jitter only shortens a
+    TTL, so the TTL itself is the bound.
+
+    Args:
+        ttl: the cache TTL, seconds.
+        refresh_timeout: the cache's refresh watchdog, seconds.
+    """
+    return max(DEFAULT_MIN_INTERVAL, 2.0 * ttl + refresh_timeout)
+
+
+def add_interval_options(
+    parser: argparse.ArgumentParser,
+    *,
+    default: float | None = DEFAULT_MIN_INTERVAL,
+    default_help: str | None = None,
+) -> None:
     """``--min-interval S`` and ``--force``, shared by ``secret-keyring rotate`` and
-    ``manage.py rotate_secret_key`` (the values are checked by the rotation, not here)."""
+    ``manage.py rotate_secret_key`` (the values are checked by the rotation, not here).
+
+    Args:
+        parser: the command's parser.
+        default: the value when the option is not given (``None``: the command works it out).
+        default_help: what ``--help`` says the default is (default: ``default`` in seconds).
+    """
+    if default_help is None:
+        default_help = f"{DEFAULT_MIN_INTERVAL if default is None else default:.0f}"
     parser.add_argument(
         "--min-interval",
         type=float,
-        default=DEFAULT_MIN_INTERVAL,
+        default=default,
         metavar="S",
-        help="skip the run (exit 0) when the latest version is younger than S seconds "
-        f"(default {DEFAULT_MIN_INTERVAL:.0f}; 0 disables the check)",
+        help="skip the run (exit 0) when the current value was promoted less than S seconds "
+        f"ago (default {default_help}; 0 disables the check)",
     )
     parser.add_argument(
         "--force",
@@ -224,6 +265,27 @@ class Rotatable(Protocol):
             RotationError: this source cannot be rotated from here (and says what to do).
         """
         ...
+
+
+def http_date(value: object) -> float | None:
+    """Epoch seconds of an HTTP ``Date`` header (RFC 9110's IMF-fixdate, or the obsolete forms
+    ``email.utils`` also reads), ``None`` when it is missing or not a date."""
+    if not isinstance(value, str) or not value:
+        return None
+    # Imported here: the email package costs a scheduled handler's cold start ~7 ms to load, and
+    # only a rotation that checks the interval needs it.
+    import email.utils
+
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):  # Python 3.10 raises TypeError, later ValueError
+        return None
+    if moment.tzinfo is None:  # "-0000": HTTP dates are UTC whatever the zone says
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    try:
+        return moment.timestamp()
+    except (OverflowError, ValueError, OSError):
+        return None
 
 
 def env_seconds(name: str, default: float) -> float:

@@ -22,6 +22,16 @@ Two states Secrets Manager can present that are not a rotation in progress:
   version would undo that change, so ``testSecret`` and ``finishSecret`` refuse, and the error
   gives the command that clears the stuck ``AWSPENDING`` label.
 
+``secret-keyring rotate`` runs the same four steps itself when no rotation Lambda is configured
+(``rotate_secret``). It first judges the age of the current value: from its last promotion (the
+latest of the ``AWSCURRENT`` version's ``CreatedDate`` and the secret's ``LastRotatedDate`` and
+``LastChangedDate``: Secrets Manager retries a failed rotation for hours, so a version can be
+promoted long after it was created) to the ``Date`` of Secrets Manager's own answer. Then it pins
+the ``AWSCURRENT`` version it judged: the rotated value is derived from that version read by id,
+and ``finishSecret`` moves ``AWSCURRENT`` with ``RemoveFromVersionId`` set to it, which Secrets
+Manager refuses if the label has moved since. A run that finds ``AWSCURRENT`` moved, or its
+token no longer ``AWSPENDING``, promotes nothing.
+
 Configuration comes from the event and optional environment variables, each with a default:
 ``SECRET_KEYRING_MAX_FALLBACKS`` (3) and ``SECRET_KEYRING_FIELD`` (none: the whole value).
 Only the standard library, boto3 and this package are imported; logs carry fingerprints only.
@@ -53,12 +63,15 @@ from secret_keyring.providers.aws.secrets_manager import (
     AWSCURRENT,
     AWSPENDING,
     created_date,
+    response_date,
     secret_value,
+    staged_version,
 )
 from secret_keyring.rotation import (
     IntervalGuard,
     RotationReport,
     env_max_fallbacks,
+    http_date,
     lambda_logging,
     zero_fallbacks_error,
 )
@@ -104,6 +117,9 @@ class SecretsManagerRotation:
         token: the ``ClientRequestToken`` (the pending version id).
         field: member of a JSON secret holding the key or keyring.
         max_fallbacks: how many previous keys a rotated keyring keeps.
+        pinned: the ``AWSCURRENT`` version id this rotation must replace (a local run pins the
+            one its interval guard judged); the steps refuse when ``AWSCURRENT`` has moved from
+            it. ``None`` (the Lambda): whichever version holds ``AWSCURRENT``.
     """
 
     def __init__(
@@ -114,12 +130,14 @@ class SecretsManagerRotation:
         *,
         field: str | None = None,
         max_fallbacks: int = 3,
+        pinned: str | None = None,
     ) -> None:
         self.client = client
         self.secret_id = secret_id
         self.token = token
         self.field = field
         self.max_fallbacks = max_fallbacks
+        self.pinned = pinned
         self.source = f"aws-secretsmanager://{secret_id}" + (f"#{field}" if field else "")
 
     # -- the protocol -------------------------------------------------------------------------
@@ -182,8 +200,12 @@ class SecretsManagerRotation:
 
     @clears_locals
     def create_secret(self) -> None:
-        """Store the rotated value as the token's ``AWSPENDING`` version, once."""
-        current_raw = self.value(stage=AWSCURRENT)
+        """Store the rotated value as the token's ``AWSPENDING`` version, once.
+
+        Raises:
+            RotationError: ``AWSCURRENT`` moved from the pinned version.
+        """
+        current_raw = self._require_raw(self.current_answer("createSecret"), AWSCURRENT)
         if self._pending_answer() is not None:
             logger.info(
                 "%s: createSecret: pending version %s exists; keeping it", self.source, self.token
@@ -229,7 +251,7 @@ class SecretsManagerRotation:
                 test-only invocation, ``AWSCURRENT`` cannot be parsed or rotated.
         """
         pending_answer = self._pending_answer()
-        current_answer = self.answer(stage=AWSCURRENT)
+        current_answer = self.current_answer("testSecret")
         current_raw = self._require_raw(current_answer, AWSCURRENT)
         pending_raw = None if pending_answer is None else secret_value(pending_answer)
         if pending_raw is None or pending_raw == current_raw:
@@ -270,11 +292,26 @@ class SecretsManagerRotation:
         """Make the token's version ``AWSCURRENT`` and take ``AWSPENDING`` off it.
 
         Raises:
-            RotationError: ``AWSCURRENT`` moved after the pending version was made.
+            RotationError: the token's version is no longer ``AWSPENDING`` (its rotation was
+                cleared or replaced), ``AWSCURRENT`` moved from the pinned version, or it moved
+                after the pending version was made.
         """
         metadata = self.call("describe_secret", SecretId=self.secret_id)
         stages: Mapping[str, list[str]] = metadata.get("VersionIdsToStages", {})
-        current = next((v for v, s in stages.items() if AWSCURRENT in s), None)
+        current = staged_version(stages, AWSCURRENT)
+        if current != self.token:
+            # Secrets Manager moves AWSCURRENT to any version it is given, pending or not: a
+            # version whose AWSPENDING was taken off (a stuck rotation cleared, a newer one
+            # started) must not be promoted by a run that still holds its token.
+            if AWSPENDING not in stages.get(self.token, []):
+                raise RotationError(
+                    f"{self.source}: finishSecret: version {self.token} is no longer staged "
+                    "AWSPENDING (its rotation was cleared, or a newer one replaced it); nothing "
+                    "was promoted. Rotate again if a rotation is still due",
+                    source=self.source,
+                )
+            if self.pinned is not None and current != self.pinned:
+                raise self.moved("finishSecret", current)
         if current is not None and current != self.token:
             self._refuse_if_current_moved(
                 "finishSecret",
@@ -287,9 +324,26 @@ class SecretsManagerRotation:
                 "VersionStage": AWSCURRENT,
                 "MoveToVersionId": self.token,
             }
-            if current is not None:
-                params["RemoveFromVersionId"] = current
-            self.call("update_secret_version_stage", **params)
+            # The pin, made atomic by Secrets Manager: it refuses the move when the label is
+            # no longer on RemoveFromVersionId, so a promotion between the DescribeSecret above
+            # and this call cannot be undone here.
+            remove_from = self.pinned or current
+            if remove_from is not None:
+                params["RemoveFromVersionId"] = remove_from
+            try:
+                self.call("update_secret_version_stage", **params)
+            except SecretKeyringError as exc:
+                if self.pinned is None:
+                    raise
+                now = staged_version(
+                    self.call("describe_secret", SecretId=self.secret_id).get(
+                        "VersionIdsToStages", {}
+                    ),
+                    AWSCURRENT,
+                )
+                if now == self.pinned:
+                    raise
+                raise self.moved("finishSecret", now) from exc
             logger.info(
                 "%s: finishSecret: version %s is now AWSCURRENT (was %s)",
                 self.source,
@@ -302,6 +356,41 @@ class SecretsManagerRotation:
             self._remove_pending()
 
     # -- helpers ------------------------------------------------------------------------------
+
+    def current_answer(self, step: str) -> Mapping[str, Any]:
+        """``AWSCURRENT``'s ``GetSecretValue`` answer (never log it): the pinned version, by id
+        and stage, or whichever holds the label when nothing is pinned.
+
+        Args:
+            step: what is reading it, for the error message.
+
+        Raises:
+            RotationError: the label has moved from the pinned version.
+        """
+        if self.pinned is None:
+            return self.answer(stage=AWSCURRENT)
+        try:
+            return self.answer(stage=AWSCURRENT, version=self.pinned)
+        except SourceError as exc:
+            if not exc.conflict:
+                raise
+            raise self.moved(step, None) from exc
+
+    def moved(self, step: str, current: str | None) -> RotationError:
+        """The refusal of a run whose pinned ``AWSCURRENT`` version is current no more.
+
+        Args:
+            step: where the move was seen.
+            current: the version holding ``AWSCURRENT`` now, if known.
+        """
+        now = f" (now version {current})" if current else ""
+        return RotationError(
+            f"{self.source}: {step}: AWSCURRENT moved from version {self.pinned}{now} while "
+            "this run was rotating it: another rotation or a put-secret-value promoted a new "
+            "value, which the fleet may not have read yet. Nothing was promoted; run again "
+            "later (the minimum interval then counts from that promotion)",
+            source=self.source,
+        )
 
     def _test_configuration(self, current_raw: str | bytes) -> None:
         """The test-only invocation: the next rotation would succeed; nothing is written."""
@@ -454,12 +543,15 @@ def rotate_secret(
     """Rotate now: ``RotateSecret`` when a rotation Lambda is configured, else the four steps
     here with a fresh token (the same code the Lambda runs).
 
-    With a ``guard``, nothing is written when the ``AWSCURRENT`` version is younger than
-    ``guard.min_interval`` (by its ``CreatedDate``): the report says ``skipped``. ``None``
-    rotates whatever the age (``rotate_source`` and the commands always pass a guard).
+    With a ``guard``, nothing is written when the current value was promoted less than
+    ``guard.min_interval`` ago (the latest of the ``AWSCURRENT`` version's ``CreatedDate`` and
+    the secret's ``LastRotatedDate`` and ``LastChangedDate``, against the ``Date`` of Secrets
+    Manager's answer): the report says ``skipped``. ``None`` rotates whatever the age
+    (``rotate_source`` and the commands always pass a guard). The four steps run here replace
+    the ``AWSCURRENT`` version seen at the start, or nothing (see the module docstring).
 
     Raises:
-        RotationError: a step's checks failed.
+        RotationError: a step's checks failed, or ``AWSCURRENT`` moved during the run.
         SourceError: Secrets Manager refused or failed a call.
     """
     client = provider.client()
@@ -467,11 +559,22 @@ def rotate_secret(
     rotation = SecretsManagerRotation(
         client, provider.secret_id, token, field=provider.field, max_fallbacks=max_fallbacks
     )
+    judged: Mapping[str, Any] | None = None
     if guard is not None and guard.active:
-        skipped = _skip_if_recent(rotation, provider, guard)
+        # By label, never the default version: it is AWSCURRENT that rotation replaces (and
+        # moto does not move the default version when the label moves).
+        judged = rotation.answer(stage=AWSCURRENT)
+    metadata = rotation.call("describe_secret", SecretId=provider.secret_id)
+    staged = staged_version(metadata.get("VersionIdsToStages") or {}, AWSCURRENT)
+    # The version the guard judges is the one the steps replace, or they replace nothing.
+    judged_id = None if judged is None else judged.get("VersionId")
+    rotation.pinned = judged_id if isinstance(judged_id, str) else staged
+    if judged is not None and guard is not None:
+        if staged != rotation.pinned:
+            raise rotation.moved("the interval check", staged)
+        skipped = _skip_if_recent(provider, guard, metadata, judged)
         if skipped is not None:
             return skipped
-    metadata = rotation.call("describe_secret", SecretId=provider.secret_id)
     if metadata.get("RotationEnabled") and metadata.get("RotationLambdaARN"):
         rotation.call(
             "rotate_secret",
@@ -502,15 +605,24 @@ def rotate_secret(
 
 
 def _skip_if_recent(
-    rotation: SecretsManagerRotation, provider: AwsSecretsManagerProvider, guard: IntervalGuard
+    provider: AwsSecretsManagerProvider,
+    guard: IntervalGuard,
+    described: Mapping[str, Any],
+    current: Mapping[str, Any],
 ) -> RotationReport | None:
-    # Read by stage, never the default version: it is AWSCURRENT that rotation replaces (and
-    # moto does not move the default version when the stage moves).
-    current = rotation.call(
-        "get_secret_value", SecretId=provider.secret_id, VersionStage=AWSCURRENT
-    )
-    created = created_date(current)
-    reason = guard.too_soon(None if created is None else created.timestamp())
+    """The report of a run that ``guard`` stops, or ``None`` when the rotation may go on.
+
+    Args:
+        provider: the secret.
+        guard: the minimum interval.
+        described: the ``DescribeSecret`` answer (promotion dates).
+        current: the ``AWSCURRENT`` version's ``GetSecretValue`` answer.
+    """
+    promoted = _last_promotion(described, current)
+    # Both ends of the age on Secrets Manager's clock; the local one only for answers
+    # without a Date header (the service always sends one; a stubbed client does not).
+    now = http_date(response_date(described)) or http_date(response_date(current))
+    reason = guard.too_soon(promoted, now=now)
     if reason is None:
         return None
     # A current version without a value gets no fingerprints (an empty value is InvalidSecret).
@@ -588,6 +700,28 @@ def init_secret(
     return RotationReport(
         provider.source, put.get("VersionId"), True, "first value written", keyring.fingerprints
     )
+
+
+def _last_promotion(described: Mapping[str, Any], current: Mapping[str, Any]) -> float | None:
+    """When the current value was last promoted, epoch seconds, or ``None`` when no date says.
+
+    ``CreatedDate`` is when ``createSecret`` stored the version; Secrets Manager retries a
+    failed rotation for hours, so the promotion (``finishSecret``) can come much later. The
+    API reference gives ``LastRotatedDate`` (the last completed rotation) and
+    ``LastChangedDate`` (the last change of any kind, a label move included): the latest of the
+    three is never earlier than the promotion. A change that promoted nothing (a tag, a failed
+    rotation's pending version) can only make the guard wait longer, never shorter.
+    """
+    dates = [
+        moment
+        for moment in (
+            created_date(current),
+            described.get("LastRotatedDate"),
+            described.get("LastChangedDate"),
+        )
+        if isinstance(moment, datetime)
+    ]
+    return max(moment.timestamp() for moment in dates) if dates else None
 
 
 def _utc(moment: datetime) -> str:

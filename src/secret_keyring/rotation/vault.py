@@ -8,8 +8,9 @@ can call a Python function). It is configured by environment variables only:
   JWT, Kubernetes, AWS IAM; credentials from the usual ``VAULT_*`` variables);
 * ``SECRET_KEYRING_MAX_FALLBACKS``: previous keys to keep (default 3);
 * ``SECRET_KEYRING_MIN_INTERVAL``: seconds that must have passed since the latest version was
-  written (default 900); a run inside it writes nothing and reports ``skipped``, so a retried
-  invocation whose first write was applied does not rotate twice.
+  written (default 900), by the server's clock (the ``Date`` of its answer); a run inside it
+  writes nothing and reports ``skipped``, so a retried invocation whose first write was applied
+  does not rotate twice.
 
 A scheduled Lambda is built with ``secret-keyring lambda-zip PATH --backend vault`` (hvac and its
 dependencies included) and deployed by ``terraform/modules/vault-rotation-aws``.
@@ -42,6 +43,7 @@ from secret_keyring.rotation import (
     RotationReport,
     env_max_fallbacks,
     env_seconds,
+    http_date,
     lambda_logging,
     zero_fallbacks_error,
 )
@@ -133,8 +135,9 @@ def rotate_keyring(
     A plain key is replaced by a new one (its earlier versions stay fallbacks); keyring JSON
     follows the rotation rule. If another rotation wrote first, nothing is written and the
     result says so (``written=False``): the secret was rotated exactly once. If the latest
-    version is younger than ``guard.min_interval`` (by its ``created_time``), nothing is
-    written either and the report says ``skipped``.
+    version is younger than ``guard.min_interval`` (its ``created_time`` against the ``Date``
+    of the same answer, both the server's clock), nothing is written either and the report
+    says ``skipped``.
 
     Args:
         provider: the ``vault://`` source, logged in as the rotator.
@@ -150,8 +153,10 @@ def rotate_keyring(
     """
     _require_kv2(provider)
     data, version, created = provider.read_secret_version()
+    # Read straight after, in this thread: the Date of that same answer.
+    server_now = http_date(provider.session.response_date())
     assert version is not None  # noqa: S101 - KV v2 always has a version
-    if guard is not None and (reason := guard.too_soon(created)) is not None:
+    if guard is not None and (reason := guard.too_soon(created, now=server_now)) is not None:
         return guard.skipped(
             provider.source,
             reason,

@@ -410,7 +410,7 @@ class AwsSecretsManagerProvider(BaseProvider):
         stages: Mapping[str, Sequence[str]] = described.get("VersionIdsToStages") or {}
         self._forget_unstaged(stages)
         changed = described.get("LastChangedDate")
-        current = _staged(stages, AWSCURRENT)
+        current = staged_version(stages, AWSCURRENT)
         if current is None:
             raise SecretNotFound(
                 f"{self._where(client)}: the secret has no AWSCURRENT version (no value stored "
@@ -422,7 +422,7 @@ class AwsSecretsManagerProvider(BaseProvider):
         ignored: tuple[str, str] | None = None
         if payload.kind == "plain":
             for stage in (AWSPENDING, AWSPREVIOUS):
-                version = _staged(stages, stage)
+                version = staged_version(stages, stage)
                 if len(history) >= self.history_fallbacks or version is None or version == current:
                     continue  # AWSPENDING on the current version: that rotation has finished
                 if stage == AWSPENDING and not described.get("RotationEnabled"):
@@ -613,7 +613,17 @@ def created_date(answer: Mapping[str, Any]) -> datetime | None:
     return created if isinstance(created, datetime) else None
 
 
-def _staged(stages: Mapping[str, Sequence[str]], stage: str) -> str | None:
+def response_date(answer: Mapping[str, Any]) -> str | None:
+    """The ``Date`` header of the HTTP response behind a botocore answer (the server's time of
+    the answer, raw text), or ``None`` when there is none (a stubbed answer, say)."""
+    metadata = answer.get("ResponseMetadata")
+    headers = metadata.get("HTTPHeaders") if isinstance(metadata, Mapping) else None
+    date = headers.get("date") if isinstance(headers, Mapping) else None
+    return date if isinstance(date, str) else None
+
+
+def staged_version(stages: Mapping[str, Sequence[str]], stage: str) -> str | None:
+    """The version id holding ``stage`` in ``DescribeSecret``'s ``VersionIdsToStages``."""
     for version, labels in stages.items():
         if stage in labels:
             return version

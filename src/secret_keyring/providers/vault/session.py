@@ -5,7 +5,9 @@ A [VaultSession][secret_keyring.providers.vault.session.VaultSession] owns every
 environment), the hvac client, failover across an HA address list, login with the configured
 auth method (the table in ``providers.vault.auth``), token
 renewal, one re-login after a token turned out expired or revoked, and error translation (see
-[translate_error][secret_keyring.providers.vault.errors.translate_error]).
+[translate_error][secret_keyring.providers.vault.errors.translate_error]). It also remembers,
+per thread, the server's ``Date`` header of the last answer (``response_date()``): the rotation's
+interval guard takes "now" from the server that wrote the version, not from the local clock.
 
 A token obtained by a login is renewed once two thirds of its TTL have passed while it is
 renewable, and replaced by a new login when it is not. With a comma-separated list of addresses
@@ -116,6 +118,8 @@ class VaultSession:
         self._token: str | None = (client.token or None) if client is not None else None
         self._lease: _Lease | None = None
         self._address_index = 0
+        # Per thread: the rotation reads the Date of its own read, never a refresh thread's.
+        self._replies = threading.local()
 
     def describe_as(self, source: str) -> None:
         """Name the secret ``source`` (a redacted URL) in messages from now on."""
@@ -167,6 +171,7 @@ class VaultSession:
                 [translate_error][secret_keyring.providers.vault.errors.translate_error].
         """
         with self._lock:
+            self._replies.date = None  # a failed call must not leave an older answer's date
             retried = False
             while True:
                 client = self._ready_client()
@@ -183,6 +188,13 @@ class VaultSession:
                         self.auth,
                     )
                     self._login(client, replacing=True)
+
+    def response_date(self) -> str | None:
+        """The ``Date`` header of the last answer this thread received in :meth:`run` (the
+        last request of it: a login before a read answers first), or ``None`` when there was
+        none or the server sent no ``Date``. Raw text: the caller parses it."""
+        date = getattr(self._replies, "date", None)
+        return date if isinstance(date, str) else None
 
     def where(self) -> Where:
         """What a message about this session's secret names."""
@@ -212,6 +224,7 @@ class VaultSession:
     def _after_fork(self) -> None:
         """Run in a forked child by the owning provider: new lock, no shared connections."""
         self._lock = threading.RLock()
+        self._replies = threading.local()
         client = self._client
         if client is None:
             return
@@ -270,6 +283,7 @@ class VaultSession:
         client = self._client
         if client is None:
             client = self._client = self._build_client()
+        self._watch_dates(client)
         if not self._token:
             self._login(client)
         else:
@@ -291,6 +305,25 @@ class VaultSession:
         }
         client: hvac.Client = hvac_module.Client(**options)
         return client
+
+    def _watch_dates(self, client: hvac.Client) -> None:
+        """Have ``client``'s requests session report each answer's ``Date`` to this session.
+
+        hvac's JSON adapter returns the decoded body and drops the headers, so a response hook
+        is the one place that sees them. It is added to a client passed in too (once: the
+        check is cheap) and survives the copy a forked child makes of that client's session.
+        """
+        hooks = getattr(getattr(client, "session", None), "hooks", None)
+        if not isinstance(hooks, dict):
+            return  # an adapter without a requests session: the local clock is used instead
+        listeners = hooks.setdefault("response", [])
+        if isinstance(listeners, list) and self._note_date not in listeners:
+            listeners.append(self._note_date)
+
+    def _note_date(self, response: Any, *args: Any, **kwargs: Any) -> None:
+        """requests' response hook (returns ``None``: the response is passed on unchanged)."""
+        headers = getattr(response, "headers", None)
+        self._replies.date = headers.get("Date") if headers is not None else None
 
     # -- authentication -------------------------------------------------------------------------
 

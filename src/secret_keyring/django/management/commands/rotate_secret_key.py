@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from secret_keyring.django import audit, live
 from secret_keyring.errors import SecretKeyringError
-from secret_keyring.rotation import add_interval_options
+from secret_keyring.rotation import DEFAULT_MIN_INTERVAL, add_interval_options, fleet_min_interval
 from secret_keyring.rotation.run import rotate_source
 from secret_keyring.status import fingerprint_rows
 from secret_keyring.urls import provider_from_url
@@ -19,7 +19,8 @@ class Command(BaseCommand):
         "Rotate the keyring behind SECRET_KEY now (Vault: check-and-set write; AWS: RotateSecret "
         "or the four rotation steps). Running processes pick it up within their TTL. A run "
         "within --min-interval seconds of the last rotation writes nothing (exit 0); --force "
-        "rotates anyway."
+        "rotates anyway. The default interval protects this project's caches: 2 x ttl + "
+        f"refresh_timeout of its secret_keys(), at least {DEFAULT_MIN_INTERVAL:.0f} s."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -35,7 +36,12 @@ class Command(BaseCommand):
             help="rotate even though a package encrypts data with a key derived from SECRET_KEY "
             "(secret_keyring.E010): that data becomes unreadable",
         )
-        add_interval_options(parser)
+        add_interval_options(
+            parser,
+            default=None,
+            default_help="2 x ttl + refresh_timeout of this project's secret_keys(), at least "
+            f"{DEFAULT_MIN_INTERVAL:.0f}",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         self._audit(accept_data_loss=options["i_understand_data_loss"])
@@ -49,10 +55,15 @@ class Command(BaseCommand):
                 raise CommandError(
                     "SECRET_KEY does not come from secret_keys() here; pass --source URL"
                 )
+            min_interval, why = _min_interval(options["min_interval"], current)
+            self.stdout.write(
+                f"minimum interval {min_interval:g} s: {why}"
+                + ("; not applied (--force)" if options["force"] else "")
+            )
             report = rotate_source(
                 provider,
                 max_fallbacks=options["max_fallbacks"],
-                min_interval=options["min_interval"],
+                min_interval=min_interval,
                 force=options["force"],
             )
         except SecretKeyringError as exc:
@@ -79,3 +90,31 @@ class Command(BaseCommand):
                 "with a key derived from SECRET_KEY unreadable. Give those packages keys of their "
                 f"own first (see {audit.DOCS_PAGE}), or pass --i-understand-data-loss."
             )
+
+
+def _min_interval(given: float | None, current: live.LiveKeyring | None) -> tuple[float, str]:
+    """The minimum interval to apply and why, for the output.
+
+    By default a rotation waits until every process of this project has read the ``next`` the
+    last one published: a process signs with a keyring up to one TTL old, plus a refresh that
+    hangs up to ``refresh_timeout``, and the new ``next`` must have reached it before the one
+    after is promoted, hence ``2 x ttl + refresh_timeout`` of the running configuration. The
+    fixed 900 s would protect nothing at ``ttl=3600``.
+    """
+    if given is not None:
+        return given, "--min-interval"
+    if current is None:
+        return DEFAULT_MIN_INTERVAL, (
+            "the default; SECRET_KEY does not come from secret_keys() here, so no TTL is known"
+        )
+    cache = current.cache
+    interval = fleet_min_interval(cache.ttl, cache.refresh_timeout)
+    if interval > DEFAULT_MIN_INTERVAL:
+        return interval, (
+            f"2 x ttl ({cache.ttl:g} s) + refresh_timeout ({cache.refresh_timeout:g} s) of this "
+            "project's secret_keys(), so that every process has read the next key first"
+        )
+    return interval, (
+        f"the floor; 2 x ttl ({cache.ttl:g} s) + refresh_timeout ({cache.refresh_timeout:g} s) "
+        "of this project's secret_keys() is less"
+    )

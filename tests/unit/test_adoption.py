@@ -25,7 +25,7 @@ from secret_keyring.keyring import (
 )
 from secret_keyring.providers.local import FileProvider
 from secret_keyring.status import fingerprint_rows
-from tests.plugins.leakguard import assert_no_key_material, make_key, make_weak_key
+from tests.plugins.leakguard import assert_no_key_material, make_key, make_weak_key, remember
 
 # -- which role may hold a weak key ----------------------------------------------------------
 
@@ -295,6 +295,9 @@ def test_init_adopt_env_writes_the_site_key_as_current(
     assert not is_weak(stored["next"])
     assert FileProvider(path).fetch().current == weak
     assert path.stat().st_mode & 0o777 == 0o600
+    # The fingerprint to hold against the live site's, and how to get that one.
+    assert f"adopted key {fingerprint(weak)} (from $OLD_SECRET_KEY)" in out.out
+    assert "adopt_secret_key --fingerprint" in out.out
 
 
 def test_init_adopt_env_never_overwrites_another_secret(
@@ -349,7 +352,7 @@ def test_init_adopt_env_needs_the_variable(
 def test_init_adopt_env_refuses_a_key_that_is_not_text(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("OLD_SECRET_KEY", "x" * 60 + "\t")
+    monkeypatch.setenv("OLD_SECRET_KEY", "x" * 30 + "\a" + "x" * 30)
     path = tmp_path / "keyring.json"
     assert main(["init", f"file://{path}", "--adopt-env", "OLD_SECRET_KEY"]) == 1
     err = capsys.readouterr().err
@@ -378,3 +381,49 @@ def test_a_key_pasted_as_the_variable_name_is_refused_unseen(
     assert "name of an environment variable" in err
     assert pasted[:20] not in err
     assert not path.exists()
+
+
+@pytest.mark.parametrize(
+    ("pasted", "says"),
+    [
+        pytest.param(lambda key: f"'{key}'", "wrapped in ' quotes", id="single quotes"),
+        pytest.param(lambda key: f'"{key}"', 'wrapped in " quotes', id="double quotes"),
+        pytest.param(lambda key: f"'{key}", "quote before the 'django-insecure-'", id="one quote"),
+        pytest.param(lambda key: f"{key}\n", "whitespace", id="trailing newline"),
+        pytest.param(lambda key: f" {key}", "whitespace", id="leading space"),
+    ],
+)
+def test_init_adopt_env_refuses_a_key_pasted_with_its_surroundings(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    pasted: Callable[[str], str],
+    says: str,
+) -> None:
+    """The key as settings.py shows it (``'django-insecure-...'``, quotes included) is another
+    key: the quote hid the weak prefix, and the keyring would not sign as the site does."""
+    weak = make_weak_key()
+    monkeypatch.setenv("OLD_SECRET_KEY", pasted(weak))
+    path = tmp_path / "keyring.json"
+
+    assert main(["init", f"file://{path}", "--adopt-env", "OLD_SECRET_KEY"]) == 1
+
+    err = capsys.readouterr().err
+    assert "ConfigurationError" in err
+    assert "--adopt-env OLD_SECRET_KEY" in err
+    assert says in err
+    assert "adopt_secret_key" in err
+    assert_no_key_material(err, "init error")
+    assert weak[16:40] not in err
+    assert not path.exists()
+
+
+def test_a_strong_key_containing_a_quote_inside_is_adopted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = "'" + make_key() + "x"  # a quote in front alone is not a paste of a settings.py line
+    remember(key)
+    monkeypatch.setenv("OLD_SECRET_KEY", key)
+    path = tmp_path / "keyring.json"
+    assert main(["init", f"file://{path}", "--adopt-env", "OLD_SECRET_KEY"]) == 0
+    assert FileProvider(path).fetch().current == key

@@ -256,7 +256,7 @@ def validate_roles(
             continue
         raise WeakSecretKey(
             f"{locate(source, name(role))}: {reason}, and it is not the key this keyring "
-            f"adopted; {_fix_unadopted(key, role)}",
+            f"adopted; {_fix_unadopted(key, role, has_next=nxt is not None)}",
             source=source,
         )
     if adopted is not None and not trusted:
@@ -268,20 +268,29 @@ def validate_roles(
         )
 
 
-def _fix_unadopted(key: str, field: str) -> str:
-    """How to recover from a weak key that no ``adopted`` member names (never quotes it)."""
-    role = (
+def _fix_unadopted(key: str, field: str, *, has_next: bool) -> str:
+    """How to recover from a weak key that no ``adopted`` member names (never quotes it).
+
+    The marker is offered as the fix only where an ``init --adopt-env`` from before the marker
+    could have put the key: ``current`` beside a ``next``, or ``previous[0]`` after one
+    rotation. Anywhere else, adding one would only hide a key nobody adopted.
+    """
+    base = (
+        "a weak key is trusted only as a live site's key adopted with `secret-keyring init "
+        "SOURCE --adopt-env VAR`, which records it in the keyring's 'adopted' member"
+    )
+    other = (
         "store a strong key (`secret-keyring generate`)"
         if field == "current"
         else "remove it from 'previous' (it only verifies old signatures)"
     )
+    if not ((field == "current" and has_next) or field == "previous[0]"):
+        return f"{base}; {other}"
     return (
-        "a weak key is trusted only as a live site's key adopted with `secret-keyring init "
-        "SOURCE --adopt-env VAR`, which records it in the keyring's 'adopted' member. A "
-        "keyring written by an earlier init --adopt-env has no such member: add "
-        '"adopted": the SHA-256 hex digest of this key (`printf %s "$KEY" | sha256sum`; it '
-        f"starts with {fingerprint(key)}), then rotate twice to retire the key; otherwise "
-        f"{role}"
+        f"{base}. If an earlier init --adopt-env wrote this key here (before that member "
+        'existed), add "adopted": the SHA-256 hex digest of this key (`printf %s "$KEY" | '
+        f"sha256sum`; it starts with {fingerprint(key)}), then rotate to retire it; otherwise "
+        f"{other}"
     )
 
 

@@ -14,6 +14,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import override_settings
 
+from secret_keyring.errors import SourceUnavailable
 from secret_keyring.keyring import adoption_marker, fingerprint
 from secret_keyring.providers.local import FileProvider
 from tests.plugins.leakguard import assert_no_key_material, make_key, make_weak_key
@@ -95,3 +96,23 @@ def test_fallbacks_that_are_not_adopted_are_named(tmp_path: Path) -> None:
     with override_settings(SECRET_KEY=make_weak_key(), SECRET_KEY_FALLBACKS=[make_key()]):
         _, err = adopt(f"file://{tmp_path / 'keyring.json'}")
     assert "SECRET_KEY_FALLBACKS holds 1 key(s) that were not adopted" in err
+
+
+def test_the_keyring_fingerprint_is_read_back_from_the_source(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ``keyring current`` line is what the source holds after the write, not the keyring
+    the command meant to write: when it cannot be read back, no match is claimed."""
+
+    def unreadable(self: FileProvider) -> None:
+        raise SourceUnavailable(f"{self.source}: read refused for the test", source=self.source)
+
+    monkeypatch.setattr(FileProvider, "fetch", unreadable)
+    path = tmp_path / "keyring.json"
+    with override_settings(SECRET_KEY=make_weak_key()):
+        out, err = adopt(f"file://{path}")
+    assert path.exists()
+    assert "keyring current   -" in out
+    assert "the same key" not in out
+    assert "could not be read back" in err
+    assert f"secret-keyring status file://{path}" in err

@@ -71,11 +71,18 @@ class Command(BaseCommand):
         except SecretKeyringError as exc:
             raise CommandError(f"{type(exc).__name__}: {exc}") from exc
         self.stdout.write(render_report(report))
-        stored = (report.fingerprints or {}).get("current")
+        # Read back what the source now holds, and fingerprint both keys apart: the person about
+        # to deploy sees the stored key match the live one, not our word for it.
+        try:
+            stored = fingerprint(provider.fetch().current)
+        except SecretKeyringError as exc:
+            self.stderr.write(
+                f"written, but it could not be read back to compare ({type(exc).__name__}: "
+                f"{exc}); compare with `secret-keyring status {provider.source}`"
+            )
+            stored = None
         self.stdout.write(f"live SECRET_KEY   {live_fingerprint}")
         self.stdout.write(f"keyring current   {stored or '-'}")
-        # Two fingerprints computed apart (the live key's, and the one the backend reports
-        # for what it stores), so that the person deploying sees the match, not our word for it.
         if stored == fingerprint(key):
             self.stdout.write(
                 "the same key: a site switched to this keyring keeps signing with it, so nobody "

@@ -16,10 +16,10 @@ from collections.abc import Sequence
 
 from secret_keyring.cache import CachedKeyring
 from secret_keyring.errors import ConfigurationError, InvalidSecret, SecretKeyringError
-from secret_keyring.keyring import MIN_KEY_LENGTH, Keyring
+from secret_keyring.keyring import INSECURE_PREFIX, MIN_KEY_LENGTH, Keyring, fingerprint
 from secret_keyring.payload import keyring_to_json
 from secret_keyring.rotation import RotationReport, add_interval_options
-from secret_keyring.status import fingerprint_rows, render_status, status_json
+from secret_keyring.status import render_report, render_status, status_json
 from secret_keyring.urls import provider_from_url
 
 __all__ = ["main"]
@@ -112,10 +112,7 @@ def _report(report: RotationReport, as_json: bool) -> None:
     if as_json:
         print(json.dumps(dataclasses.asdict(report), indent=2, sort_keys=True, default=str))
         return
-    print(f"{report.source}: {report.how}")
-    print(f"  version   {report.version or '-'}")
-    for name, value in fingerprint_rows(report.fingerprints):
-        print(f"  {name.ljust(8)}  {value}")
+    print(render_report(report))
 
 
 def _rotate(args: argparse.Namespace) -> int:
@@ -139,6 +136,15 @@ def _init(args: argparse.Namespace) -> int:
     provider = provider_from_url(args.url)
     adopt = _adopted(args.adopt_env, provider.source) if args.adopt_env is not None else None
     _report(init_source(provider, adopt=adopt), args.json)
+    if adopt is not None and not args.json:
+        # The variable may not hold the key the site signs with (another environment's, an
+        # old one): only the site can tell, so say what to compare before anyone deploys.
+        print(
+            f"adopted key {fingerprint(adopt.current)} (from ${args.adopt_env}): compare it with "
+            "the live site's before deploying (`python manage.py adopt_secret_key --fingerprint` "
+            "prints it); if they differ, the keyring does not hold the site's key and "
+            "deploying it logs every user out"
+        )
     return 0
 
 
@@ -162,10 +168,37 @@ def _adopted(variable: str, source: str) -> Keyring:
             "it (from a secret store or a prompt, not on the command line)",
             source=source,
         )
+    pasted = _pasted_damage(key)
+    if pasted is not None:
+        raise ConfigurationError(
+            f"{source}: --adopt-env {variable}: the value {pasted}, so it is not the key the "
+            "site signs with and adopting it would log every user out; put only the key in the "
+            "variable, or run `python manage.py adopt_secret_key SOURCE` with the site's "
+            "settings, which reads the key itself",
+            source=source,
+        )
     try:
         return adopt_keyring(key, source=f"${variable}")
     except InvalidSecret as exc:
         raise ConfigurationError(f"{source}: --adopt-env: {exc}", source=source) from None
+
+
+#: Quote characters a key is wrapped in where it appears in settings.py or an env file.
+_QUOTES = ("'", '"')
+
+
+def _pasted_damage(key: str) -> str | None:
+    """How a value copied with its surroundings differs from the key itself, if it does (never
+    quoting it): the quotes of ``SECRET_KEY = '...'`` or the whitespace around a paste. Either
+    makes another key, whose signatures the site never made; a quote in front also hides the
+    ``django-insecure-`` prefix from the weak-key check."""
+    if key != key.strip():
+        return "has leading or trailing whitespace (a space or newline copied with it)"
+    if len(key) >= 2 and key[0] == key[-1] and key[0] in _QUOTES:
+        return f"is wrapped in {key[0]} quotes, as the key is written in settings.py"
+    if key[0] in _QUOTES and key.lstrip("".join(_QUOTES)).startswith(INSECURE_PREFIX):
+        return "starts with a quote before the 'django-insecure-' prefix"
+    return None
 
 
 def _lambda_zip(args: argparse.Namespace) -> int:

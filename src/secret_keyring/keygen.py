@@ -8,9 +8,10 @@ The rule: ``previous = [current] + previous`` (trimmed to ``max_fallbacks``),
 period before it signs anything, every process that holds a keyring up to one period old already
 accepts signatures made with the new key.
 
-A weak key (a live site's old key adopted with ``secret-keyring init --adopt-env``) is never
-written to ``current`` or ``next``: the first rotation moves it from ``current`` to
-``previous``, the second drops it.
+A weak key (a live site's old key adopted with ``secret-keyring init --adopt-env``, named by
+the keyring's ``adopted`` marker) is never written to ``current`` or ``next``: the first
+rotation moves it from ``current`` to ``previous``, the second drops it, and the marker goes
+with it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,13 @@ from __future__ import annotations
 import secrets
 import string
 
-from secret_keyring.keyring import Keyring, check_max_fallbacks, is_weak, validate_key
+from secret_keyring.keyring import (
+    Keyring,
+    adoption_marker,
+    check_max_fallbacks,
+    is_weak,
+    validate_key,
+)
 
 __all__ = ["ALPHABET", "KEY_LENGTH", "adopt_keyring", "generate_key", "new_keyring", "rotate"]
 
@@ -54,13 +61,17 @@ def adopt_keyring(current: str, *, source: str = "") -> Keyring:
     """A first keyring around a live site's existing key: ``current`` keeps signing (nobody is
     logged out), a new strong ``next`` is published, ``previous`` is empty.
 
-    The key may fail Django's W009 rules (a ``django-insecure-`` key from ``startproject``);
-    two rotations then retire it. It must still be printable text without surrounding spaces.
+    The key may fail Django's W009 rules (a ``django-insecure-`` key from ``startproject``):
+    the keyring then records its marker as ``adopted``, the one thing that lets a weak key be
+    trusted, and two rotations retire it. A strong key needs no marker. It must still be
+    printable text without surrounding spaces.
 
     Raises:
         InvalidSecret: the key is empty, not printable text, or has surrounding whitespace.
     """
-    return Keyring(current=current, next=generate_key(), source=source)
+    # is_weak() only on a str: anything else is refused by Keyring() with a clear message.
+    adopted = adoption_marker(current) if isinstance(current, str) and is_weak(current) else None
+    return Keyring(current=current, next=generate_key(), source=source, adopted=adopted)
 
 
 def rotate(keyring: Keyring, max_fallbacks: int = 3) -> Keyring:
@@ -69,7 +80,7 @@ def rotate(keyring: Keyring, max_fallbacks: int = 3) -> Keyring:
     A keyring with no ``next`` (a plain payload promoted to keyring JSON) gets a fresh current
     key instead, so the result is always a full keyring. A weak key survives one rotation: the
     old ``current`` is kept in ``previous`` whatever it is, a weak key already in ``previous``
-    is dropped.
+    is dropped, and ``adopted`` is kept only while the key it names is kept.
 
     Args:
         keyring: the keyring to rotate.
@@ -85,4 +96,7 @@ def rotate(keyring: Keyring, max_fallbacks: int = 3) -> Keyring:
         if key == current or key in previous or (index > 0 and is_weak(key)):
             continue
         previous.append(key)
-    return Keyring(current=current, next=generate_key(), previous=tuple(previous[:max_fallbacks]))
+    kept = tuple(previous[:max_fallbacks])
+    # Only the adopted key can be weak (Keyring checked it): its marker goes when it goes.
+    adopted = keyring.adopted if any(is_weak(key) for key in kept) else None
+    return Keyring(current=current, next=generate_key(), previous=kept, adopted=adopted)

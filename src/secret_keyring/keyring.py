@@ -28,6 +28,7 @@ __all__ = [
     "MAX_KEYS",
     "MAX_PAYLOAD_BYTES",
     "Keyring",
+    "adoption_marker",
     "check_max_fallbacks",
     "fingerprint",
     "is_weak",
@@ -55,6 +56,10 @@ MAX_JSON_DEPTH = 64
 MIN_KEY_LENGTH = 50
 MIN_UNIQUE_CHARACTERS = 5
 INSECURE_PREFIX = "django-insecure-"
+
+#: Characters of an ``adopted`` marker: a whole SHA-256 hex digest (see ``adoption_marker()``).
+ADOPTION_MARKER_LENGTH = 64
+_HEX_DIGITS = frozenset("0123456789abcdef")
 
 _FIX_WEAK = "generate a new key with `secret-keyring generate` (or rotate the secret)"
 _FIX_WEAK_CURRENT = (
@@ -94,6 +99,18 @@ def check_max_fallbacks(value: object, *, source: str = "", name: str = "max_fal
 def fingerprint(key: str) -> str:
     """Return the first 8 hex digits of the key's SHA-256: safe to log, enough to compare."""
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:8]
+
+
+def adoption_marker(key: str) -> str:
+    """The ``adopted`` member ``secret-keyring init --adopt-env`` writes for a weak site key.
+
+    The whole SHA-256 hex digest, not the 8-digit [fingerprint][secret_keyring.keyring.fingerprint]
+    (which is its prefix, so the two compare by eye): a fingerprint is for people comparing keys,
+    the marker is what the loader trusts a weak key by. With 32 bits, another weak key matching
+    a stored marker is a few minutes' search away; with 256 there is none, and the cost is the
+    same single hash.
+    """
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
 def shown_fingerprint(key: object) -> str:
@@ -180,26 +197,101 @@ def validate_key(
     return key
 
 
+@clears_locals
 def validate_roles(
-    current: object, nxt: object, previous: Sequence[object], source: str, prefix: str = ""
+    current: object,
+    nxt: object,
+    previous: Sequence[object],
+    source: str,
+    prefix: str = "",
+    *,
+    adopted: object = None,
 ) -> None:
-    """The one rule for which role may hold a weak key.
+    """The one rule for which key may be weak: only the adopted one.
 
-    ``next`` must be strong: it is what the next rotation promotes. ``previous`` may hold a weak
-    key: it only verifies old signatures, and rotation drops it (``keygen.rotate``).
-    ``current`` may be weak only while a strong ``next`` waits to replace it: the shape
-    ``secret-keyring init --adopt-env`` writes for a site's existing key, so that adopting the
-    library logs nobody out. A plain key (no ``next``) is always judged strictly.
+    ``secret-keyring init --adopt-env`` writes a live site's existing key as ``current`` with
+    the ``adopted`` member, that key's [adoption_marker][secret_keyring.keyring.adoption_marker],
+    so that adopting the library logs nobody out. A key that fails Django's W009 rules is
+    accepted as ``current`` or in ``previous`` only when its marker equals ``adopted``;
+    rotation keeps the marker while the key is in the keyring and drops it with the key
+    (``keygen.rotate``). Any other weak key, in any role, is refused; ``next`` is always strong.
+    A marker that names no weak key of the keyring is refused too: it could only come from an
+    edit, and would trust a key nobody adopted if that key were written later.
+
+    Raises:
+        InvalidSecret: a key is not printable text, or ``adopted`` is not a marker of a weak
+            key in this keyring.
+        WeakSecretKey: a key fails Django's W009 rules and is not the adopted one.
     """
 
     def name(member: str) -> str:
         return f"{prefix}.{member}" if prefix else member
 
-    validate_key(current, source=source, field=name("current"), allow_weak=nxt is not None)
+    if adopted is not None and not (
+        isinstance(adopted, str)
+        and len(adopted) == ADOPTION_MARKER_LENGTH
+        and _HEX_DIGITS.issuperset(adopted)
+    ):
+        raise InvalidSecret(
+            f"{locate(source, name('adopted'))}: expected the SHA-256 hex digest of the adopted "
+            f"key ({ADOPTION_MARKER_LENGTH} lowercase hex digits, as `secret-keyring init "
+            "--adopt-env` writes it); fix or remove the member",
+            source=source,
+        )
+    roles: list[tuple[str, object]] = [("current", current)]
     if nxt is not None:
-        validate_key(nxt, source=source, field=name("next"))
-    for index, key in enumerate(previous):
-        validate_key(key, source=source, field=f"{name('previous')}[{index}]", allow_weak=True)
+        roles.append(("next", nxt))
+    roles.extend((f"previous[{index}]", key) for index, key in enumerate(previous))
+    trusted = False
+    for role, candidate in roles:
+        if role == "next":
+            validate_key(candidate, source=source, field=name(role))
+            continue
+        key = validate_key(candidate, source=source, field=name(role), allow_weak=True)
+        reason = weakness(key)
+        if reason is None:
+            continue
+        if adopted is not None and adoption_marker(key) == adopted:
+            trusted = True
+            continue
+        raise WeakSecretKey(
+            f"{locate(source, name(role))}: {reason}, and it is not the key this keyring "
+            f"adopted; {_fix_unadopted(key, role, has_next=nxt is not None)}",
+            source=source,
+        )
+    if adopted is not None and not trusted:
+        raise InvalidSecret(
+            f"{locate(source, name('adopted'))}: no weak key of this keyring has this digest "
+            "(a rotation drops the member with the adopted key, so it comes from an edit); "
+            "remove the member",
+            source=source,
+        )
+
+
+def _fix_unadopted(key: str, field: str, *, has_next: bool) -> str:
+    """How to recover from a weak key that no ``adopted`` member names (never quotes it).
+
+    The marker is offered as the fix only where an ``init --adopt-env`` from before the marker
+    could have put the key: ``current`` beside a ``next``, or ``previous[0]`` after one
+    rotation. Anywhere else, adding one would only hide a key nobody adopted.
+    """
+    base = (
+        "a weak key is trusted only as a live site's key adopted with `secret-keyring init "
+        "SOURCE --adopt-env VAR`, which records it in the keyring's 'adopted' member"
+    )
+    other = (
+        "store a strong key (`secret-keyring generate`)"
+        if field == "current"
+        else "remove it from 'previous' (it only verifies old signatures)"
+    )
+    if not ((field == "current" and has_next) or field == "previous[0]"):
+        return f"{base}; {other}"
+    return (
+        f"{base}. If an earlier init --adopt-env wrote this key here (before that member "
+        'existed), add "adopted": the SHA-256 hex digest of this key (`printf %s "$KEY" | '
+        f"sha256sum`; it starts with {fingerprint(key)}), then rotate to retire it; otherwise "
+        f"{other}"
+    )
 
 
 def locate(source: str, field: str) -> str:
@@ -229,9 +321,11 @@ class Keyring(Record):
     """The keys of one Django site: ``current`` signs, ``next`` and ``previous`` verify.
 
     Construction validates every key, so a ``Keyring`` that exists is usable. Every key must
-    pass Django's W009 rules, with one exception for adopting a live site's existing key: a weak
-    key is accepted in ``previous``, and as ``current`` while a strong ``next`` is there to
-    replace it (what ``secret-keyring init --adopt-env`` writes). ``next`` is always strong.
+    pass Django's W009 rules, with one exception for adopting a live site's existing key:
+    ``secret-keyring init --adopt-env`` writes that key as ``current`` and its
+    [adoption_marker][secret_keyring.keyring.adoption_marker] as ``adopted``, and the key is
+    accepted, weak or not, while the marker names it (as ``current``, then for one rotation in
+    ``previous``). ``next`` is always strong.
 
     Attributes:
         current: the key Django signs with (``SECRET_KEY``).
@@ -240,10 +334,15 @@ class Keyring(Record):
         previous: the keys that were current before, newest first.
         version: the backend's version of the secret (KV version, AWS version id), if any.
         source: a redacted description of where the keyring came from.
+        adopted: the marker of the adopted weak key this keyring trusts (the SHA-256 hex digest
+            of the key: 64 hex digits), or ``None``. Present only while that key is in the
+            keyring; a rotation drops it with the key.
 
     Raises:
-        InvalidSecret: a key is not printable text, or there are more than 20 keys.
-        WeakSecretKey: ``next``, or a ``current`` with no ``next``, fails Django's W009 rules.
+        InvalidSecret: a key is not printable text, there are more than 20 keys, or
+            ``adopted`` is not the marker of a weak key in the keyring.
+        WeakSecretKey: a key fails Django's W009 rules and is not the adopted one (``next``
+            never may).
     """
 
     current: str
@@ -251,6 +350,7 @@ class Keyring(Record):
     previous: tuple[str, ...]
     version: str | None
     source: str
+    adopted: str | None
 
     @clears_locals
     def __init__(
@@ -260,8 +360,17 @@ class Keyring(Record):
         previous: tuple[str, ...] = (),
         version: str | None = None,
         source: str = "",
+        *,
+        adopted: str | None = None,
     ) -> None:
-        self._set(current=current, next=next, previous=previous, version=version, source=source)
+        self._set(
+            current=current,
+            next=next,
+            previous=previous,
+            version=version,
+            source=source,
+            adopted=adopted,
+        )
         given: object = previous
         if not isinstance(given, tuple):
             # Accept any sequence of strings but store an immutable tuple; a bare string is
@@ -281,7 +390,12 @@ class Keyring(Record):
                 "trim 'previous'",
                 source=self.source,
             )
-        validate_roles(self.current, self.next, self.previous, self.source)
+        validate_roles(self.current, self.next, self.previous, self.source, adopted=self.adopted)
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # Record rebuilds positionally, and `adopted` is keyword-only (the signature may only
+        # grow keyword-only options): pickling and copying go through this instead.
+        return (_rebuild_keyring, self._values())
 
     @property
     def fallbacks(self) -> list[str]:
@@ -297,8 +411,9 @@ class Keyring(Record):
 
     @property
     def weak(self) -> tuple[str, ...]:
-        """The keys that fail Django's W009 rules: an adopted site's old key, at most as
-        ``current`` (before the first rotation) or in ``previous`` (until the second)."""
+        """The keys that fail Django's W009 rules: at most the adopted site key (see
+        :attr:`adopted`), as ``current`` before the first rotation, in ``previous`` until the
+        second."""
         return tuple(key for key in (self.current, *self.previous) if is_weak(key))
 
     @property
@@ -329,10 +444,19 @@ class Keyring(Record):
             f"Keyring(current={shown_fingerprint(self.current)}, "
             f"next={shown_fingerprint(self.next)}, "
             f"previous=[{', '.join(shown_fingerprint(key) for key in previous)}], "
-            f"version={self.version!r}, source={self.source!r})"
+            f"version={self.version!r}, source={self.source!r}"
+            + (f", adopted={self.adopted[:8]!r}" if isinstance(self.adopted, str) else "")
+            + ")"
         )
 
     __str__ = __repr__
+
+
+def _rebuild_keyring(*values: Any) -> Keyring:
+    """Unpickle a [Keyring][secret_keyring.Keyring] from its fields in order (see
+    ``Keyring.__reduce__``)."""
+    *positional, adopted = values
+    return Keyring(*positional, adopted=adopted)
 
 
 # Parsing moved to secret_keyring.payload; these names still import from here.

@@ -36,12 +36,15 @@ class Payload(Record):
 
     ``kind`` is ``"keyring"`` for keyring JSON (``previous`` is honoured as written) or
     ``"plain"`` for a bare key (the provider supplies fallbacks from the backend's versions).
+    ``adopted`` is keyring JSON's marker of an adopted weak key (see
+    [Keyring][secret_keyring.Keyring]); a plain key never has one.
     """
 
     kind: Literal["keyring", "plain"]
     current: str
     next: str | None
     previous: tuple[str, ...]
+    adopted: str | None
 
     def __init__(
         self,
@@ -49,8 +52,9 @@ class Payload(Record):
         current: str,
         next: str | None = None,  # noqa: A002 - the field's name
         previous: tuple[str, ...] = (),
+        adopted: str | None = None,
     ) -> None:
-        self._set(kind=kind, current=current, next=next, previous=previous)
+        self._set(kind=kind, current=current, next=next, previous=previous, adopted=adopted)
 
     def __repr__(self) -> str:
         return f"Payload(kind={self.kind!r}, current={shown_fingerprint(self.current)})"
@@ -67,6 +71,7 @@ class Payload(Record):
             previous=previous,
             version=version,
             source=source,
+            adopted=self.adopted,
         )
 
 
@@ -272,15 +277,15 @@ def _keyring_members(data: Mapping[Any, Any], source: str, prefix: str) -> Paylo
     def name(member: str) -> str:
         return f"{prefix}.{member}" if prefix else member
 
-    allowed = {"current", "next", "previous"}
+    allowed = {"current", "next", "previous", "adopted"}
     unknown = [str(key) for key in data if key not in allowed]
     if unknown:
         first = unknown[0]
         if len(first) > NAME_SHOWN or not first.isprintable():
             first = f"<a {len(first)}-character name>"
         raise InvalidSecret(
-            f"{locate(source, name(first))}: keyring JSON takes only 'current', 'next' "
-            "and 'previous'; remove the other members",
+            f"{locate(source, name(first))}: keyring JSON takes only 'current', 'next', "
+            "'previous' and 'adopted'; remove the other members",
             source=source,
         )
     if "current" not in data:
@@ -315,8 +320,9 @@ def _keyring_members(data: Mapping[Any, Any], source: str, prefix: str) -> Paylo
             f"{MAX_PAYLOAD_BYTES} are allowed; store only the keyring",
             source=source,
         )
-    validate_roles(current, nxt, previous, source, prefix)
-    return Payload("keyring", current, nxt, tuple(previous))
+    adopted = data.get("adopted")
+    validate_roles(current, nxt, previous, source, prefix, adopted=adopted)
+    return Payload("keyring", current, nxt, tuple(previous), adopted)
 
 
 def _plain(value: str, source: str, field: str) -> Payload:
@@ -353,4 +359,6 @@ def keyring_to_json(keyring: Keyring | Payload) -> str:
     if keyring.next is not None:
         data["next"] = keyring.next
     data["previous"] = list(keyring.previous)
+    if keyring.adopted is not None:
+        data["adopted"] = keyring.adopted
     return json.dumps(data)

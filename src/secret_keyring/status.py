@@ -5,9 +5,12 @@ from __future__ import annotations
 import datetime
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["fingerprint_rows", "render_status", "status_json"]
+if TYPE_CHECKING:
+    from secret_keyring.rotation import RotationReport
+
+__all__ = ["fingerprint_rows", "render_report", "render_status", "status_json"]
 
 _PLAIN_NOTE = (
     "plain payload: fallbacks come from the backend's older versions, so during a rotation a "
@@ -55,6 +58,16 @@ def fingerprint_rows(fps: Mapping[str, Any] | None) -> list[tuple[str, str]]:
         ("next", fps.get("next") or "- (none)"),
         ("previous", ", ".join(previous) if previous else "- (none)"),
     ]
+
+
+def render_report(report: RotationReport) -> str:
+    """What a rotation or an init did, for people: the path taken, the version, fingerprints
+    (a weak key marked); the same for ``secret-keyring`` and the management commands."""
+    lines = [f"{report.source}: {report.how}", f"  version   {report.version or '-'}"]
+    lines += [
+        f"  {name.ljust(8)}  {value}" for name, value in fingerprint_rows(report.fingerprints)
+    ]
+    return "\n".join(lines)
 
 
 def render_status(status: Mapping[str, Any]) -> str:

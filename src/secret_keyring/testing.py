@@ -112,4 +112,5 @@ class StaticProvider:
             previous=kr.previous,
             version=str(self._version),
             source=self._source,
+            adopted=kr.adopted,
         )

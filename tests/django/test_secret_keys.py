@@ -16,8 +16,11 @@ from django.core.exceptions import ImproperlyConfigured
 from devservers.processes import wait_until
 from secret_keyring.django import live, refresh_settings, secret_keys
 from secret_keyring.errors import AccessDenied, SourceUnavailable
+from secret_keyring.keygen import adopt_keyring, rotate
+from secret_keyring.keyring import fingerprint
+from secret_keyring.payload import keyring_to_json
 from secret_keyring.testing import StaticProvider
-from tests.plugins.leakguard import make_key
+from tests.plugins.leakguard import make_key, make_weak_key
 
 
 @pytest.fixture(autouse=True)
@@ -179,3 +182,33 @@ def test_called_twice_the_last_call_wins_with_one_refresher(
         wait_until(lambda: not _refresh_threads(), 10.0, "the refresh thread to finish")
     finally:
         live.apply_to_settings(saved.applied)
+
+
+def test_an_adopted_weak_key_is_a_warning_at_start_up(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """While the keyring's ``adopted`` marker trusts a weak key, every process says so when it
+    starts, not only where someone runs ``check --deploy``; a strong keyring says nothing."""
+    weak = make_weak_key()
+    path = tmp_path / "adopted.json"
+    path.write_text(keyring_to_json(adopt_keyring(weak)))
+    with caplog.at_level(logging.WARNING, logger="secret_keyring.django"):
+        key, _ = secret_keys(f"file://{path}")
+    assert key == weak
+    (record,) = [r for r in caplog.records if r.levelno == logging.WARNING]
+    message = record.getMessage()
+    assert f"the adopted key {fingerprint(weak)} fails" in message
+    assert "trusted as SECRET_KEY; rotate twice" in message
+
+    caplog.clear()
+    path.write_text(keyring_to_json(rotate(adopt_keyring(weak))))
+    with caplog.at_level(logging.WARNING, logger="secret_keyring.django"):
+        secret_keys(f"file://{path}")
+    (record,) = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert "a SECRET_KEY_FALLBACKS entry; rotate once more" in record.getMessage()
+
+    caplog.clear()
+    path.write_text(keyring_to_json(rotate(rotate(adopt_keyring(weak)))))
+    with caplog.at_level(logging.WARNING, logger="secret_keyring.django"):
+        secret_keys(f"file://{path}")
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]

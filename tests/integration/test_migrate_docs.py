@@ -1,11 +1,13 @@
 """docs/migrate.md, followed literally on a fresh ``startproject`` site.
 
 The page's titled code blocks are the script: the shell blocks run in bash in the project folder,
-the ``settings.py`` blocks are applied as the page says (replace the ``SECRET_KEY`` line, add
-the app), and the site runs under gunicorn with the admin's database sessions. A user logged in
-before the migration must still be logged in after adoption and after each rotation.
+the ``settings.py`` blocks are applied as the page says (add the app, later replace the
+``SECRET_KEY`` line), and the site runs under gunicorn with the admin's database sessions. A user
+logged in before the migration must still be logged in after adoption and after each rotation.
+Adoption reads the key from the site's settings (``manage.py adopt_secret_key``): nothing is
+pasted, and the fingerprints the page says to compare must match the key ``startproject`` wrote.
 
-Stand-ins for what a test cannot do: the key is pasted into ``read`` through stdin; "every process
+Stand-ins for what a test cannot do: "every process
 applies the new keyring within one TTL" is played by restarting the single worker (a new process
 reads the newest keyring at start-up; live refresh itself is tested in tests/django and
 tests/fleet); the `pip install` block is skipped, the package is installed already.
@@ -116,19 +118,23 @@ def log_in(site: Site) -> Browser:
     return browser
 
 
-def apply_settings(settings: Path, replace_key: str, add_app: str) -> None:
-    """Step 4 as written: the SECRET_KEY line replaced, the app appended to INSTALLED_APPS."""
+def add_app(settings: Path, block: str) -> None:
+    """Step 2 as written: the app appended to INSTALLED_APPS (the SECRET_KEY line untouched)."""
     text = settings.read_text("utf-8")
-    text, replaced = re.subn(
-        r"^SECRET_KEY = .*\n", replace_key.rstrip("\n") + "\n", text, flags=re.M
-    )
-    assert replaced == 1
-    apps = [line for line in add_app.splitlines() if re.match(r'^\s+"[\w.]+",$', line)]
+    apps = [line for line in block.splitlines() if re.match(r'^\s+"[\w.]+",$', line)]
     assert apps == ['    "secret_keyring.django",']
     text, added = re.subn(
         r"^(INSTALLED_APPS = \[\n(?:.*\n)*?)\]", r"\1" + apps[0] + "\n]", text, flags=re.M
     )
     assert added == 1
+    settings.write_text(text, "utf-8")
+
+
+def replace_key(settings: Path, block: str) -> None:
+    """Step 5 as written: the SECRET_KEY line replaced by the secret_keys() call."""
+    text = settings.read_text("utf-8")
+    text, replaced = re.subn(r"^SECRET_KEY = .*\n", block.rstrip("\n") + "\n", text, flags=re.M)
+    assert replaced == 1
     settings.write_text(text, "utf-8")
 
 
@@ -148,10 +154,10 @@ def test_migrate_page_keeps_a_logged_in_user_logged_in(tmp_path: Path, openbao: 
     blocks = titled_blocks()
     assert list(blocks) == [
         "install",
-        "read the key",
-        "adopt",
-        "settings.py: replace the SECRET_KEY line",
         "settings.py: add the app",
+        "adopt",
+        "compare",
+        "settings.py: replace the SECRET_KEY line",
         "verify",
         "first rotation",
         "second rotation",
@@ -190,17 +196,28 @@ def test_migrate_page_keeps_a_logged_in_user_logged_in(tmp_path: Path, openbao: 
         browser = log_in(site)
         idle = log_in(site)  # logs in now and comes back only after the second rotation
 
-        # Steps 2 and 3 in one shell, as a person types them; the key is pasted into `read`.
-        adopted = site.run(blocks["read the key"][1] + blocks["adopt"][1], stdin=old_key + "\n")
-        assert f"{fingerprint(old_key)} (weak" in adopted.stdout
+        add_app(settings, blocks["settings.py: add the app"][1])
+        site.restart()  # step 2: deployed, still signing with the old key
+        assert logged_in(site, browser)
+
+        adopted = site.run(blocks["adopt"][1])
+        weak_fingerprint = f"{fingerprint(old_key)} (weak"
+        assert f"current   {weak_fingerprint}" in adopted.stdout
+        assert f"live SECRET_KEY   {weak_fingerprint}" in adopted.stdout
+        assert f"keyring current   {fingerprint(old_key)}" in adopted.stdout
         assert logged_in(site, browser)  # adoption alone changes nothing for the running site
 
-        apply_settings(
-            settings,
-            blocks["settings.py: replace the SECRET_KEY line"][1],
-            blocks["settings.py: add the app"][1],
+        # Step 4: the live key and the keyring's current key, side by side.
+        compared = site.run(blocks["compare"][1])
+        live_line, current_line = (
+            next(line for line in compared.stdout.splitlines() if line.startswith(name))
+            for name in ("live SECRET_KEY", "current")
         )
-        site.restart()  # step 5: deploy
+        assert weak_fingerprint in live_line
+        assert weak_fingerprint in current_line
+
+        replace_key(settings, blocks["settings.py: replace the SECRET_KEY line"][1])
+        site.restart()  # step 6: deploy
         assert logged_in(site, browser)
         verified = site.run(blocks["verify"][1])
         assert "secret_keyring.W004" in verified.stderr

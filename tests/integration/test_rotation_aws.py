@@ -29,9 +29,9 @@ from secret_keyring.errors import (
     ConfigurationError,
     RotationError,
 )
-from secret_keyring.keygen import new_keyring
+from secret_keyring.keygen import adopt_keyring, new_keyring
 from secret_keyring.keygen import rotate as rotate_rule
-from secret_keyring.keyring import fingerprint, keyring_to_json, parse_payload
+from secret_keyring.keyring import adoption_marker, fingerprint, keyring_to_json, parse_payload
 from secret_keyring.providers.aws import AwsSecretsManagerProvider
 from secret_keyring.rotation import aws as rotation_aws
 from secret_keyring.rotation.aws import (
@@ -847,11 +847,36 @@ def test_init_adopt_env_then_two_rotations_retire_the_weak_key(
     assert rotate_secret(AwsSecretsManagerProvider(name)).written
     first = AwsSecretsManagerProvider(name).fetch()
     assert (first.current, first.previous) == (adopted.next, (weak,))
+    # The marker that lets the weak key be trusted goes with the key, not before it.
+    assert adopted.adopted == first.adopted == adoption_marker(weak)
     assert rotate_secret(AwsSecretsManagerProvider(name)).written
     second = AwsSecretsManagerProvider(name).fetch()
     assert weak not in (second.current, second.next, *second.previous)
+    assert second.adopted is None
     out = capsys.readouterr()
     assert_no_key_material(out.out + out.err, "CLI output")
+
+
+def test_the_lambda_keeps_the_adopted_marker_one_rotation_and_drops_it_with_the_key(
+    secretsmanager: Any, lambda_env: MotoServer
+) -> None:
+    """The rotation Lambda, driven step by step as Secrets Manager drives it: what createSecret
+    writes as AWSPENDING (and testSecret accepts) keeps ``adopted`` while the weak key is in
+    ``previous``; the next rotation drops both, and the stored JSON has no marker left."""
+    weak = make_weak_key()
+    sm = create(secretsmanager, SecretString=keyring_to_json(adopt_keyring(weak)))
+
+    sm.rotate()
+    first = json.loads(sm.raw())
+    assert first["previous"] == [weak]
+    assert first["adopted"] == adoption_marker(weak)
+    assert json.loads(sm.raw(stage="AWSPREVIOUS"))["adopted"] == adoption_marker(weak)
+
+    sm.rotate()
+    second = json.loads(sm.raw())
+    assert weak not in (second["current"], second["next"], *second["previous"])
+    assert "adopted" not in second
+    assert AwsSecretsManagerProvider(sm.arn).fetch().weak == ()
 
 
 def test_init_leaves_an_existing_plain_key_alone(

@@ -15,7 +15,7 @@ from secret_keyring import Keyring
 from secret_keyring.cli import main
 from secret_keyring.errors import AccessDenied, ConfigurationError, RotationError, SecretNotFound
 from secret_keyring.keygen import new_keyring
-from secret_keyring.keyring import is_weak, keyring_to_json, parse_mapping
+from secret_keyring.keyring import adoption_marker, is_weak, keyring_to_json, parse_mapping
 from secret_keyring.providers.vault import VaultProvider
 from secret_keyring.rotation import RotationReport
 from secret_keyring.rotation.run import init_source, rotate_source
@@ -340,10 +340,13 @@ def test_init_adopt_env_then_two_rotations_retire_the_weak_key(
     first = provider(openbao, kv_path, field=field).fetch()
     assert first.current == adopted.next
     assert first.previous == (weak,)
+    # The marker that lets the weak key be trusted goes with the key, not before it.
+    assert adopted.adopted == first.adopted == adoption_marker(weak)
     rotate_keyring(provider(openbao, kv_path, field=field))
     second = provider(openbao, kv_path, field=field).fetch()
     assert weak not in (second.current, second.next, *second.previous)
     assert second.weak == ()
+    assert second.adopted is None
     out = capsys.readouterr()
     assert_no_key_material(out.out + out.err, "CLI output")
 

@@ -32,6 +32,7 @@ from secret_keyring.keyring import (
     MAX_PAYLOAD_BYTES,
     Keyring,
     Payload,
+    adoption_marker,
     keyring_to_json,
     parse_mapping,
     parse_payload,
@@ -175,13 +176,29 @@ PAYLOAD_CASES = [
     Case("django-insecure- prefix", payload("django-insecure-" + K1), WeakSecretKey),
     Case("49 characters", payload(K1[:49]), WeakSecretKey),
     Case("four distinct characters", payload("abcd" * 20), WeakSecretKey),
-    # An adopted site's old key: accepted in previous, and as current beside a strong next.
-    Case("weak previous key", payload(keyring_json(current=K1, previous=["short"])), OK),
+    # Only the key the 'adopted' marker names may be weak (init --adopt-env writes it).
+    Case("weak previous key", payload(keyring_json(current=K1, previous=["short"])), WeakSecretKey),
     Case("weak current, no next", payload(keyring_json(current="short-old-key")), WeakSecretKey),
     Case(
-        "weak current, strong next",
+        "weak current, strong next, no marker",
         payload(keyring_json(current="django-insecure-" + K1, next=K2)),
+        WeakSecretKey,
+    ),
+    Case(
+        "weak current, strong next, its marker",
+        payload(
+            keyring_json(
+                current="django-insecure-" + K1,
+                next=K2,
+                adopted=adoption_marker("django-insecure-" + K1),
+            )
+        ),
         OK,
+    ),
+    Case(
+        "marker that is a list",
+        payload(keyring_json(current="django-insecure-" + K1, next=K2, adopted=[K1])),
+        InvalidSecret,
     ),
     Case("weak next", payload(keyring_json(current=K1, next="short-next")), WeakSecretKey),
     Case(

@@ -75,7 +75,10 @@ def keyring_value() -> None:
     assert_type(keyring.version, str | None)
     assert_type(keyring.source, str)
     assert_type(keyring.fallbacks, list[str])
+    assert_type(keyring.adopted, str | None)
     keyring.current = "d" * 50  # type: ignore[misc]
+    # `adopted` grew keyword-only: positionally it would be taken for a sixth field.
+    Keyring("a" * 50, None, (), None, "x", "0" * 64)  # type: ignore[call-arg]
 
 
 def cache_usage(provider: Provider) -> None:

@@ -32,7 +32,7 @@ from secret_keyring.cache import CachedKeyring
 from secret_keyring.django import build_only, live
 from secret_keyring.django.build_only import BUILD_ONLY_ENV
 from secret_keyring.errors import SecretKeyringError, SourceError
-from secret_keyring.keyring import check_max_fallbacks
+from secret_keyring.keyring import Keyring, check_max_fallbacks, fingerprint
 from secret_keyring.providers.base import Provider
 from secret_keyring.urls import provider_from_url
 
@@ -160,7 +160,25 @@ def secret_keys(
             replaced.cache.provider.source,
         )
     live.activate(cache, keyring)
+    _warn_if_adopted(keyring)
     return keyring.current, keyring.fallbacks
+
+
+def _warn_if_adopted(keyring: Keyring) -> None:
+    """Say at start-up, in every process's log, that a weak key is trusted (the keyring's
+    ``adopted`` marker names it); ``check --deploy`` says it too (``secret_keyring.W004``),
+    but only where someone runs it."""
+    if not keyring.weak:
+        return
+    signing = keyring.current in keyring.weak
+    logger.warning(
+        "secret_keyring: %s: the adopted key %s fails Django's security.W009 rules and is "
+        "trusted as %s; rotate %s, one refresh interval apart, to retire it",
+        keyring.source,
+        ", ".join(fingerprint(key) for key in keyring.weak),
+        "SECRET_KEY" if signing else "a SECRET_KEY_FALLBACKS entry",
+        "twice" if signing else "once more",
+    )
 
 
 def refresh_settings() -> None:

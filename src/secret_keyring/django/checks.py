@@ -111,7 +111,8 @@ def check_weak_keys(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
         CheckWarning(
             f"The keyring from {keyring.source} {where}, and key {shown} fails Django's "
             "security.W009 rules: it is the site's old key, adopted so that nobody was logged "
-            "out. It can sign or verify as long as it is in the keyring.",
+            "out (the keyring's 'adopted' member names it). It can sign or verify as long as "
+            "it is in the keyring.",
             hint=f"Rotate {rotations} (`secret-keyring rotate SOURCE` or the scheduled "
             "rotation), at least one refresh interval (the TTL) apart: the first rotation "
             "makes the strong next key current, the second drops the old key.",

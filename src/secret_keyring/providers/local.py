@@ -164,6 +164,7 @@ class EnvProvider(BaseProvider):
             previous=tuple(previous),
             version=_content_version(raw),
             source=self.source,
+            adopted=payload.adopted,
         )
 
 

@@ -19,7 +19,7 @@ from tests.django.conftest import LiveSite
 
 SALT = "live-settle"
 #: Live updates in the threaded test; every third lands inside the previous one's settle time.
-UPDATES = 400
+UPDATES = 300
 
 
 def _signed_by(key: str) -> str:
@@ -146,8 +146,8 @@ def test_readers_spanning_hundreds_of_updates_verify_the_keys_beside_their_key(
     has finished the read it was in when the last check ran (an event each reader sets after a
     read), which is what the settle time assumes of a real reader. Every third update lands
     inside the previous update's settle time instead. The readers wait while the writer rotates
-    the source and fetches it, when nothing in the settings changes, so that the run takes
-    seconds.
+    the source and fetches it (nothing in the settings changes then, and the run takes seconds),
+    and are all reading again before the check that applies the update.
     """
     first = site.cache.get()
     signed: dict[str, str] = {}
@@ -201,6 +201,7 @@ def test_readers_spanning_hundreds_of_updates_verify_the_keys_beside_their_key(
             announce(new, before.current)
             site.cache.refresh()  # no time passes: the next update may land while settling
             writing.set()
+            wait_for_reads_in_flight()  # every reader is reading when the settings change
             site.live.check()
             before = new
             if update % 3 != 2:

@@ -77,6 +77,8 @@ class LiveKeyring:
         self.next_check = cache.next_refresh_at
         #: The applied keyring whose final fallbacks wait for the settle time (bridge in place).
         self._settling: Keyring | None = None
+        #: What the bridge keeps for readers of the keyrings applied before ``_settling``.
+        self._held: tuple[str, ...] = ()
         #: The bridge stays until then (``clock`` time).
         self._settle_until = 0.0
         #: Every request checks the settings cache until then.
@@ -118,12 +120,13 @@ class LiveKeyring:
                 previous = self.applied
                 changed = not keyring.same_keys(previous)
                 if changed:
-                    if self._settled() and not drop_stale_cached_settings():
-                        # The last update's bridge must not become the base of this one: in a
-                        # process that idles between rotations it would keep every key ever
-                        # dropped.
-                        settle_settings(previous)
-                    bridge_settings(keyring)
+                    if self._settling is None or (
+                        self._settled() and not drop_stale_cached_settings()
+                    ):
+                        # No reader holds a key of an earlier update any more.
+                        self._held = ()
+                    self._held = tuple(dict.fromkeys([*self._held, *_beside(previous)]))
+                    bridge_settings(keyring, keep=self._held)
                     self._settling = keyring
                     self._settle_until = self._watch_until = self.clock() + _SETTLE_SECONDS
                 self.applied = keyring
@@ -196,6 +199,13 @@ class LiveKeyring:
                 )
 
 
+def _beside(keyring: Keyring) -> list[str]:
+    """The keys a reader that took ``keyring.current`` must verify: that key, the ``next``
+    announced beside it (the key the fleet's first refreshed processes sign with) and the
+    previous current key (what the last processes to refresh still sign with)."""
+    return [keyring.current, *filter(None, [keyring.next]), *keyring.previous[:1]]
+
+
 def _owner(name: str) -> Any:
     """The settings object whose value of ``name`` the process keeps: beneath every
     ``override_settings`` layer.
@@ -223,20 +233,26 @@ def _write(name: str, value: object) -> None:
     settings.__dict__.pop(name, None)  # then the value LazySettings cached
 
 
-def bridge_settings(keyring: Keyring) -> None:
+def bridge_settings(keyring: Keyring, *, keep: tuple[str, ...] = ()) -> None:
     """The first phase of an update: ``SECRET_KEY_FALLBACKS`` becomes the bridge, then
     ``SECRET_KEY`` the new current key.
 
-    The bridge is the fallbacks the settings hold (a bridge still settling included), the old
-    ``SECRET_KEY`` and every key of ``keyring``, without duplicates. Whatever a reader sees
-    until [settle_settings][secret_keyring.django.live.settle_settings] runs, every key current
-    in the old or the new keyring verifies, and so does the ``next`` announced beside the
-    ``SECRET_KEY`` it read. Each write goes to the real settings beneath any
-    ``override_settings`` layer, before the value cached on ``LazySettings`` is dropped.
+    The bridge is the ``SECRET_KEY`` the settings hold, the keys in ``keep`` and every key of
+    ``keyring``, without duplicates. Until
+    [settle_settings][secret_keyring.django.live.settle_settings] runs, a reader that took the
+    old ``SECRET_KEY`` before the update and reads the fallbacks after it verifies the new
+    current key, and every key current in the old or the new keyring verifies at every instant.
+    Each write goes to the real settings beneath any ``override_settings`` layer, before the
+    value cached on ``LazySettings`` is dropped.
+
+    Args:
+        keyring: the keyring to apply.
+        keep: keys that readers of the settings from before may still need: for each keyring
+            applied within the settle time (``LiveKeyring`` keeps them), its current key, its
+            ``next`` and its latest ``previous``.
     """
-    old = [*getattr(_owner("SECRET_KEY_FALLBACKS"), "SECRET_KEY_FALLBACKS", [])]
-    old.append(getattr(_owner("SECRET_KEY"), "SECRET_KEY", ""))
-    bridge = [key for key in dict.fromkeys([*old, keyring.current, *keyring.fallbacks]) if key]
+    old = getattr(_owner("SECRET_KEY"), "SECRET_KEY", "")
+    bridge = [k for k in dict.fromkeys([old, *keep, keyring.current, *keyring.fallbacks]) if k]
     _write("SECRET_KEY_FALLBACKS", bridge)
     _write("SECRET_KEY", keyring.current)
     # A reader that took the fallbacks from before the bridge and cached them after it dropped

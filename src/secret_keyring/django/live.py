@@ -200,10 +200,11 @@ class LiveKeyring:
 
 
 def _beside(keyring: Keyring) -> list[str]:
-    """The keys a reader that took ``keyring.current`` must verify: that key, the ``next``
-    announced beside it (the key the fleet's first refreshed processes sign with) and the
-    previous current key (what the last processes to refresh still sign with)."""
-    return [keyring.current, *filter(None, [keyring.next]), *keyring.previous[:1]]
+    """The keys a reader that took ``keyring.current`` must still verify after a newer keyring
+    replaces it: that key and the ``next`` announced beside it (what the processes that refreshed
+    first sign with). Its ``previous`` is left to the newer keyring, which keeps the keys still
+    in use and drops the ones it means to drop (an adopted weak key, the oldest)."""
+    return [keyring.current, *filter(None, [keyring.next])]
 
 
 def _owner(name: str) -> Any:
@@ -248,8 +249,8 @@ def bridge_settings(keyring: Keyring, *, keep: tuple[str, ...] = ()) -> None:
     Args:
         keyring: the keyring to apply.
         keep: keys that readers of the settings from before may still need: for each keyring
-            applied within the settle time (``LiveKeyring`` keeps them), its current key, its
-            ``next`` and its latest ``previous``.
+            applied within the settle time (``LiveKeyring`` keeps them), its current key and its
+            ``next``.
     """
     old = getattr(_owner("SECRET_KEY"), "SECRET_KEY", "")
     bridge = [k for k in dict.fromkeys([old, *keep, keyring.current, *keyring.fallbacks]) if k]

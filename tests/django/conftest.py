@@ -40,6 +40,12 @@ class LiveSite:
     def pass_ttl(self) -> None:
         self.clock.advance(self.cache.ttl + 0.001)
 
+    def settle(self) -> None:
+        """Let the last update's settle time pass and run the check that writes its final
+        fallbacks (nothing of the TTL passes: no refresh starts)."""
+        self.clock.advance(live._SETTLE_SECONDS)
+        self.live.check()
+
 
 def _inline(target: Callable[[], None]) -> None:
     target()

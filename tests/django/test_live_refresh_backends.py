@@ -14,6 +14,7 @@ from django.test import Client
 from devservers.moto import REGION, MotoServer
 from devservers.openbao import BaoServer
 from secret_keyring import CachedKeyring, Provider
+from secret_keyring.django import live
 from secret_keyring.providers.aws import AwsSecretsManagerProvider
 from secret_keyring.providers.vault import VaultProvider
 from secret_keyring.testing import FakeClock
@@ -48,6 +49,8 @@ def test_vault_new_version_is_applied_on_the_first_request_past_the_ttl(
     clock.advance(1.001)
     assert client.get("/whoami/").content == b"alice"  # this request applies version 2
     assert settings.SECRET_KEY == second["current"]
+    clock.advance(live._SETTLE_SECONDS)
+    client.get("/whoami/")  # the bridge fallbacks settle at a later request
     assert settings.SECRET_KEY_FALLBACKS == [second["next"], first["current"]]
     assert cache.status()["version"] == str(version)
     assert client.get("/signed/get/").content == b"kept"
@@ -67,6 +70,8 @@ def test_vault_plain_field_keeps_earlier_versions_as_fallbacks(
     clock.advance(10.001)
     assert client.get("/whoami/").content == b"alice"
     assert settings.SECRET_KEY == new
+    clock.advance(live._SETTLE_SECONDS)
+    client.get("/whoami/")
     assert settings.SECRET_KEY_FALLBACKS == [old]
 
 

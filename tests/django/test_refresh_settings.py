@@ -23,6 +23,9 @@ def test_refresh_settings_applies_a_rotation_without_any_request(site: LiveSite)
     site.clock.advance(1.001)
     refresh_settings()
     assert new.current == settings.SECRET_KEY
+    assert set(new.fallbacks) < set(settings.SECRET_KEY_FALLBACKS)  # the bridge, settling
+    site.clock.advance(live._SETTLE_SECONDS)
+    refresh_settings()  # a later call, as a loop without requests makes it
     assert new.fallbacks == settings.SECRET_KEY_FALLBACKS
 
 

@@ -177,7 +177,8 @@ def test_called_twice_the_last_call_wins_with_one_refresher(
             return bool(settings.SECRET_KEY == new.current)
 
         wait_until(applied, 10.0, "the second source's rotation in settings")
-        assert settings.SECRET_KEY_FALLBACKS == new.fallbacks
+        # The bridge: the final fallbacks follow a settle time later (test_live_settle.py).
+        assert set(new.fallbacks) <= set(settings.SECRET_KEY_FALLBACKS)
         assert base.fetches == base_fetches  # the first call's source is never read again
         wait_until(lambda: not _refresh_threads(), 10.0, "the refresh thread to finish")
     finally:

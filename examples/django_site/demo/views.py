@@ -27,6 +27,8 @@ def _status() -> dict[str, object]:
     data["pid"] = os.getpid()
     # What this process signs with right now, as opposed to what its cache holds.
     data["signing"] = fingerprint(settings.SECRET_KEY)
+    # Whether the settings still hold the bridge fallbacks of the last update.
+    data["settling"] = bool(current and current.settling)
     return data
 
 

@@ -8,7 +8,9 @@ import io
 import json
 import sys
 import threading
+from typing import Any
 
+import pytest
 from django.conf import settings
 from django.core import signing
 from django.core.management import call_command
@@ -60,6 +62,58 @@ def test_a_reader_holding_the_old_key_verifies_the_new_current(site: LiveSite) -
     assert key == old.current
     assert _rejected(key, fallbacks, [new.current, old.current]) == []
     assert site.live.settling
+
+
+class _ObservedLock:
+    """A lock that says when a thread asks for it while another holds it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.contended = threading.Event()
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        if self._lock.locked():
+            self.contended.set()
+        return self._lock.acquire(blocking, timeout)
+
+    def release(self) -> None:
+        self._lock.release()
+
+
+def test_a_check_that_finds_another_thread_applying_waits_for_it(
+    site: LiveSite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two threads of a worker (gthread, or ASGI's sync threads) reach the check as a new
+    keyring lands: one writes it into the settings, the other finds the lock taken. Going on at
+    once would serve its request with the keys being replaced, which in a worker forked from a
+    master many rotations behind are keys the fleet no longer accepts. Deterministic: the writer
+    is held inside its writes until the second thread is seen waiting for the lock."""
+    new = site.rotate()
+    site.pass_ttl()
+    site.cache.refresh()
+    lock = _ObservedLock()
+    monkeypatch.setattr(site.live, "_lock", lock)
+    writing, release = threading.Event(), threading.Event()
+    bridge = live.bridge_settings
+
+    def held_bridge(keyring: Keyring, **options: Any) -> None:
+        writing.set()
+        assert release.wait(30)
+        bridge(keyring, **options)
+
+    monkeypatch.setattr(live, "bridge_settings", held_bridge)
+    writer = threading.Thread(target=site.live.poll)
+    writer.start()
+    assert writing.wait(30)
+    seen: list[Keyring] = []
+    reader = threading.Thread(target=lambda: seen.append(site.live.poll()))
+    reader.start()
+    assert lock.contended.wait(30)
+    release.set()
+    writer.join(30)
+    reader.join(30)
+    assert [fingerprint(k.current) for k in seen] == [fingerprint(new.current)]
+    assert settings.SECRET_KEY == new.current
 
 
 def test_a_second_rotation_inside_the_settle_time_keeps_every_current_key(site: LiveSite) -> None:

@@ -51,6 +51,9 @@ logger = logging.getLogger(__name__)
 
 #: While a background refresh is in flight, look again after this many seconds.
 _POLL_WHILE_REFRESHING = 0.05
+#: Seconds a check waits for another thread that is writing a keyring into the settings (it
+#: takes microseconds); a bound, so that a stuck writer cannot hold every request.
+_APPLY_WAIT = 1.0
 #: How long a reader may take between two reads of the settings, with a wide margin: a thread
 #: switch or two, a garbage collection. For this long after each write (and after each repair of
 #: the settings cache) every request checks the settings cache, and the bridge fallbacks stay.
@@ -114,9 +117,15 @@ class LiveKeyring:
         self.cache.get()
         keyring = self.cache.keyring or self.applied
         if keyring is not self.applied:
-            if not self._lock.acquire(blocking=False):
-                return self.applied  # another thread is applying right now
+            # Another thread may be applying it right now (a gthread worker's first requests
+            # after a fork, say): wait for it, for the microseconds its writes take, rather than
+            # serve this request with the keys it is replacing.
+            if not self._lock.acquire(timeout=_APPLY_WAIT):
+                return self.applied
             try:
+                # The newest keyring now that the lock is ours: the one it waited for may have
+                # been applied meanwhile (nothing to do), or a later one may have landed.
+                keyring = self.cache.keyring or self.applied
                 previous = self.applied
                 changed = not keyring.same_keys(previous)
                 if changed:

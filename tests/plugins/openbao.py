@@ -106,10 +106,18 @@ def make_client_certificate(directory: Path, common_name: str = "web") -> Client
     return ClientCertificate(ca_pem=ca_pem, cert_file=cert_file, key_file=key_file)
 
 
-def service_account_jwt(namespace: str = "default", name: str = "web") -> str:
+#: The audience the API server gives a service-account token that asks for none (the default
+#: token of every pod); a projected token with ``audience:`` carries that audience instead.
+API_AUDIENCE = "https://kubernetes.default.svc.cluster.local"
+
+
+def service_account_jwt(
+    namespace: str = "default", name: str = "web", *, audience: str = API_AUDIENCE
+) -> str:
     """A JWT shaped like a Kubernetes service-account token (the fake API accepts it)."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     claims = {
+        "aud": [audience],
         "iss": "kubernetes/serviceaccount",
         "kubernetes.io/serviceaccount/namespace": namespace,
         "kubernetes.io/serviceaccount/service-account.name": name,
@@ -123,6 +131,10 @@ class FakeKubernetesAPI:
     """Answers TokenReview like the Kubernetes API server: tokens in ``valid`` are authenticated.
 
     OpenBao's kubernetes auth sends every login's JWT here, so this checks the real login flow.
+    Audiences as the API server plays them (TokenReview, ``spec.audiences``): a review that names
+    audiences authenticates a token only if its ``aud`` claim holds one of them, and answers the
+    ones it holds in ``status.audiences``; a review that names none checks against the API
+    server's own audience (``API_AUDIENCE``), the one a pod's default token carries.
     """
 
     def __init__(self) -> None:
@@ -133,14 +145,24 @@ class FakeKubernetesAPI:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                token = str(body.get("spec", {}).get("token", ""))
+                spec = body.get("spec", {})
+                token = str(spec.get("token", ""))
                 api.reviews.append(self.path)
                 status: dict[str, Any] = {"authenticated": False}
-                if token in api.valid:
-                    claims = pyjwt.decode(token, options={"verify_signature": False})
+                claims = (
+                    pyjwt.decode(token, options={"verify_signature": False})
+                    if token in api.valid
+                    else {}
+                )
+                wanted = list(spec.get("audiences") or [API_AUDIENCE])
+                held = [a for a in wanted if a in claims.get("aud", [])]
+                if claims and not held:
+                    status = {"authenticated": False, "error": "token audiences are invalid"}
+                elif claims:
                     namespace = claims["kubernetes.io/serviceaccount/namespace"]
                     name = claims["kubernetes.io/serviceaccount/service-account.name"]
                     status = {
+                        "audiences": held,
                         "authenticated": True,
                         "user": {
                             "username": f"system:serviceaccount:{namespace}:{name}",

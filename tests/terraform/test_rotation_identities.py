@@ -34,7 +34,7 @@ from secret_keyring.keyring import keyring_to_json, parse_mapping
 from secret_keyring.providers.vault import auth as vault_provider
 from secret_keyring.rotation.vault import lambda_handler
 from tests.plugins.leakguard import assert_no_key_material
-from tests.plugins.openbao import FakeKubernetesAPI, service_account_jwt
+from tests.plugins.openbao import API_AUDIENCE, FakeKubernetesAPI, service_account_jwt
 from tests.terraform import tfconfig
 from tests.terraform.conftest import PolicyBao
 
@@ -157,10 +157,10 @@ def kubernetes(layout: Layout) -> Iterator[FakeKubernetesAPI]:
         assert "token_ttl                        = 300" in role
         # What vault_kubernetes_auth_backend_role makes of it, namespace = var.kubernetes_namespace.
         roles = {
-            f"{APP_NAME}-rotator": (f"{APP_NAME}-rotator", "rotator", 300, 900),
-            f"{APP_NAME}-web": (APP_NAME, "app", 3600, 14400),
+            f"{APP_NAME}-rotator": (f"{APP_NAME}-rotator", "rotator", 300, 900, _role_audience()),
+            f"{APP_NAME}-web": (APP_NAME, "app", 3600, 14400, ""),
         }
-        for role_name, (account, policy, ttl, max_ttl) in roles.items():
+        for role_name, (account, policy, ttl, max_ttl, audience) in roles.items():
             _ok(
                 server.request(
                     "POST",
@@ -171,6 +171,7 @@ def kubernetes(layout: Layout) -> Iterator[FakeKubernetesAPI]:
                         "token_policies": [layout.policies[policy]],
                         "token_ttl": ttl,
                         "token_max_ttl": max_ttl,
+                        "audience": audience,
                     },
                 )
             )
@@ -179,11 +180,31 @@ def kubernetes(layout: Layout) -> Iterator[FakeKubernetesAPI]:
         api.close()
 
 
+def _role_audience() -> str:
+    """The audience the example's rotator role checks (``audience = "..."`` in its HCL)."""
+    match = re.search(r'audience\s+=\s+"([^"]+)"', _example_rotator_role())
+    assert match, "the example's rotator role names no audience"
+    return match.group(1)
+
+
+def _cronjob_audience() -> str:
+    """The audience of the token the CronJob projects for its container."""
+    pod = _cronjob()[1]["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    (volume,) = pod["volumes"]
+    return str(volume["projected"]["sources"][0]["serviceAccountToken"].get("audience", ""))
+
+
 def _pod_token(
-    api: FakeKubernetesAPI, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, account: str
+    api: FakeKubernetesAPI,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    account: str,
+    *,
+    audience: str = API_AUDIENCE,
 ) -> None:
-    """The projected service-account token of a pod running as ``account``."""
-    token = service_account_jwt(namespace=APP_NAME, name=account)
+    """The service-account token of a pod running as ``account``: the default one, or one
+    projected with ``audience``."""
+    token = service_account_jwt(namespace=APP_NAME, name=account, audience=audience)
     api.valid.add(token)
     token_file = tmp_path / f"{account}.token"
     token_file.write_text(token)
@@ -247,7 +268,9 @@ def test_the_cronjob_rotates_its_keyring_once_and_nothing_else(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    _pod_token(kubernetes, environment, tmp_path, f"{APP_NAME}-rotator")
+    _pod_token(
+        kubernetes, environment, tmp_path, f"{APP_NAME}-rotator", audience=_cronjob_audience()
+    )
     command = _container(_cronjob()[1])["command"][1:]
     before = _versions(layout.server, NAME)
 
@@ -292,7 +315,8 @@ def test_a_pod_of_another_service_account_cannot_log_in_as_the_rotator(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    _pod_token(kubernetes, environment, tmp_path, APP_NAME)  # the web pods' account
+    # The web pods' account, even with a token minted for Vault's audience.
+    _pod_token(kubernetes, environment, tmp_path, APP_NAME, audience=_cronjob_audience())
     status, said = _run(
         ["rotate", f"vault://{MOUNT}/{NAME}?auth=kubernetes&role={APP_NAME}-rotator", "--force"],
         capsys,
@@ -300,6 +324,33 @@ def test_a_pod_of_another_service_account_cannot_log_in_as_the_rotator(
     assert status == 1
     assert "AccessDenied" in said, said
     assert "service account name not authorized" in said, said
+
+
+def test_the_rotator_role_and_the_cronjob_token_share_a_dedicated_audience() -> None:
+    """Not the API server's audience: a token made for the API server (every pod's default one)
+    or for another service must not be a rotator's credential."""
+    assert _role_audience() == _cronjob_audience()
+    assert _role_audience() not in ("", API_AUDIENCE)
+
+
+def test_the_rotators_default_token_cannot_log_in_as_the_rotator(
+    kubernetes: FakeKubernetesAPI,
+    environment: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The rotator's own service account, with a token minted for the API server (what a pod
+    mounts when nothing asks for an audience): OpenBao checks the token's ``aud`` claim against
+    the role's audience itself, and sends that audience in the TokenReview, where the API server
+    (the fake, playing its audience rules) would refuse the token too."""
+    _pod_token(kubernetes, environment, tmp_path, f"{APP_NAME}-rotator")  # default audience
+    status, said = _run(
+        ["rotate", f"vault://{MOUNT}/{NAME}?auth=kubernetes&role={APP_NAME}-rotator", "--force"],
+        capsys,
+    )
+    assert status == 1
+    assert "AccessDenied" in said, said
+    assert "audience" in said, said
 
 
 # -- the Lambda of vault-rotation-aws ------------------------------------------------------------

@@ -36,12 +36,15 @@ module "django_secret_key" {
         bound_service_account_names      = [var.app_name]
         bound_service_account_namespaces = [var.kubernetes_namespace]
       }
-      # The rotation CronJob (examples/kubernetes): its own service account, rotator policy.
+      # The rotation CronJob (examples/kubernetes): its own service account, rotator policy,
+      # and a dedicated audience: only a token minted for Vault (the CronJob projects one) logs
+      # in as the rotator, not the account's default token nor one meant for another service.
       "${var.app_name}-rotator" = {
         policies                         = ["rotator"]
         backend                          = coalesce(var.kubernetes_auth_backend, "kubernetes")
         bound_service_account_names      = ["${var.app_name}-rotator"]
         bound_service_account_namespaces = [var.kubernetes_namespace]
+        audience                         = "vault"
         token_ttl                        = 300
         token_max_ttl                    = 900
       }

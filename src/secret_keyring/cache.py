@@ -72,6 +72,12 @@ DEFAULT_REFRESH_TIMEOUT = 60.0
 #: Seconds a spawned background refresh may take to begin before the ``get()`` that notices
 #: takes it over in line. A daemon thread starts within milliseconds on a healthy host.
 _START_GRACE = 1.0
+#: Seconds of the start-up timeout kept for the last attempt (at most a quarter of it): a
+#: refused connection or a server's error answers within milliseconds, a TLS handshake or a
+#: login within a fraction of a second.
+_LAST_ATTEMPT = 1.0
+#: A pause shorter than this before a last attempt is not worth it: the last error is reported.
+_SHORTEST_PAUSE = 0.01
 #: Set in every AWS Lambda execution environment: a process frozen between invocations.
 _LAMBDA_ENV = "AWS_LAMBDA_FUNCTION_NAME"
 
@@ -363,31 +369,41 @@ class CachedKeyring:
             return with_headroom(self.refresh)
         deadline = self._clock() + timeout
         delay = min(0.25, self.backoff_initial)
+        reserve = min(_LAST_ATTEMPT, timeout / 4)  # kept for the last attempt, see below
         while True:
             try:
                 return self._attempt_within(deadline, timeout)
             except SecretKeyringError as exc:
                 remaining = deadline - self._clock()
-                if not getattr(exc, "retryable", False) or remaining <= 0:
+                # The next attempt keeps time of its own before the deadline: one squeezed into
+                # the last instant would be cut off at once and blame a silent backend for what
+                # was, say, a refused connection. Too little left: the last error is the answer.
+                room = remaining - reserve
+                if not getattr(exc, "retryable", False) or room < _SHORTEST_PAUSE:
                     raise
+                pause = min(delay, room)
                 logger.warning(
                     "secret_keyring: start-up fetch from %s failed (%s); retrying in %.2fs",
                     self.provider.source,
                     exc,
-                    min(delay, remaining),
+                    pause,
                 )
-                sleep(min(delay, remaining))
+                sleep(pause)
                 delay = min(delay * 2, 5.0)
 
     def _attempt_within(self, deadline: float, timeout: float) -> Keyring:
         """One ``refresh()`` in a helper thread, waited for until ``deadline`` at most."""
+        started = self._clock()
         result = self._refresh_waiting_until(deadline, "secret-keyring-prime")
         if result is None:
-            last = f"; last error: {self._last_error}" if self._last_error else ""
+            # This attempt was still waiting for an answer: no error of its own to report.
+            earlier = f"; an earlier attempt failed: {self._last_error}" if self._last_error else ""
             raise SourceUnavailable(
                 f"{self.provider.source}: no answer within the start-up timeout ({timeout:g}s): "
-                "the backend accepts connections but does not respond, or the name lookup "
-                f"hangs{last}; check the address and the backend, or raise startup_timeout",
+                f"the last attempt was still waiting for the backend after "
+                f"{self._clock() - started:.1f}s (a server that accepts connections but does not "
+                f"respond, or a name lookup that hangs){earlier}; check the address and the "
+                "backend, or raise startup_timeout",
                 source=self.provider.source,
             )
         return result

@@ -225,8 +225,69 @@ def test_prime_retries_retryable_errors_until_deadline() -> None:
     cache, _, clock, _ = make_cache(provider)
     with pytest.raises(SourceUnavailable):
         cache.prime(timeout=10, sleep=clock.sleep)
-    assert clock() - 1000.0 == pytest.approx(10.0)
+    # Retried until the last attempt's reserve (a second) is all that is left.
+    assert 9.0 - 0.01 <= clock() - 1000.0 <= 9.0
     assert 4 <= provider.fetches <= 12
+
+
+def test_prime_reports_the_last_error_as_it_was_and_gives_the_last_attempt_time() -> None:
+    """A refused connection at every attempt: the last attempt must not be squeezed into the
+    deadline's last instant (where it was cut off at once and the message said the backend
+    "accepts connections but does not respond"): the error is the refused connection."""
+    provider = StaticProvider()
+    provider.fail_with(SourceUnavailable("cannot connect (refused)", source="s"))
+    cache, _, clock, _ = make_cache(provider)
+    pauses: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        pauses.append(seconds)
+        clock.advance(seconds)
+
+    with pytest.raises(SourceUnavailable) as caught:
+        cache.prime(timeout=1.0, sleep=sleep)
+    message = str(caught.value)
+    assert "cannot connect (refused)" in message
+    assert "does not respond" not in message
+    assert "no answer within" not in message
+    assert clock() - 1000.0 < 1.0  # every attempt, the last one included, began before it
+    assert provider.fetches == len(pauses) + 1
+
+
+def test_prime_timeout_message_tells_a_hung_attempt_from_an_earlier_failure() -> None:
+    """The last attempt hangs (a backend that accepts connections and never answers): the
+    message says so, and labels the earlier attempt's error as the earlier one's."""
+    provider = StaticProvider()
+    provider.fail_with(SourceUnavailable("cannot connect (refused)", source="s"))
+    cache, _, clock, _ = make_cache(provider)
+    release = threading.Event()
+
+    def sleep(seconds: float) -> None:
+        clock.advance(seconds)
+        provider.fail_with(None)
+        provider.fetch = _hanging(provider.fetch, release, clock)  # type: ignore[method-assign]
+
+    try:
+        with pytest.raises(SourceUnavailable) as caught:
+            cache.prime(timeout=1.0, sleep=sleep)
+    finally:
+        release.set()
+    message = str(caught.value)
+    assert "the last attempt was still waiting for the backend" in message
+    assert "an earlier attempt failed: SourceUnavailable: cannot connect (refused)" in message
+
+
+def _hanging(
+    fetch: Callable[[], Keyring], release: threading.Event, clock: FakeClock
+) -> Callable[[], Keyring]:
+    """``fetch`` that first lets the whole start-up timeout pass on ``clock``, then waits until
+    ``release`` (the caller's deadline has passed by then)."""
+
+    def hang() -> Keyring:
+        clock.advance(3600)
+        release.wait(30)
+        return fetch()
+
+    return hang
 
 
 def test_prime_succeeds_after_transient_errors() -> None:

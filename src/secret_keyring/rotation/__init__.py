@@ -87,6 +87,8 @@ class IntervalGuard:
         clock: wall-clock seconds since the epoch (injected by tests); compared with the
             backend's own timestamps, so not a monotonic clock.
         option: how the setting is spelt where it came from, for the error message.
+        override: what rotates anyway where the guard came from, for the skip message
+            (``--force`` on the command line; the scheduled handler has no such flag).
 
     Raises:
         ConfigurationError: ``min_interval`` is not a finite number of seconds, 0 or more.
@@ -96,6 +98,7 @@ class IntervalGuard:
     force: bool = False
     clock: Callable[[], float] = dataclasses.field(default=time.time, repr=False)
     option: str = dataclasses.field(default="min_interval", compare=False)
+    override: str = dataclasses.field(default="--force", compare=False)
 
     def __post_init__(self) -> None:
         value = self.min_interval
@@ -131,7 +134,7 @@ class IntervalGuard:
             return None
         return (
             f"skipped: the last rotation is {int(age)} s old, less than the minimum interval "
-            f"of {self.min_interval:.0f} s (force to rotate anyway)"
+            f"of {self.min_interval:.0f} s ({self.override} rotates anyway)"
         )
 
     def skipped(

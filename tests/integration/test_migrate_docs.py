@@ -157,6 +157,15 @@ def test_migrate_page_keeps_a_logged_in_user_logged_in(tmp_path: Path, openbao: 
         "second rotation",
     ]
     assert blocks["install"][1].startswith("pip install ")
+    # One rotate command, the one `secret-keyring rotate` itself recommends: it audits what
+    # else uses the key, which the page explains before the first rotation.
+    assert blocks["first rotation"][1] == blocks["second rotation"][1]
+    assert blocks["first rotation"][1].startswith("python manage.py rotate_secret_key")
+    page = (DOCS / "migrate.md").read_text("utf-8")
+    for audited in ("secret_keyring.W010", "secret_keyring.W011", "secret_keyring.E010"):
+        assert audited in page
+    assert "(rotation-affects.md)" in page
+    assert "nothing is blocked" not in page  # E010 blocks the rotation
     source = re.search(r"vault://\S+", blocks["adopt"][1])
     assert source is not None
 

@@ -75,8 +75,9 @@ def test_force_zero_and_unknown_age_never_block() -> None:
 
 @pytest.mark.parametrize("value", [-1, -0.5, math.nan, math.inf, True, "900", None])
 def test_bad_intervals_are_refused_naming_the_option(value: object) -> None:
-    with pytest.raises(ConfigurationError, match=r"min_interval must be a number of seconds"):
+    with pytest.raises(ConfigurationError, match=r"min_interval must be a number of seconds") as e:
         IntervalGuard(value)  # type: ignore[arg-type]
+    assert "keep it at least 2 x ttl + refresh_timeout" in str(e.value)  # the docs' one rule
     with pytest.raises(ConfigurationError, match=r"^--min-interval must be"):
         IntervalGuard(value, option="--min-interval")  # type: ignore[arg-type]
 

@@ -41,8 +41,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Seconds that must pass between two rotations unless forced: 15 minutes, comfortably over
-#: twice the default cache TTL (300 s), so every process has read ``next`` before it signs.
+#: Seconds that must pass between two rotations unless forced: 15 minutes, the floor of the
+#: spacing rule (at least 2 x ttl + refresh_timeout of the processes that read the secret, so
+#: every process has read ``next`` before it signs; docs/rotation.md says why).
 DEFAULT_MIN_INTERVAL = 900.0
 
 
@@ -110,7 +111,7 @@ class IntervalGuard:
         ):
             raise ConfigurationError(
                 f"{self.option} must be a number of seconds, 0 or more (default "
-                f"{DEFAULT_MIN_INTERVAL:.0f}: twice the default cache TTL and then some), "
+                f"{DEFAULT_MIN_INTERVAL:.0f}; keep it at least 2 x ttl + refresh_timeout), "
                 f"got {value!r}"
             )
 

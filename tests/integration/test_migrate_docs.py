@@ -134,7 +134,8 @@ def apply_settings(settings: Path, replace_key: str, add_app: str) -> None:
 
 def rotate_command(block: str) -> str:
     """The page's rotate command. The minimum interval between rotations (if this version has
-    one) stands for wall-clock time a test cannot wait: it is overridden with ``--force``."""
+    one) stands for wall-clock time a test cannot wait: it is overridden with ``--force``, which
+    ``manage.py rotate_secret_key`` and ``secret-keyring rotate`` share."""
     help_text = subprocess.run(
         [sys.executable, "-m", "secret_keyring", "rotate", "--help"],
         capture_output=True,

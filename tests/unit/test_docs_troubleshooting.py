@@ -124,6 +124,7 @@ class Message(NamedTuple):
     exception: str
     phrase: str
     where: str
+    text: str  # the message, HOLEs for its variable parts
 
 
 def _text(node: ast.expr, *, template: bool) -> str:
@@ -152,7 +153,7 @@ def phrase(message: str) -> str:
     while match := _WHERE.match(message):
         message = message[match.end() :]
     clause = message.split(";")[0]
-    runs = [" ".join(run.split()).strip(" .,:)") for run in clause.split(HOLE)]
+    runs = [" ".join(run.split()).strip(" .,:()") for run in clause.split(HOLE)]
     runs = [run for run in runs if run]
     picked = next((run for run in runs if len(run.split()) >= 2), max(runs, key=len, default=""))
     text = " ".join(picked.split()[:PHRASE_WORDS]).strip(" .,:")
@@ -199,7 +200,7 @@ def exception_messages() -> list[Message]:
                     if isinstance(message, ast.Name) and message.id in names:
                         message = names[message.id]
                     text = _text(message, template=False)
-                    found.add(Message(_name(node.func), phrase(text), where))
+                    found.add(Message(_name(node.func), phrase(text), where, text))
                     continue
                 # A mapper row: the class, then its message template.
                 for cls, template in itertools.pairwise(node.args):
@@ -210,7 +211,7 @@ def exception_messages() -> list[Message]:
                         and isinstance(template.value, str)
                     ):
                         text = _text(template, template=True)
-                        found.add(Message(cls.id, phrase(text), where))
+                        found.add(Message(cls.id, phrase(text), where, text))
     return sorted(found)
 
 
@@ -252,6 +253,18 @@ def test_the_code_has_what_this_test_looks_for() -> None:
 def test_the_phrase_rule(message: str, expected: str) -> None:
     assert phrase(message).startswith(expected)
     assert "(" not in phrase(message) or ")" in phrase(message)
+
+
+def test_a_message_without_a_phrase_only_wraps_other_messages() -> None:
+    """An empty phrase is allowed only for ``f"{source}: {exc}"`` and the like, whose text is
+    another message's: not for a message whose words the rule failed to find."""
+    for message in exception_messages():
+        if not message.phrase:
+            words = re.findall(r"[A-Za-z]{2,}", message.text.split(";")[0])
+            assert words in ([], ["source"]), (
+                f"{message.where}: no searchable phrase found in {message.text!r}; adjust "
+                "phrase() or the message"
+            )
 
 
 @pytest.mark.parametrize(

@@ -104,6 +104,9 @@ def _status(args: argparse.Namespace) -> int:
     cache = CachedKeyring(provider)
     cache.refresh()
     status = cache.status()
+    # This process exits after one fetch: a refresh time would describe a cache that never
+    # refreshes, so it is not shown (manage.py secret_key_status shows a live process's).
+    del status["next_refresh"]
     print(status_json(status) if args.json else render_status(status))
     return 0
 

@@ -243,10 +243,17 @@ def parse_mapping(
             field = default_field
         else:
             names = member_names(data)
+            # The default member is the one a new user stores a single key in without a
+            # '#FIELD', so the fix names it when this source has one.
+            default = (
+                f", put the key in a {default_field!r} member (read by default)"
+                if default_field is not None
+                else ""
+            )
             raise InvalidSecret(
                 f"{locate(source, 'current')}: the JSON object has no 'current' member "
-                f"(it has {names or 'no members'}); store keyring JSON or name the field "
-                "holding the key with '#FIELD' in the source URL",
+                f"(it has {names or 'no members'}); store keyring JSON{default} or name the "
+                "field holding the key with '#FIELD' in the source URL",
                 source=source,
             )
     if field is not None:

@@ -71,14 +71,19 @@ def render_report(report: RotationReport) -> str:
 
 
 def render_status(status: Mapping[str, Any]) -> str:
-    """A readable table of a status dict; fingerprints only."""
+    """A readable table of a status dict; fingerprints only. The ``next refresh`` row is
+    there only when the dict has ``next_refresh``: a one-shot command drops it."""
     fps = status.get("fingerprints") or {}
     rows = [
         ("source", str(status.get("source", "-"))),
         ("version", str(status.get("version") or "-")),
         ("fetched at", _when(status.get("fetched_at"))),
         ("age", _seconds(status.get("age"))),
-        ("next refresh", "in " + _seconds(status.get("next_refresh"))),
+        *(
+            [("next refresh", "in " + _seconds(status["next_refresh"]))]
+            if "next_refresh" in status
+            else []
+        ),
         *(
             fingerprint_rows(fps)
             or [("current", "-"), ("next", "- (none)"), ("previous", "- (none)")]

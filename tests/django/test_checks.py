@@ -147,13 +147,19 @@ def test_the_deploy_warning_follows_the_weak_key_until_it_is_dropped(site: LiveS
     Client().get("/whoami/")
     (message,) = check_weak_keys()
     assert message.id == "secret_keyring.W004"
+    assert message.msg.startswith("Key ")  # the key is named before "it" refers to it
+    assert "Django signs with it (SECRET_KEY) until the next rotation" in message.msg
     assert "Rotate twice" in (message.hint or "")
+    # The one spacing rule of docs/rotation.md, not "one refresh interval".
+    assert "at least 2 x ttl + refresh_timeout (never less than 15 minutes)" in (message.hint or "")
 
     site.rotate()
     site.pass_ttl()
     Client().get("/whoami/")
     (message,) = check_weak_keys()
-    assert "signs with it" not in message.msg
+    # In previous, the old key only verifies: no claim that it can still sign.
+    assert "Django no longer signs with it, but still accepts what it signed" in message.msg
+    assert "can sign" not in message.msg
     assert "Rotate once more" in (message.hint or "")
 
     site.rotate()

@@ -140,7 +140,8 @@ def replace_key(settings: Path, block: str) -> None:
 
 def rotate_command(block: str) -> str:
     """The page's rotate command. The minimum interval between rotations (if this version has
-    one) stands for wall-clock time a test cannot wait: it is overridden with ``--force``."""
+    one) stands for wall-clock time a test cannot wait: it is overridden with ``--force``, which
+    ``manage.py rotate_secret_key`` and ``secret-keyring rotate`` share."""
     help_text = subprocess.run(
         [sys.executable, "-m", "secret_keyring", "rotate", "--help"],
         capture_output=True,
@@ -163,6 +164,15 @@ def test_migrate_page_keeps_a_logged_in_user_logged_in(tmp_path: Path, openbao: 
         "second rotation",
     ]
     assert blocks["install"][1].startswith("pip install ")
+    # One rotate command, the one `secret-keyring rotate` itself recommends: it audits what
+    # else uses the key, which the page explains before the first rotation.
+    assert blocks["first rotation"][1] == blocks["second rotation"][1]
+    assert blocks["first rotation"][1].startswith("python manage.py rotate_secret_key")
+    page = (DOCS / "migrate.md").read_text("utf-8")
+    for audited in ("secret_keyring.W010", "secret_keyring.W011", "secret_keyring.E010"):
+        assert audited in page
+    assert "(rotation-affects.md)" in page
+    assert "nothing is blocked" not in page  # E010 blocks the rotation
     source = re.search(r"vault://\S+", blocks["adopt"][1])
     assert source is not None
 

@@ -390,6 +390,18 @@ def test_handler_rotates_the_configured_source(
     assert_no_key_material(json.dumps(result), "the handler's result")
 
 
+def test_handler_skip_says_how_to_rotate_anyway(
+    handler_env: BaoServer, kv_path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The handler has no ``--force``: its skip names the setting that rotates anyway."""
+    _configured(handler_env, kv_path, monkeypatch)
+
+    result = lambda_handler({"source": "aws.scheduler"}, None)
+
+    assert (result["rotated"], result["skipped"]) == (False, True)
+    assert str(result["how"]).endswith("(SECRET_KEYRING_MIN_INTERVAL=0 rotates anyway)")
+
+
 def test_handler_logs_in_with_approle_from_the_environment(
     handler_env: BaoServer, kv_path: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

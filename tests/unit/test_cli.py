@@ -28,6 +28,20 @@ def test_status_table_shows_fingerprints_only(
     assert f"file://{path}" in out
 
 
+def test_status_shows_no_next_refresh_for_a_process_that_exits(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The command fetches once and exits: no refresh will ever come. A live process's status
+    (``manage.py secret_key_status``) keeps the row."""
+    path = tmp_path / "kr.json"
+    path.write_text(json.dumps({"current": make_key(), "next": make_key(), "previous": []}))
+    assert main(["status", f"file://{path}"]) == 0
+    assert "next refresh" not in capsys.readouterr().out
+    assert main(["status", "--json", f"file://{path}"]) == 0
+    assert "next_refresh" not in json.loads(capsys.readouterr().out)
+    assert "next refresh  in 4.8m" in render_status({"next_refresh": 288.0})
+
+
 def test_status_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     a = make_key()
     path = tmp_path / "k"

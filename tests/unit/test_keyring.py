@@ -138,6 +138,20 @@ def test_parse_mapping_default_field() -> None:
     assert payload.current == key
 
 
+def test_an_object_without_the_default_field_names_it_in_the_fix() -> None:
+    """A Vault secret written as ``key=...`` instead of ``secret_key=...``: the fix says which
+    member is read by default, not only the '#FIELD' alternative."""
+    with pytest.raises(InvalidSecret) as caught:
+        parse_mapping({"key": make_key()}, source=SRC, default_field="secret_key")
+    message = str(caught.value)
+    assert "has no 'current' member (it has 'key')" in message
+    assert "put the key in a 'secret_key' member (read by default)" in message
+    assert "'#FIELD'" in message
+    with pytest.raises(InvalidSecret) as caught:
+        parse_mapping({"key": make_key()}, source=SRC)
+    assert "read by default" not in str(caught.value)  # a source without a default member
+
+
 def test_json_string_payload_is_plain() -> None:
     key = make_key()
     assert parse_payload(json.dumps(key)).current == key

@@ -20,6 +20,8 @@ from secret_keyring.errors import (
 from secret_keyring.providers import DevProvider, EnvProvider, FileProvider
 from tests.plugins.leakguard import assert_no_key_material, make_key
 
+ROOT = Path(__file__).resolve().parents[2]
+
 
 def test_env_plain_with_fallbacks() -> None:
     key, old1, old2 = make_key(), make_key(), make_key()
@@ -174,6 +176,11 @@ def test_dev_default_folder_hides_nothing_but_the_keyring(
     folder = tmp_path / ".secret-keyring"
     assert _ignored(tmp_path, folder / "dev-keyring.json")
     assert not _ignored(tmp_path, folder / "README")
+    # getting-started says what dev:// writes: the same file and the same line.
+    guide = " ".join((ROOT / "docs" / "getting-started.md").read_text("utf-8").split())
+    rules = [x for x in (folder / ".gitignore").read_text().splitlines() if x[:1] not in ("#", "")]
+    assert rules == ["/dev-keyring.json"]
+    assert "`.secret-keyring/.gitignore` with the line `/dev-keyring.json`" in guide
 
 
 def test_dev_corrupt_file_says_delete(tmp_path: Path) -> None:

@@ -59,6 +59,16 @@ def test_too_soon_compares_the_age_with_the_interval(age: float, blocked: bool) 
         assert "900 s" in reason
 
 
+def test_the_skip_message_names_what_rotates_anyway() -> None:
+    """The reader of a skip is on a command line (``--force``) or reads the scheduled handler's
+    result, which has no flag: there a minimum of 0 is the way."""
+    assert clock_at(NOW).too_soon(NOW).endswith("(--force rotates anyway)")  # type: ignore[union-attr]
+    handler = IntervalGuard(clock=lambda: NOW, override="SECRET_KEYRING_MIN_INTERVAL=0")
+    assert handler.too_soon(NOW).endswith(  # type: ignore[union-attr]
+        "(SECRET_KEYRING_MIN_INTERVAL=0 rotates anyway)"
+    )
+
+
 def test_force_zero_and_unknown_age_never_block() -> None:
     assert IntervalGuard(force=True, clock=lambda: NOW).too_soon(NOW) is None
     assert IntervalGuard(0, clock=lambda: NOW).too_soon(NOW) is None
@@ -70,8 +80,9 @@ def test_force_zero_and_unknown_age_never_block() -> None:
 
 @pytest.mark.parametrize("value", [-1, -0.5, math.nan, math.inf, True, "900", None])
 def test_bad_intervals_are_refused_naming_the_option(value: object) -> None:
-    with pytest.raises(ConfigurationError, match=r"min_interval must be a number of seconds"):
+    with pytest.raises(ConfigurationError, match=r"min_interval must be a number of seconds") as e:
         IntervalGuard(value)  # type: ignore[arg-type]
+    assert "keep it at least 2 x ttl + refresh_timeout" in str(e.value)  # the docs' one rule
     with pytest.raises(ConfigurationError, match=r"^--min-interval must be"):
         IntervalGuard(value, option="--min-interval")  # type: ignore[arg-type]
 
@@ -157,6 +168,7 @@ def test_cli_skips_within_the_interval_and_exits_0(
 
     out = capsys.readouterr().out
     assert "skipped: the last rotation is 12" in out  # 120 s, give or take the run itself
+    assert "(--force rotates anyway)" in out
     assert path.read_bytes() == before
     assert_no_key_material(out, "rotate output")
 

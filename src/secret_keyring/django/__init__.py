@@ -173,7 +173,8 @@ def _warn_if_adopted(keyring: Keyring) -> None:
     signing = keyring.current in keyring.weak
     logger.warning(
         "secret_keyring: %s: the adopted key %s fails Django's security.W009 rules and is "
-        "trusted as %s; rotate %s, one refresh interval apart, to retire it",
+        "trusted as %s; rotate %s, at least 2 x ttl + refresh_timeout (never less than 15 "
+        "minutes) apart, to retire it",
         keyring.source,
         ", ".join(fingerprint(key) for key in keyring.weak),
         "SECRET_KEY" if signing else "a SECRET_KEY_FALLBACKS entry",

@@ -36,6 +36,9 @@ from django.core.checks import Warning as CheckWarning
 from secret_keyring.django import audit, build_only, live
 from secret_keyring.keyring import fingerprint
 
+#: The spacing rule of docs/rotation.md, as the hint states it.
+SPACING = "2 x ttl + refresh_timeout (never less than 15 minutes)"
+
 __all__ = [
     "check_build_only",
     "check_deploy_source",
@@ -103,19 +106,31 @@ def check_weak_keys(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
     if not weak:
         return []
     shown = ", ".join(fingerprint(key) for key in weak)
+    keys = f"Key {shown} fails" if len(weak) == 1 else f"Keys {shown} fail"
     if keyring.current in weak:
-        where, rotations = "signs with it (SECRET_KEY)", "twice"
+        # Signing and verifying are different claims: only `current` signs.
+        role = (
+            "Django signs with it (SECRET_KEY) until the next rotation and still accepts what "
+            "it signed (SECRET_KEY_FALLBACKS) until the rotation after that."
+        )
+        fix = (
+            "Rotate twice: the first rotation makes the strong next key current, the second "
+            "drops the old key."
+        )
     else:
-        where, rotations = "still accepts it (SECRET_KEY_FALLBACKS)", "once more"
+        role = (
+            "Django no longer signs with it, but still accepts what it signed "
+            "(SECRET_KEY_FALLBACKS) until the next rotation drops it."
+        )
+        fix = "Rotate once more: that rotation drops the old key."
     return [
         CheckWarning(
-            f"The keyring from {keyring.source} {where}, and key {shown} fails Django's "
-            "security.W009 rules: it is the site's old key, adopted so that nobody was logged "
-            "out (the keyring's 'adopted' member names it). It can sign or verify as long as "
-            "it is in the keyring.",
-            hint=f"Rotate {rotations} (`secret-keyring rotate SOURCE` or the scheduled "
-            "rotation), at least one refresh interval (the TTL) apart: the first rotation "
-            "makes the strong next key current, the second drops the old key.",
+            f"{keys} Django's security.W009 rules in the keyring from {keyring.source}: it is "
+            f"the site's old key, adopted so that nobody was logged out (the keyring's 'adopted' member names it). "
+            f"{role}",
+            hint=f"{fix} Use `manage.py rotate_secret_key` or the scheduled rotation, and leave "
+            f"at least {SPACING} between two rotations, so that every process has read the "
+            "next key before it signs (the command skips a run that comes sooner).",
             id="secret_keyring.W004",
         )
     ]

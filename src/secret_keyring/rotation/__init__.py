@@ -44,8 +44,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Seconds that must pass between two rotations unless forced: 15 minutes, comfortably over
-#: twice the default cache TTL (300 s), so every process has read ``next`` before it signs.
+#: Seconds that must pass between two rotations unless forced: 15 minutes, the floor of the
+#: spacing rule (at least 2 x ttl + refresh_timeout of the processes that read the secret, so
+#: every process has read ``next`` before it signs; docs/rotation.md says why).
 DEFAULT_MIN_INTERVAL = 900.0
 
 
@@ -96,6 +97,8 @@ class IntervalGuard:
             backend gives no time of its own (a file, a reply without a ``Date`` header).
             Compared with the backend's timestamps, so not a monotonic clock.
         option: how the setting is spelt where it came from, for the error message.
+        override: what rotates anyway where the guard came from, for the skip message
+            (``--force`` on the command line; the scheduled handler has no such flag).
 
     Raises:
         ConfigurationError: ``min_interval`` is not a finite number of seconds, 0 or more.
@@ -105,6 +108,7 @@ class IntervalGuard:
     force: bool = False
     clock: Callable[[], float] = dataclasses.field(default=time.time, repr=False)
     option: str = dataclasses.field(default="min_interval", compare=False)
+    override: str = dataclasses.field(default="--force", compare=False)
 
     def __post_init__(self) -> None:
         value = self.min_interval
@@ -116,7 +120,7 @@ class IntervalGuard:
         ):
             raise ConfigurationError(
                 f"{self.option} must be a number of seconds, 0 or more (default "
-                f"{DEFAULT_MIN_INTERVAL:.0f}: twice the default cache TTL and then some), "
+                f"{DEFAULT_MIN_INTERVAL:.0f}; keep it at least 2 x ttl + refresh_timeout), "
                 f"got {value!r}"
             )
 
@@ -143,7 +147,7 @@ class IntervalGuard:
             return None
         return (
             f"skipped: the last rotation is {int(age)} s old, less than the minimum interval "
-            f"of {self.min_interval:.0f} s (force to rotate anyway)"
+            f"of {self.min_interval:.0f} s ({self.override} rotates anyway)"
         )
 
     def skipped(

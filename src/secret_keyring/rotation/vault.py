@@ -260,6 +260,7 @@ def lambda_handler(event: Mapping[str, Any], context: object) -> dict[str, Any]:
     guard = IntervalGuard(
         env_seconds("SECRET_KEYRING_MIN_INTERVAL", DEFAULT_MIN_INTERVAL),
         option="SECRET_KEYRING_MIN_INTERVAL",
+        override="SECRET_KEYRING_MIN_INTERVAL=0",
     )
     provider = provider_from_url(url)
     if not isinstance(provider, VaultProvider):

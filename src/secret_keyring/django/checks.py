@@ -126,8 +126,8 @@ def check_weak_keys(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
     return [
         CheckWarning(
             f"{keys} Django's security.W009 rules in the keyring from {keyring.source}: it is "
-            f"the site's old key, adopted so that nobody was logged out (the keyring's 'adopted' member names it). "
-            f"{role}",
+            "the site's old key, adopted so that nobody was logged out (the keyring's 'adopted' "
+            f"member names it). {role}",
             hint=f"{fix} Use `manage.py rotate_secret_key` or the scheduled rotation, and leave "
             f"at least {SPACING} between two rotations, so that every process has read the "
             "next key before it signs (the command skips a run that comes sooner).",

@@ -4,7 +4,8 @@ A reader without network access (an air-gapped network, a laptop on a train) mus
 site: the mermaid diagrams drawn, not their source text. mkdocs-material draws a ``mermaid`` block
 with the page's global ``mermaid`` when the page defines one, and otherwise loads the script from
 a CDN; these tests check that every page with a diagram defines it from a file the site ships.
-They read the built HTML: CI has no browser.
+They read the built HTML: CI has no browser. The long-line limit was measured once in headless
+Chromium on the built site (see ``CODE_COLUMNS``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,16 @@ ROOT = Path(__file__).resolve().parents[2]
 VENDOR = ROOT / "docs" / "assets" / "vendor" / "mermaid"
 #: Where the bundled script is served from, relative to the site's root.
 MERMAID_PATH = "assets/vendor/mermaid/mermaid.min.js"
+
+#: Columns of a code block a reader sees without scrolling, on every desktop layout. Measured in
+#: headless Chromium on the built site: the content column is narrowest in a window just at a
+#: breakpoint where a sidebar appears (960 px: the table of contents; 1220 px: the navigation)
+#: with a scrollbar that takes room. There a block shows 76 columns of the 13.6 px monospace font
+#: (DejaVu Sans Mono, the fallback offline; the theme's Roboto Mono is narrower) and the copy
+#: button covers its first line from column 75 on. Phones scroll code sideways at any length.
+CODE_COLUMNS = 74
+#: The pages a newcomer copies commands from, top to bottom.
+NEWCOMER_PAGES = ("index.html", "getting-started/index.html")
 
 
 class Page(HTMLParser):
@@ -185,3 +196,18 @@ def test_sequence_diagrams_have_no_semicolon_in_their_text() -> None:
                     f"{path.name}: {line.strip()}" for line in body.splitlines() if ";" in line
                 ]
     assert not found, "\n".join(found)
+
+
+@pytest.mark.parametrize("page_path", NEWCOMER_PAGES)
+def test_newcomer_code_lines_fit_beside_the_copy_button(site: Path, page_path: str) -> None:
+    page = pages(site)[page_path]
+    assert page.code_blocks, page_path
+    too_long = [
+        f"{len(line)}: {line}"
+        for block in page.code_blocks
+        for line in block.splitlines()
+        if len(line) > CODE_COLUMNS
+    ]
+    assert not too_long, f"{page_path}: code lines over {CODE_COLUMNS} columns:\n" + "\n".join(
+        too_long
+    )

@@ -174,7 +174,11 @@ def test_the_theme_still_defers_to_a_page_provided_mermaid_of_the_same_major(sit
         "the theme no longer checks for a page-provided mermaid"
     )
     majors = set(re.findall(r"mermaid@(\d+)/", theme))
-    assert majors == {recorded_version().split(".")[0]}, majors
+    bundled = recorded_version()
+    assert majors == {bundled.split(".")[0]}, (
+        f"the theme is written for mermaid {sorted(majors)}, the site ships {bundled}: "
+        "bundle the major the theme asks for (docs/assets/vendor/mermaid/SOURCE.txt says how)"
+    )
 
 
 def test_the_bundled_mermaid_is_the_upstream_file_its_notice_names() -> None:

@@ -45,10 +45,7 @@ def settings_with_secret_keys(settings: Path, block: str) -> None:
     lines = [line for line in block.splitlines() if "secret_keys" in line]
     assert lines == [
         "from secret_keyring.django import secret_keys",
-        (
-            "SECRET_KEY, SECRET_KEY_FALLBACKS = secret_keys()  # the URL comes from "
-            "$DJANGO_SECRET_KEY_SOURCE"
-        ),
+        "SECRET_KEY, SECRET_KEY_FALLBACKS = secret_keys()",
     ]
     text, replaced = re.subn(
         r"^SECRET_KEY = .*\n", "\n".join(lines) + "\n", settings.read_text(), flags=re.M

@@ -9,6 +9,7 @@ pytest_plugins = [
     "tests.plugins.leakguard",
     "tests.plugins.openbao",
     "tests.plugins.moto_server",
+    "tests.plugins.summary",
 ]
 
 

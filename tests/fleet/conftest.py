@@ -8,6 +8,7 @@ import pytest
 
 from devservers import fleet as driver
 from devservers.openbao import BaoServer
+from tests.plugins import summary
 
 _results: list[driver.FleetResult] = []
 
@@ -26,13 +27,10 @@ def fleet_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def fleet_report() -> list[driver.FleetResult]:
-    """Results appended here are printed side by side after the run."""
+    """Results appended here are printed side by side after the run (test_fleet.py is one
+    module, so xdist's --dist loadscope runs its fleets in one worker, side by side)."""
+    summary.render_at_end(
+        "fleet rotation: rejected requests, keyring JSON vs plain payload",
+        lambda: driver.describe(_results) if _results else [],
+    )
     return _results
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if not _results:
-        return
-    terminalreporter.section("fleet rotation: rejected requests, keyring JSON vs plain payload")
-    for line in driver.describe(_results):
-        terminalreporter.write_line(line)

@@ -10,22 +10,13 @@ from typing import Any
 import pytest
 
 from secret_keyring.django import live
+from tests.plugins import summary
 from tests.reliability.proxy import FaultProxy
-
-_MEASUREMENTS: dict[str, str] = {}
 
 
 def record(name: str, value: str) -> None:
     """Keep a measured figure for the terminal summary (the docs quote these)."""
-    _MEASUREMENTS[name] = value
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if not _MEASUREMENTS:
-        return
-    terminalreporter.section("reliability measurements")
-    for name in sorted(_MEASUREMENTS):
-        terminalreporter.write_line(f"{name}: {_MEASUREMENTS[name]}")
+    summary.record("reliability measurements", name, f"{name}: {value}")
 
 
 @pytest.fixture

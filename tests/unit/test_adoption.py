@@ -385,7 +385,13 @@ def test_init_adopt_env_is_refused_for_a_dev_keyring(
 
 @pytest.mark.parametrize("option", ["--adopt-env", "--adopt"])  # argparse takes "--adopt" too
 # A generated key may start with "-", which argparse would take for an option: prefix a letter.
-@pytest.mark.parametrize("pasted", ["K" + make_key(), "k3y-" + "Ab1!@#$%^&*(" * 5])
+# Named ids: a key in a test id would be printed with every run (and differ between the
+# processes of a parallel run, which must collect the same tests).
+@pytest.mark.parametrize(
+    "pasted",
+    ["K" + make_key(), "k3y-" + "Ab1!@#$%^&*(" * 5],
+    ids=["generated key", "key of punctuation"],
+)
 def test_a_key_pasted_as_the_variable_name_is_refused_unseen(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str, pasted: str
 ) -> None:

@@ -32,15 +32,17 @@ def render_at_end(section: str, render: Callable[[], Iterable[str]]) -> None:
     _renderers[section] = render
 
 
-def _collect() -> None:
+def _collect(process: str = "") -> None:
     for section, render in _renderers.items():
         for number, line in enumerate(render()):
-            record(section, f"{number:04d}", line)
+            # Each process renders its own results: number its lines apart from the others'.
+            record(section, f"{process}{number:04d}", line)
     _renderers.clear()
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    _collect()
+    workerinput = getattr(session.config, "workerinput", None)
+    _collect(f"{workerinput['workerid']}:" if workerinput is not None else "")
     workeroutput = getattr(session.config, "workeroutput", None)
     if workeroutput is not None:  # an xdist worker: hand the sections to the controller
         workeroutput[_KEY] = json.dumps(_sections)

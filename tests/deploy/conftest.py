@@ -79,6 +79,22 @@ def python_module(module: str, *args: str) -> list[str]:
     return [sys.executable, "-m", module, *args]
 
 
+def celery_worker_command() -> list[str]:
+    """A prefork Celery worker of the deployment-shape site, one process, no cluster chatter."""
+    return python_module(
+        "celery",
+        "-A",
+        "tests.deploy.site.tasks",
+        "worker",
+        "--pool=prefork",
+        "--concurrency=1",
+        "--without-heartbeat",
+        "--without-gossip",
+        "--without-mingle",
+        "--loglevel=INFO",
+    )
+
+
 def signed_with(keyring: Keyring, answer: dict[str, str]) -> bool:
     """Whether a ``/sign/`` or task answer was signed with ``keyring.current`` itself."""
     from django.core import signing

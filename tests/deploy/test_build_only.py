@@ -34,6 +34,7 @@ from tests.deploy.conftest import (
     REPO,
     START_TIMEOUT,
     KeyringFile,
+    celery_worker_command,
     python_module,
     signed_with,
     site_environ,
@@ -264,18 +265,7 @@ def test_a_celery_task_cannot_sign(tmp_path: Path) -> None:
     producer = make_app(folder)
     unreachable = KeyringFile(tmp_path / "no-such-secret.json")
     worker = Process(
-        python_module(
-            "celery",
-            "-A",
-            "tests.deploy.site.tasks",
-            "worker",
-            "--pool=prefork",
-            "--concurrency=1",
-            "--without-heartbeat",
-            "--without-gossip",
-            "--without-mingle",
-            "--loglevel=INFO",
-        ),
+        celery_worker_command(),
         tmp_path / "worker.log",
         site_environ(unreachable, SKR_CELERY_DIR=str(folder), **{BUILD_ONLY_ENV: "1"}),
         REPO,

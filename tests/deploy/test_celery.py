@@ -18,7 +18,7 @@ from tests.deploy.conftest import (
     REPO,
     START_TIMEOUT,
     KeyringFile,
-    python_module,
+    celery_worker_command,
     signed_with,
     site_environ,
     until_signed_with,
@@ -37,18 +37,7 @@ def worker(tmp_path: Path, keyring_file: KeyringFile) -> Iterator[Any]:
     folder = tmp_path / "celery"
     producer = make_app(folder)
     process = Process(
-        python_module(
-            "celery",
-            "-A",
-            "tests.deploy.site.tasks",
-            "worker",
-            "--pool=prefork",
-            "--concurrency=1",
-            "--without-heartbeat",
-            "--without-gossip",
-            "--without-mingle",
-            "--loglevel=INFO",
-        ),
+        celery_worker_command(),
         tmp_path / "worker.log",
         site_environ(keyring_file, SKR_CELERY_DIR=str(folder)),
         REPO,

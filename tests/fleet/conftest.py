@@ -7,9 +7,11 @@ from pathlib import Path
 import pytest
 
 from devservers import fleet as driver
+from devservers import fleet_sessions
 from devservers.openbao import BaoServer
 
 _results: list[driver.FleetResult] = []
+_session_results: list[fleet_sessions.SessionsResult] = []
 
 
 @pytest.fixture(scope="module")
@@ -30,9 +32,20 @@ def fleet_report() -> list[driver.FleetResult]:
     return _results
 
 
+@pytest.fixture
+def fleet_sessions_report() -> list[fleet_sessions.SessionsResult]:
+    """Session results appended here are printed after the run, below the fleet's."""
+    return _session_results
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if not _results:
-        return
-    terminalreporter.section("fleet rotation: rejected requests, keyring JSON vs plain payload")
-    for line in driver.describe(_results):
-        terminalreporter.write_line(line)
+    if _results:
+        terminalreporter.section("fleet rotation: rejected requests, keyring JSON vs plain payload")
+        for line in driver.describe(_results):
+            terminalreporter.write_line(line)
+    if _session_results:
+        terminalreporter.section(
+            "fleet sessions during convergence: database sessions, concurrent page loads"
+        )
+        for line in fleet_sessions.describe(_session_results):
+            terminalreporter.write_line(line)

@@ -45,7 +45,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             terminalreporter.write_line(line)
     if _session_results:
         terminalreporter.section(
-            "fleet sessions during convergence: database sessions, concurrent page loads"
+            "fleet sessions during convergence: concurrent page loads, database vs signed cookies"
         )
         for line in fleet_sessions.describe(_session_results):
             terminalreporter.write_line(line)

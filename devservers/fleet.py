@@ -187,31 +187,45 @@ class Tally:
                 self.rejected_at.append(time.monotonic())
 
 
-class _Rotator(threading.Thread):
-    """Rotates the secret ``ROTATIONS`` times, ``INTERVAL`` seconds apart, from ``start``."""
+class Rotator(threading.Thread):
+    """Rotates the secret ``rotations`` times, ``interval`` seconds apart, from ``start``."""
 
-    def __init__(self, provider: VaultProvider, start: float, stop: threading.Event) -> None:
+    def __init__(
+        self,
+        provider: VaultProvider,
+        start: float,
+        stop: threading.Event,
+        *,
+        rotations: int = ROTATIONS,
+        interval: float = INTERVAL,
+    ) -> None:
         super().__init__(name="fleet-rotator", daemon=True)
         self.provider = provider
         self.start_at = start
         self.stop = stop
+        self.rotations = rotations
+        self.interval = interval
+        #: When each rotation began writing (no worker can hold its keyring before that).
+        self.began: list[float] = []
         self.times: list[float] = []
         self.final: tuple[str | None, str | None] = (None, None)
         self.error: BaseException | None = None
 
     def run(self) -> None:
         try:
-            for number in range(1, ROTATIONS + 1):
+            for number in range(1, self.rotations + 1):
                 # The cadence is the scenario itself (rotation interval vs TTL), not a wait for
                 # a condition.
-                if self.stop.wait(max(0.0, self.start_at + number * INTERVAL - time.monotonic())):
+                due = self.start_at + number * self.interval
+                if self.stop.wait(max(0.0, due - time.monotonic())):
                     return
                 self._rotate(number)
         except BaseException as exc:  # noqa: BLE001 - handed to the main thread, which raises it
             self.error = exc
 
     def _rotate(self, number: int) -> None:
-        report = rotate_keyring(self.provider, max_fallbacks=ROTATIONS)
+        self.began.append(time.monotonic())
+        report = rotate_keyring(self.provider, max_fallbacks=self.rotations)
         if not report.written:
             raise RuntimeError(f"rotation {number} wrote nothing: {report.how}")
         self.times.append(time.monotonic())
@@ -335,14 +349,19 @@ def _status(site: ExampleSite) -> dict[str, Any] | None:
         return None
 
 
-def _pids_with(site: ExampleSite, seen: dict[int, dict[str, Any]], accept: Any) -> bool:
+def pids_with(
+    site: ExampleSite, seen: dict[int, dict[str, Any]], accept: Any, workers: int = WORKERS
+) -> bool:
+    """Record the status of the worker that answers if ``accept`` takes it; whether ``workers``
+    distinct pids have been recorded."""
     status = _status(site)
     if status is not None and accept(status):
         seen[int(status["pid"])] = status
-    return len(seen) >= WORKERS
+    return len(seen) >= workers
 
 
-def _pair(status: Mapping[str, Any]) -> tuple[str | None, str | None]:
+def signing_pair(status: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """The fingerprints of a worker's cached ``current`` and ``next``."""
     fps = status.get("fingerprints") or {}
     return fps.get("current"), fps.get("next")
 
@@ -458,11 +477,11 @@ def run_fleet(
         site.base_env["FLEET_STAGGER_SECONDS"] = str(TTL / WORKERS)
     site.start(timeout=START_TIMEOUT)
     stop = threading.Event()
-    rotator: _Rotator | None = None
+    rotator: Rotator | None = None
     threads: list[threading.Thread] = []
     try:
         seen: dict[int, dict[str, Any]] = {}
-        wait_until(lambda: _pids_with(site, seen, lambda s: True), START_TIMEOUT, "every worker")
+        wait_until(lambda: pids_with(site, seen, lambda s: True), START_TIMEOUT, "every worker")
 
         tally = Tally()
         users = [
@@ -495,7 +514,7 @@ def run_fleet(
         except threading.BrokenBarrierError:
             raise RuntimeError(f"a driver thread failed at start-up: {errors!r}") from None
         load_start = timing["start"]
-        rotator = _Rotator(provider, load_start, stop)
+        rotator = Rotator(provider, load_start, stop)
         rotator.start()
         for thread in threads:
             thread.join(timeout=(ROTATIONS + 2) * INTERVAL + 30)
@@ -512,10 +531,10 @@ def run_fleet(
         final = rotator.final
         converged: dict[int, dict[str, Any]] = {}
         wait_until(
-            lambda: _pids_with(
+            lambda: pids_with(
                 site,
                 converged,
-                lambda s: _pair(s) == final and s.get("signing") == final[0],
+                lambda s: signing_pair(s) == final and s.get("signing") == final[0],
             ),
             CONVERGE_TIMEOUT,
             "every worker to sign with the final key",

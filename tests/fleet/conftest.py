@@ -7,10 +7,12 @@ from pathlib import Path
 import pytest
 
 from devservers import fleet as driver
+from devservers import fleet_sessions
 from devservers.openbao import BaoServer
 from tests.plugins import summary
 
 _results: list[driver.FleetResult] = []
+_session_results: list[fleet_sessions.SessionsResult] = []
 
 
 @pytest.fixture(scope="module")
@@ -27,10 +29,20 @@ def fleet_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def fleet_report() -> list[driver.FleetResult]:
-    """Results appended here are printed side by side after the run (test_fleet.py is one
-    module, so xdist's --dist loadscope runs its fleets in one worker, side by side)."""
+    """Results appended here are printed side by side after the run (one table per test
+    process: under xdist, each worker prints the fleets it ran)."""
     summary.render_at_end(
         "fleet rotation: rejected requests, keyring JSON vs plain payload",
         lambda: driver.describe(_results) if _results else [],
     )
     return _results
+
+
+@pytest.fixture
+def fleet_sessions_report() -> list[fleet_sessions.SessionsResult]:
+    """Session results appended here are printed after the run, below the fleet's."""
+    summary.render_at_end(
+        "fleet sessions during convergence: concurrent page loads, database vs signed cookies",
+        lambda: fleet_sessions.describe(_session_results) if _session_results else [],
+    )
+    return _session_results

@@ -53,7 +53,12 @@ DATABASES = {
 }
 # Sessions are signed cookies: nothing on the server remembers a user, so a session survives a
 # rotation only if its signature still verifies. The strictest possible demonstration.
-SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+# EXAMPLE_SESSION_ENGINE=db selects Django's default, database sessions, whose rows a re-key
+# deletes (the fleet's page-load scenario measures what that costs during a rotation).
+SESSION_ENGINE = {
+    "signed_cookies": "django.contrib.sessions.backends.signed_cookies",
+    "db": "django.contrib.sessions.backends.db",
+}[os.environ.get("EXAMPLE_SESSION_ENGINE", "signed_cookies")]
 LOGIN_URL = "/login/"
 USE_TZ = True
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"

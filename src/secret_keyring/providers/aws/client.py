@@ -198,7 +198,8 @@ def check_client_options(
     for name, value in (("connect_timeout", connect_timeout), ("read_timeout", read_timeout)):
         if not is_seconds(value, minimum=0.0, exclusive=True, maximum=MAX_REQUEST_TIMEOUT):
             raise ConfigurationError(
-                f"{source}: {name} must be a number of seconds in (0, 300], got {value!r}",
+                f"{source}: {name} must be a number of seconds in (0, {MAX_REQUEST_TIMEOUT:g}], "
+                f"got {value!r}",
                 source=source,
             )
     if max_attempts is not None and (

@@ -201,7 +201,7 @@ def run(server: MotoServer, cold_runs: int, out: Path | None) -> int:
 
     import boto3
 
-    from secret_keyring.rotation.keygen import new_keyring, rotate
+    from secret_keyring.keygen import new_keyring, rotate
 
     keyring = rotate(new_keyring())  # current, next and one previous: a realistic payload
     payload = json.dumps(

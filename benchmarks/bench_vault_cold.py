@@ -191,8 +191,8 @@ def main(argv: list[str] | None = None) -> int:
 def run(server: Any, cold_runs: int, out: Path | None) -> int:
     import hvac
 
+    from secret_keyring.keygen import generate_key, new_keyring, rotate
     from secret_keyring.providers.vault import VaultProvider
-    from secret_keyring.rotation.keygen import generate_key, new_keyring, rotate
 
     keyring = rotate(new_keyring())  # current, next and one previous
     admin = server.client()
@@ -231,7 +231,7 @@ def run(server: Any, cold_runs: int, out: Path | None) -> int:
     warm_rows = []
     for label, path, _ in SECRETS:
         provider = VaultProvider("secret", path, environ=environ)
-        sent_ours = count_requests(provider.client().session)
+        sent_ours = count_requests(provider.session.client().session)
         provider.fetch()
         cold_requests = list(sent_ours)
         sent_ours.clear()

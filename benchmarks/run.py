@@ -551,8 +551,8 @@ def vault_requests(addr: str, token: str) -> list[tuple[str, list[str], list[str
     bare hvac read, for keyring JSON and for a plain key with three earlier versions."""
     import hvac
 
+    from secret_keyring.keygen import generate_key
     from secret_keyring.providers.vault import VaultProvider
-    from secret_keyring.rotation.keygen import generate_key
 
     admin = hvac.Client(url=addr, token=token, timeout=5)
     for _ in range(4):
@@ -564,7 +564,7 @@ def vault_requests(addr: str, token: str) -> list[tuple[str, list[str], list[str
     secrets = (("keyring JSON, 1 version", VAULT_PATH), ("plain key, 4 versions", "bench/plain"))
     for label, path in secrets:
         provider = VaultProvider("secret", path, environ=environ)
-        sent = bench_vault_cold.count_requests(provider.client().session)
+        sent = bench_vault_cold.count_requests(provider.session.client().session)
         provider.fetch()
         first = list(sent)
         sent.clear()
@@ -586,7 +586,7 @@ def write_secrets(vault: Any, moto_env: dict[str, str]) -> None:
     """The same keyring (current, next, one previous) in OpenBao and in Secrets Manager."""
     import boto3
 
-    from secret_keyring.rotation.keygen import new_keyring, rotate
+    from secret_keyring.keygen import new_keyring, rotate
 
     keyring = rotate(new_keyring())
     data = {"current": keyring.current, "next": keyring.next, "previous": list(keyring.previous)}

@@ -50,6 +50,13 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from secret_keyring import _fork
+from secret_keyring._config import (
+    DEFAULT_JITTER,
+    DEFAULT_MAX_STALE,
+    DEFAULT_STARTUP_TIMEOUT,
+    DEFAULT_TTL,
+    check_seconds,
+)
 from secret_keyring._headroom import with_headroom
 from secret_keyring.errors import (
     ConfigurationError,
@@ -152,9 +159,9 @@ class CachedKeyring:
         self,
         provider: Provider,
         *,
-        ttl: float = 300.0,
-        jitter: float = 0.1,
-        max_stale: float = 86400.0,
+        ttl: float = DEFAULT_TTL,
+        jitter: float = DEFAULT_JITTER,
+        max_stale: float = DEFAULT_MAX_STALE,
         on_stale: Literal["serve", "fail"] = "serve",
         backoff_initial: float = 1.0,
         backoff_max: float | None = None,
@@ -165,12 +172,12 @@ class CachedKeyring:
         random: Callable[[], float] = random.random,
         spawn: Callable[[Callable[[], None]], None] = _start_daemon_thread,
     ) -> None:
-        _check_number("ttl", ttl, minimum=0.0, exclusive=True)
-        _check_number("jitter", jitter, minimum=0.0, maximum=1.0, exclusive_max=True)
-        _check_number("max_stale", max_stale, minimum=0.0)
-        _check_number("backoff_initial", backoff_initial, minimum=0.0, exclusive=True)
+        check_seconds("ttl", ttl, minimum=0.0, exclusive=True)
+        check_seconds("jitter", jitter, minimum=0.0, maximum=1.0, exclusive_max=True)
+        check_seconds("max_stale", max_stale, minimum=0.0)
+        check_seconds("backoff_initial", backoff_initial, minimum=0.0, exclusive=True)
         if backoff_max is not None:
-            _check_number("backoff_max", backoff_max, minimum=backoff_initial)
+            check_seconds("backoff_max", backoff_max, minimum=backoff_initial)
         if on_stale not in ("serve", "fail"):
             raise ConfigurationError(
                 f"on_stale must be 'serve' or 'fail', got {on_stale!r}",
@@ -181,7 +188,7 @@ class CachedKeyring:
             )
         if refresh_timeout is None:
             refresh_timeout = getattr(provider, "fetch_timeout", None) or DEFAULT_REFRESH_TIMEOUT
-        _check_number("refresh_timeout", refresh_timeout, minimum=0.0, exclusive=True)
+        check_seconds("refresh_timeout", refresh_timeout, minimum=0.0, exclusive=True)
         if on_stale == "fail" and max_stale < ttl + refresh_timeout:
             # A healthy process holds a keyring for up to ttl, and its refresh may take up to
             # refresh_timeout: a smaller max_stale fails requests while the backend is fine.
@@ -347,7 +354,10 @@ class CachedKeyring:
         return self._fetch(attempt)
 
     def prime(
-        self, timeout: float = 30.0, *, sleep: Callable[[float], None] = time.sleep
+        self,
+        timeout: float = DEFAULT_STARTUP_TIMEOUT,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> Keyring:
         """Fetch the first keyring, retrying retryable errors with backoff for up to ``timeout``.
 
@@ -364,7 +374,7 @@ class CachedKeyring:
             SourceUnavailable: an attempt was still waiting for the backend at the deadline.
             ConfigurationError: ``timeout`` is negative or not a number.
         """
-        _check_number("startup timeout", timeout, minimum=0.0)
+        check_seconds("startup timeout", timeout, minimum=0.0)
         if timeout == 0:
             return with_headroom(self.refresh)
         deadline = self._clock() + timeout
@@ -713,28 +723,6 @@ class CachedKeyring:
                 listener(keyring)
             except Exception:
                 logger.exception("secret_keyring: a keyring listener failed")
-
-
-def _check_number(
-    name: str,
-    value: object,
-    *,
-    minimum: float | None = None,
-    maximum: float | None = None,
-    exclusive: bool = False,
-    exclusive_max: bool = False,
-) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-        raise ConfigurationError(f"{name} must be a number of seconds, got {type(value).__name__}")
-    too_low = minimum is not None and (value <= minimum if exclusive else value < minimum)
-    too_high = maximum is not None and (value >= maximum if exclusive_max else value > maximum)
-    if too_low or too_high:
-        bounds = []
-        if minimum is not None:
-            bounds.append(f"{'>' if exclusive else '>='} {minimum:g}")
-        if maximum is not None:
-            bounds.append(f"{'<' if exclusive_max else '<='} {maximum:g}")
-        raise ConfigurationError(f"{name} must be {' and '.join(bounds)}, got {value!r}")
 
 
 def _provider_status(provider: Provider) -> dict[str, Any]:

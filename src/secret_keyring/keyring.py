@@ -3,8 +3,7 @@ fingerprints.
 
 A keyring is what Django needs: the key that signs (``current``) and the keys that still verify
 (``next`` and ``previous``). Everything here is pure: no I/O, no SDK, no Django. Reading a
-stored value into a keyring is ``secret_keyring.payload``'s (its names are importable from here
-too).
+stored value into a keyring is ``secret_keyring.payload``'s.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from secret_keyring._lazy import lazy_attributes
 from secret_keyring._record import Record
 from secret_keyring.errors import (
     ConfigurationError,
@@ -457,13 +455,3 @@ def _rebuild_keyring(*values: Any) -> Keyring:
     ``Keyring.__reduce__``)."""
     *positional, adopted = values
     return Keyring(*positional, adopted=adopted)
-
-
-# Parsing moved to secret_keyring.payload; these names still import from here.
-__getattr__, __dir__ = lazy_attributes(
-    __name__,
-    dict.fromkeys(
-        ("Payload", "keyring_to_json", "parse_mapping", "parse_payload"), "secret_keyring.payload"
-    ),
-    __all__,
-)

@@ -12,7 +12,8 @@ import pytest
 
 from devservers.processes import wait_until
 from secret_keyring.keygen import new_keyring, rotate
-from secret_keyring.keyring import Keyring, fingerprint, keyring_to_json, parse_payload
+from secret_keyring.keyring import Keyring, fingerprint
+from secret_keyring.payload import keyring_to_json, parse_payload
 
 REPO = Path(__file__).resolve().parents[2]
 

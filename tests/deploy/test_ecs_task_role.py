@@ -26,7 +26,7 @@ from devservers.moto import REGION, MotoServer
 from devservers.processes import LOOPBACK
 from secret_keyring import provider_from_url
 from secret_keyring.keygen import new_keyring, rotate
-from secret_keyring.keyring import keyring_to_json
+from secret_keyring.payload import keyring_to_json
 from tests.integration.test_aws_iam import READ_ONLY, role, user
 
 pytestmark = pytest.mark.aws

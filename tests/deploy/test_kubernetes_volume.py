@@ -16,7 +16,7 @@ from secret_keyring import CachedKeyring, Keyring, Provider
 from secret_keyring.django import live
 from secret_keyring.errors import SecretNotFound
 from secret_keyring.keygen import new_keyring, rotate
-from secret_keyring.keyring import keyring_to_json
+from secret_keyring.payload import keyring_to_json
 from secret_keyring.providers import FileProvider
 from secret_keyring.testing import FakeClock
 from tests.deploy.kubelet import ProjectedVolume

@@ -13,7 +13,7 @@ from django.contrib.auth.models import User
 from secret_keyring import CachedKeyring, Keyring, Provider
 from secret_keyring.django import live
 from secret_keyring.keygen import rotate
-from secret_keyring.keyring import keyring_to_json, parse_payload
+from secret_keyring.payload import keyring_to_json, parse_payload
 from secret_keyring.testing import FakeClock
 
 

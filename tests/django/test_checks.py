@@ -16,7 +16,8 @@ from django.test import Client, override_settings
 
 from secret_keyring.django.checks import check_weak_keys
 from secret_keyring.keygen import adopt_keyring, new_keyring
-from secret_keyring.keyring import fingerprint, keyring_to_json, parse_payload
+from secret_keyring.keyring import fingerprint
+from secret_keyring.payload import keyring_to_json, parse_payload
 from tests.django.conftest import LiveSite
 from tests.plugins.leakguard import assert_no_key_material, make_key, make_weak_key
 
@@ -171,7 +172,7 @@ def test_the_deploy_warning_follows_the_weak_key_until_it_is_dropped(site: LiveS
 def test_secret_key_status_command(keyring_file: Path) -> None:
     result = manage("secret_key_status", source=f"file://{keyring_file}")
     assert result.returncode == 0, result.stderr
-    from secret_keyring.keyring import parse_payload
+    from secret_keyring.payload import parse_payload
 
     kr = parse_payload(keyring_file.read_bytes())
     assert fingerprint(kr.current) in result.stdout

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from secret_keyring.keygen import new_keyring
-from secret_keyring.keyring import keyring_to_json
+from secret_keyring.payload import keyring_to_json
 from tests.plugins.leakguard import assert_no_key_material, make_key
 
 ROOT = Path(__file__).resolve().parents[2]

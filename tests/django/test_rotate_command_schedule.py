@@ -20,7 +20,7 @@ from secret_keyring import CachedKeyring
 from secret_keyring.django import live
 from secret_keyring.django.management.commands.rotate_secret_key import Command
 from secret_keyring.keygen import new_keyring
-from secret_keyring.keyring import keyring_to_json, parse_payload
+from secret_keyring.payload import keyring_to_json, parse_payload
 from secret_keyring.providers.local import FileProvider
 from tests.plugins.leakguard import assert_no_key_material
 

@@ -24,7 +24,8 @@ from secret_keyring import Keyring
 from secret_keyring.cli import main
 from secret_keyring.django import live
 from secret_keyring.keygen import new_keyring
-from secret_keyring.keyring import fingerprint, keyring_to_json, parse_payload
+from secret_keyring.keyring import fingerprint
+from secret_keyring.payload import keyring_to_json, parse_payload
 from tests.django.conftest import LiveSite
 from tests.plugins.leakguard import assert_no_key_material, make_key
 

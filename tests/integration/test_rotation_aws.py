@@ -31,7 +31,8 @@ from secret_keyring.errors import (
 )
 from secret_keyring.keygen import adopt_keyring, new_keyring
 from secret_keyring.keygen import rotate as rotate_rule
-from secret_keyring.keyring import adoption_marker, fingerprint, keyring_to_json, parse_payload
+from secret_keyring.keyring import adoption_marker, fingerprint
+from secret_keyring.payload import keyring_to_json, parse_payload
 from secret_keyring.providers.aws import AwsSecretsManagerProvider
 from secret_keyring.rotation import aws as rotation_aws
 from secret_keyring.rotation.aws import (

@@ -21,7 +21,7 @@ from devservers.moto import REGION, MotoServer
 from devservers.openbao import BaoServer
 from secret_keyring import Keyring
 from secret_keyring.keygen import new_keyring
-from secret_keyring.keyring import keyring_to_json, parse_payload
+from secret_keyring.payload import keyring_to_json, parse_payload
 from secret_keyring.providers.aws import AwsSecretsManagerProvider, build_client
 from secret_keyring.providers.vault import VaultProvider
 from secret_keyring.rotation import DEFAULT_MIN_INTERVAL

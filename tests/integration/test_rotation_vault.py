@@ -15,7 +15,8 @@ from secret_keyring import Keyring
 from secret_keyring.cli import main
 from secret_keyring.errors import AccessDenied, ConfigurationError, RotationError, SecretNotFound
 from secret_keyring.keygen import new_keyring
-from secret_keyring.keyring import adoption_marker, is_weak, keyring_to_json, parse_mapping
+from secret_keyring.keyring import adoption_marker, is_weak
+from secret_keyring.payload import keyring_to_json, parse_mapping
 from secret_keyring.providers.vault import VaultProvider
 from secret_keyring.rotation import RotationReport
 from secret_keyring.rotation.run import init_source, rotate_source

@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 
 from devservers.moto import ACCOUNT_ID, REGION, MotoServer
 from secret_keyring import Keyring
-from secret_keyring.keyring import keyring_to_json, parse_payload
+from secret_keyring.payload import keyring_to_json, parse_payload
 from secret_keyring.providers.aws import AwsSecretsManagerProvider
 from secret_keyring.rotation.aws import STEPS, lambda_handler
 from secret_keyring.rotation.run import rotate_source

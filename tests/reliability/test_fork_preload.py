@@ -31,7 +31,7 @@ from devservers.openbao import BaoServer
 from devservers.processes import Process, free_port, wait_until
 from devservers.site import SITE_DIR
 from secret_keyring.keygen import new_keyring, rotate
-from secret_keyring.keyring import keyring_to_json
+from secret_keyring.payload import keyring_to_json
 from tests.plugins.leakguard import assert_no_key_material
 from tests.reliability.conftest import record
 

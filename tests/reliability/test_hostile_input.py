@@ -27,16 +27,8 @@ from secret_keyring.errors import (
     SecretNotFound,
     WeakSecretKey,
 )
-from secret_keyring.keyring import (
-    MAX_KEYS,
-    MAX_PAYLOAD_BYTES,
-    Keyring,
-    Payload,
-    adoption_marker,
-    keyring_to_json,
-    parse_mapping,
-    parse_payload,
-)
+from secret_keyring.keyring import MAX_KEYS, MAX_PAYLOAD_BYTES, Keyring, adoption_marker
+from secret_keyring.payload import Payload, keyring_to_json, parse_mapping, parse_payload
 from secret_keyring.providers.base import Provider
 from secret_keyring.providers.vault import VaultProvider
 from secret_keyring.urls import SourceURL, parse_source_url, provider_from_url

@@ -26,14 +26,8 @@ from devservers.site import SITE_DIR
 from secret_keyring import CachedKeyring
 from secret_keyring.errors import SecretKeyringError, WeakSecretKey
 from secret_keyring.keygen import new_keyring
-from secret_keyring.keyring import (
-    Keyring,
-    Payload,
-    fingerprint,
-    keyring_to_json,
-    parse_mapping,
-    parse_payload,
-)
+from secret_keyring.keyring import Keyring, fingerprint
+from secret_keyring.payload import Payload, keyring_to_json, parse_mapping, parse_payload
 from secret_keyring.providers.local import EnvProvider, FileProvider
 from tests.plugins import leakguard
 from tests.plugins.leakguard import (

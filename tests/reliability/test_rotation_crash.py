@@ -40,7 +40,7 @@ from django.core.signing import Signer
 from devservers.moto import ACCOUNT_ID, REGION, MotoServer
 from devservers.openbao import BaoServer
 from secret_keyring import Keyring
-from secret_keyring.keyring import keyring_to_json, parse_mapping, parse_payload
+from secret_keyring.payload import keyring_to_json, parse_mapping, parse_payload
 from secret_keyring.providers.aws import AwsSecretsManagerProvider
 from secret_keyring.providers.vault import VaultProvider
 from secret_keyring.rotation import aws as rotation_aws

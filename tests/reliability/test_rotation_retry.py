@@ -30,7 +30,7 @@ from secret_keyring import Keyring
 from secret_keyring.cli import main as cli
 from secret_keyring.errors import SourceError
 from secret_keyring.keygen import new_keyring
-from secret_keyring.keyring import keyring_to_json, parse_mapping
+from secret_keyring.payload import keyring_to_json, parse_mapping
 from secret_keyring.rotation.vault import lambda_handler
 from tests.plugins.leakguard import assert_no_key_material
 from tests.reliability.proxy import FaultProxy

@@ -32,7 +32,7 @@ from devservers.openbao import BaoServer
 from secret_keyring import CachedKeyring, Keyring
 from secret_keyring.errors import SourceUnavailable
 from secret_keyring.keygen import new_keyring, rotate
-from secret_keyring.keyring import keyring_to_json
+from secret_keyring.payload import keyring_to_json
 from secret_keyring.providers.aws import AwsSecretsManagerProvider
 from secret_keyring.providers.vault import VaultProvider
 from secret_keyring.testing import FakeClock

@@ -32,7 +32,7 @@ from devservers.openbao import BaoServer
 from secret_keyring.django import secret_keys
 from secret_keyring.errors import AccessDenied, SourceError, SourceUnavailable
 from secret_keyring.keygen import new_keyring
-from secret_keyring.keyring import keyring_to_json
+from secret_keyring.payload import keyring_to_json
 from tests.plugins.leakguard import assert_no_key_material
 from tests.plugins.openbao import RecordingServer
 from tests.reliability.conftest import record

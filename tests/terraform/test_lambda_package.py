@@ -15,7 +15,7 @@ import pytest
 
 from devservers.openbao import BaoServer
 from secret_keyring.keygen import new_keyring
-from secret_keyring.keyring import keyring_to_json, parse_mapping
+from secret_keyring.payload import keyring_to_json, parse_mapping
 from secret_keyring.rotation.lambda_zip import HANDLERS
 from tests.plugins.leakguard import assert_no_key_material
 from tests.terraform import tfconfig

@@ -30,7 +30,7 @@ import yaml
 from secret_keyring.cli import main as cli
 from secret_keyring.errors import AccessDenied
 from secret_keyring.keygen import new_keyring
-from secret_keyring.keyring import keyring_to_json, parse_mapping
+from secret_keyring.payload import keyring_to_json, parse_mapping
 from secret_keyring.providers.vault import auth as vault_provider
 from secret_keyring.rotation.vault import lambda_handler
 from tests.plugins.leakguard import assert_no_key_material

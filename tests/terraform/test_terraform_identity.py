@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from secret_keyring.keygen import new_keyring
-from secret_keyring.keyring import keyring_to_json
+from secret_keyring.payload import keyring_to_json
 from tests.terraform import tfconfig
 from tests.terraform.tfconfig import Config
 

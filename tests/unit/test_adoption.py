@@ -16,13 +16,8 @@ from secret_keyring import Keyring
 from secret_keyring.cli import main
 from secret_keyring.errors import InvalidSecret, WeakSecretKey
 from secret_keyring.keygen import adopt_keyring, rotate
-from secret_keyring.keyring import (
-    adoption_marker,
-    fingerprint,
-    is_weak,
-    keyring_to_json,
-    parse_payload,
-)
+from secret_keyring.keyring import adoption_marker, fingerprint, is_weak
+from secret_keyring.payload import keyring_to_json, parse_payload
 from secret_keyring.providers.local import FileProvider
 from secret_keyring.status import fingerprint_rows
 from tests.plugins.leakguard import assert_no_key_material, make_key, make_weak_key, remember

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from secret_keyring.cli import main
-from secret_keyring.keyring import fingerprint, parse_payload
+from secret_keyring.keyring import fingerprint
+from secret_keyring.payload import parse_payload
 from secret_keyring.status import render_status
 from tests.plugins.leakguard import make_key
 

@@ -8,15 +8,8 @@ import secrets
 import pytest
 
 from secret_keyring.errors import InvalidSecret, SecretNotFound, WeakSecretKey
-from secret_keyring.keyring import (
-    MAX_PAYLOAD_BYTES,
-    Keyring,
-    fingerprint,
-    keyring_to_json,
-    parse_mapping,
-    parse_payload,
-    validate_key,
-)
+from secret_keyring.keyring import MAX_PAYLOAD_BYTES, Keyring, fingerprint, validate_key
+from secret_keyring.payload import keyring_to_json, parse_mapping, parse_payload
 from tests.plugins.leakguard import assert_no_key_material, make_key
 
 SRC = "file:///run/secrets/k"

@@ -110,3 +110,19 @@ import secret_keyring.django, secret_keyring.providers.vault, secret_keyring.pro
 print(sorted(found))
 """
     assert fresh_interpreter(code) == "[]"
+
+
+def test_no_compatibility_alias_outlives_a_move() -> None:
+    """No release had these names where they used to be, so nothing keeps them there: key
+    generation is ``secret_keyring.keygen``'s, reading a stored value ``secret_keyring.payload``'s
+    and the Vault provider's hvac client its session's (``provider.session.client()``)."""
+    import importlib.util
+
+    import secret_keyring.keyring
+    from secret_keyring.providers.vault import VaultProvider
+
+    assert importlib.util.find_spec("secret_keyring.rotation.keygen") is None
+    moved = ("Payload", "keyring_to_json", "parse_mapping", "parse_payload")
+    assert [name for name in moved if hasattr(secret_keyring.keyring, name)] == []
+    assert "__getattr__" not in vars(secret_keyring.keyring)
+    assert not hasattr(VaultProvider, "client")

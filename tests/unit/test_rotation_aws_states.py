@@ -18,7 +18,7 @@ from botocore.stub import Stubber
 
 from secret_keyring import Keyring
 from secret_keyring.errors import RotationError
-from secret_keyring.keyring import keyring_to_json
+from secret_keyring.payload import keyring_to_json
 from secret_keyring.rotation import aws as rotation_aws
 from secret_keyring.rotation.aws import SecretsManagerRotation, lambda_handler
 from tests.plugins.leakguard import make_key

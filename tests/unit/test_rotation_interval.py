@@ -17,7 +17,7 @@ import pytest
 from secret_keyring.cli import main
 from secret_keyring.errors import ConfigurationError
 from secret_keyring.keygen import new_keyring
-from secret_keyring.keyring import keyring_to_json, parse_payload
+from secret_keyring.payload import keyring_to_json, parse_payload
 from secret_keyring.providers.local import FileProvider
 from secret_keyring.rotation import (
     DEFAULT_MIN_INTERVAL,

@@ -9,7 +9,7 @@ import pytest
 from secret_keyring import CachedKeyring, provider_from_url
 from secret_keyring.errors import ConfigurationError
 from secret_keyring.keygen import new_keyring
-from secret_keyring.keyring import keyring_to_json
+from secret_keyring.payload import keyring_to_json
 from secret_keyring.providers import (
     AwsSecretsManagerProvider,
     DevProvider,

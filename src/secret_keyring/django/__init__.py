@@ -28,6 +28,12 @@ except ImportError as exc:  # pragma: no cover - exercised by the wheel smoke te
         name="django",
     ) from exc
 
+from secret_keyring._config import (
+    DEFAULT_JITTER,
+    DEFAULT_MAX_STALE,
+    DEFAULT_STARTUP_TIMEOUT,
+    DEFAULT_TTL,
+)
 from secret_keyring.cache import CachedKeyring
 from secret_keyring.django import build_only, live
 from secret_keyring.django.build_only import BUILD_ONLY_ENV
@@ -54,11 +60,11 @@ _failed_startups: dict[str, tuple[float, str]] = {}
 def secret_keys(
     source: str | Provider | None = None,
     *,
-    ttl: float = 300.0,
-    jitter: float = 0.1,
-    max_stale: float = 86400.0,
+    ttl: float = DEFAULT_TTL,
+    jitter: float = DEFAULT_JITTER,
+    max_stale: float = DEFAULT_MAX_STALE,
     max_fallbacks: int = 3,
-    startup_timeout: float = 30.0,
+    startup_timeout: float = DEFAULT_STARTUP_TIMEOUT,
     on_stale: Literal["serve", "fail"] = "serve",
     refresh_timeout: float | None = None,
 ) -> tuple[str, list[str]]:

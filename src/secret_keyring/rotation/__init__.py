@@ -13,12 +13,12 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import logging
-import math
 import os
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from secret_keyring._config import is_seconds
 from secret_keyring.errors import ConfigurationError, InvalidSecret, RotationError, SecretNotFound
 from secret_keyring.keyring import check_max_fallbacks
 
@@ -112,12 +112,7 @@ class IntervalGuard:
 
     def __post_init__(self) -> None:
         value = self.min_interval
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, (int, float))
-            or not math.isfinite(value)
-            or value < 0
-        ):
+        if not is_seconds(value, minimum=0.0, finite=True):
             raise ConfigurationError(
                 f"{self.option} must be a number of seconds, 0 or more (default "
                 f"{DEFAULT_MIN_INTERVAL:.0f}; keep it at least 2 x ttl + refresh_timeout), "

@@ -15,7 +15,7 @@ from secret_keyring.django import secret_keys
 
 if "DJANGO_SECRET_KEY_SOURCE" not in os.environ:
     from secret_keyring.keygen import new_keyring
-    from secret_keyring.keyring import keyring_to_json
+    from secret_keyring.payload import keyring_to_json
 
     _path = Path(tempfile.mkdtemp(prefix="skr-test-")) / "keyring.json"
     _path.write_text(keyring_to_json(new_keyring()))

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, cast
 from urllib.parse import urlsplit
 
+from secret_keyring._config import MAX_REQUEST_TIMEOUT, is_seconds
 from secret_keyring.errors import ConfigurationError
 from secret_keyring.providers.base import check_extra
 
@@ -59,7 +60,6 @@ DEFAULT_MAX_ATTEMPTS: Final = 3
 DEFAULT_ROLE_SESSION_NAME: Final = "django-secret-keyring"
 _USER_AGENT: Final = "django-secret-keyring"
 _SESSION_NAME = r"^[\w+=,.@-]{2,64}$"  # compiled by ``re`` on first use
-_MAX_TIMEOUT: Final = 300.0
 _MAX_ATTEMPTS: Final = 10
 
 
@@ -196,13 +196,10 @@ def check_client_options(
             session name, or an endpoint that is not an http(s) URL without credentials.
     """
     for name, value in (("connect_timeout", connect_timeout), ("read_timeout", read_timeout)):
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, (int, float))
-            or not 0 < value <= _MAX_TIMEOUT
-        ):
+        if not is_seconds(value, minimum=0.0, exclusive=True, maximum=MAX_REQUEST_TIMEOUT):
             raise ConfigurationError(
-                f"{source}: {name} must be a number of seconds in (0, 300], got {value!r}",
+                f"{source}: {name} must be a number of seconds in (0, {MAX_REQUEST_TIMEOUT:g}], "
+                f"got {value!r}",
                 source=source,
             )
     if max_attempts is not None and (

@@ -43,12 +43,12 @@ secret for its fallbacks, and every later refresh is version-aware as above.
 from __future__ import annotations
 
 import logging
-import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
+from secret_keyring._config import is_seconds
 from secret_keyring._record import Record
 from secret_keyring.errors import (
     AccessDenied,
@@ -205,12 +205,7 @@ class AwsSecretsManagerProvider(BaseProvider):
                 f"{arn_region.group(1)}; drop ?region= (the ARN's region is used)",
                 source=self.source,
             )
-        if (
-            isinstance(pending_max_age, bool)
-            or not isinstance(pending_max_age, (int, float))
-            or not math.isfinite(pending_max_age)
-            or pending_max_age < 0
-        ):
+        if not is_seconds(pending_max_age, minimum=0.0, finite=True):
             raise ConfigurationError(
                 f"{self.source}: pending_max_age must be a number of seconds, 0 or more "
                 f"(default {DEFAULT_PENDING_MAX_AGE:.0f})",

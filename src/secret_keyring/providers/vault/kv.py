@@ -327,15 +327,6 @@ class VaultProvider(BaseProvider):
         requests_per_fetch = 6 + self.history_fallbacks
         return 2 * self.settings.timeout * len(self.settings.addresses) * requests_per_fetch
 
-    def client(self) -> hvac.Client:
-        """The session's authenticated hvac client (``self.session.client()``): for code that
-        inspects or instruments it; requests go through ``self.session.run()``.
-
-        Raises:
-            SecretKeyringError: the login failed.
-        """
-        return self.session.client()
-
     def rotator(self) -> Rotator:
         """Check-and-set rotation of this KV v2 secret (``secret_keyring.rotation.vault``)."""
         from secret_keyring.rotation.vault import VaultRotator

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final, TypedDict
 from urllib.parse import urlsplit
 
+from secret_keyring._config import MAX_REQUEST_TIMEOUT, is_seconds
 from secret_keyring._record import Record
 from secret_keyring.errors import ConfigurationError
 
@@ -38,8 +39,6 @@ logger = logging.getLogger(__name__)
 
 #: Seconds each HTTP request may take (connect and read) unless ``timeout`` says otherwise.
 DEFAULT_TIMEOUT: Final = 5.0
-#: The longest ``timeout`` accepted, in seconds.
-MAX_TIMEOUT: Final = 300.0
 _TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
 _FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
 #: A duration; compiled on first use (by ``re``'s cache), not by every import.
@@ -129,9 +128,9 @@ def parse_timeout(raw: str, origin: str) -> float:
     if match:
         unit = {"ms": 0.001, "s": 1.0, "m": 60.0}.get(match.group(2) or "s", 1.0)
         value = float(match.group(1)) * unit
-    if not 0 < value <= MAX_TIMEOUT:
+    if not is_seconds(value, minimum=0.0, exclusive=True, maximum=MAX_REQUEST_TIMEOUT):
         raise ConfigurationError(
-            f"{origin} must be a duration between 0 and {MAX_TIMEOUT:.0f} seconds (5, 5s, "
+            f"{origin} must be a duration between 0 and {MAX_REQUEST_TIMEOUT:.0f} seconds (5, 5s, "
             f"500ms), got {raw[:20]!r}"
         )
     return value
@@ -252,9 +251,9 @@ def resolve_settings(
             if found_timeout is not None
             else DEFAULT_TIMEOUT
         )
-    elif isinstance(timeout, bool) or not 0 < timeout <= MAX_TIMEOUT:
+    elif not is_seconds(timeout, minimum=0.0, exclusive=True, maximum=MAX_REQUEST_TIMEOUT):
         raise ConfigurationError(
-            f"timeout must be between 0 and {MAX_TIMEOUT:.0f} seconds, got {timeout!r}"
+            f"timeout must be between 0 and {MAX_REQUEST_TIMEOUT:.0f} seconds, got {timeout!r}"
         )
     return VaultSettings(
         addresses=addresses,

@@ -122,7 +122,7 @@ def wait_until_every_node_has(cluster: RaftCluster, path: str, version: int) -> 
 
 
 def test_active_node_killed_reads_continue_and_refreshes_resume(
-    cluster: RaftCluster, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    cluster: RaftCluster, vault_env: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     active = cluster.active()
     assert active is not None
@@ -130,10 +130,7 @@ def test_active_node_killed_reads_continue_and_refreshes_resume(
     path = f"app/{time.monotonic_ns()}"
     first = new_keyring()
     wait_until_every_node_has(cluster, path, cluster.write(path, json_data(first)))
-    for name in ("VAULT_ADDR", "VAULT_CACERT", "VAULT_NAMESPACE", "BAO_ADDR"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("VAULT_TOKEN", cluster.root_token)
-    monkeypatch.setenv("HOME", str(cluster.workdir))
+    vault_env.setenv("VAULT_TOKEN", cluster.root_token)
     addresses = ",".join(node.addr for node in [active, *cluster.standbys()])
     listed = provider_from_url(f"vault://secret/{path}?addr={addresses}&timeout=1")
     via_standby = provider_from_url(f"vault://secret/{path}?addr={standby.addr}&timeout=1")

@@ -1,7 +1,7 @@
 """OpenBao HA on integrated storage: the active node dies; readers keep the cached keyring and
 refreshes succeed again once the survivors have elected a new leader.
 
-The cluster is three real ``bao server`` processes (see :mod:`tests.reliability.raft`). The cache
+The cluster is three real ``bao server`` processes (see :mod:`devservers.raft`). The cache
 runs on a fake clock (the TTL and backoff pass when the test says so), but the election takes the
 real time it takes, so the test polls, with a deadline, until a refresh succeeds; the measured
 time from the kill to that refresh is the figure quoted in the docs.
@@ -23,7 +23,7 @@ from secret_keyring.providers.vault import VaultProvider
 from secret_keyring.testing import FakeClock
 from secret_keyring.urls import provider_from_url
 from tests.reliability.conftest import record
-from tests.reliability.raft import Node, RaftCluster
+from devservers.raft import Node, RaftCluster
 from tests.reliability.test_runtime_outage import (
     NON_BLOCKING_BOUND,
     Latency,

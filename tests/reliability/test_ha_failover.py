@@ -17,13 +17,13 @@ from pathlib import Path
 
 import pytest
 
+from devservers.raft import Node, RaftCluster
 from secret_keyring import CachedKeyring, Keyring
 from secret_keyring.keygen import new_keyring, rotate
 from secret_keyring.providers.vault import VaultProvider
 from secret_keyring.testing import FakeClock
 from secret_keyring.urls import provider_from_url
 from tests.reliability.conftest import record
-from devservers.raft import Node, RaftCluster
 from tests.reliability.test_runtime_outage import (
     NON_BLOCKING_BOUND,
     Latency,

@@ -3,6 +3,7 @@
 
 * :mod:`devservers.processes`: free loopback ports, readiness polling, starting and stopping.
 * :mod:`devservers.openbao`: ``bao server -dev`` (plain, ``-dev-tls``, with a file audit device).
+* :mod:`devservers.raft`: a 3-node OpenBao cluster on integrated storage, for failover.
 * :mod:`devservers.moto`: moto in server mode, counting requests and injecting faults.
 * :mod:`devservers.site`: the example Django site under gunicorn, and a browser for it.
 * :mod:`devservers.fleet`: the fleet scenario (many workers and users during rotations).

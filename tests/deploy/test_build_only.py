@@ -137,16 +137,10 @@ def test_an_unclear_value_is_refused(monkeypatch: pytest.MonkeyPatch, value: str
 
 
 @pytest.mark.parametrize("value", ["", "0"])
-def test_off_reads_the_source(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
-    from secret_keyring.django import live
-
-    original = live.active()
+def test_off_reads_the_source(monkeypatch: pytest.MonkeyPatch, keep_live: None, value: str) -> None:
     monkeypatch.setenv(BUILD_ONLY_ENV, value)
     provider = StaticProvider()
-    try:
-        assert secret_keys(provider)[0] == provider.keyring.current
-    finally:
-        live._active = original
+    assert secret_keys(provider)[0] == provider.keyring.current
     assert provider.fetches == 1
 
 

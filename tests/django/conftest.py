@@ -52,8 +52,9 @@ def _inline(target: Callable[[], None]) -> None:
 
 
 @pytest.fixture
-def site() -> Iterator[LiveSite]:
-    """Swap in a cache with a fake clock around the project's own provider (file://)."""
+def site(keep_live: None) -> Iterator[LiveSite]:
+    """Swap in a cache with a fake clock around the project's own provider (file://); the file is
+    put back after the test, and ``keep_live`` puts back the project's live keyring."""
     original = live.active()
     assert original is not None, "the test settings call secret_keys()"
     path = Path(os.environ["SECRET_KEYRING_TEST_FILE"])
@@ -69,22 +70,19 @@ def site() -> Iterator[LiveSite]:
         yield LiveSite(path, clock, cache, swapped)
     finally:
         path.write_bytes(saved)
-        restored = parse_payload(saved).to_keyring()
-        live.apply_to_settings(restored)
-        live._active = original
-        original.applied = restored
 
 
 @pytest.fixture
-def live_site() -> Iterator[Callable[[Provider, float], tuple[CachedKeyring, FakeClock]]]:
+def live_site(
+    keep_live: None,
+) -> Callable[[Provider, float], tuple[CachedKeyring, FakeClock]]:
     """Make any provider the running project's keyring source, behind a fake clock.
 
     The request_started hook, the cache and the settings update are the real ones; only time is
     injected, and background refreshes run inline so the request that triggers them applies them.
+    ``keep_live`` puts the project's live keyring and settings back.
     """
-    original = live.active()
-    assert original is not None, "the test settings call secret_keys()"
-    saved = original.applied
+    assert live.active() is not None, "the test settings call secret_keys()"
 
     def install(provider: Provider, ttl: float = 60.0) -> tuple[CachedKeyring, FakeClock]:
         clock = FakeClock()
@@ -95,12 +93,7 @@ def live_site() -> Iterator[Callable[[Provider, float], tuple[CachedKeyring, Fak
         swapped.clock = clock
         return cache, clock
 
-    try:
-        yield install
-    finally:
-        live.apply_to_settings(saved)
-        live._active = original
-        original.applied = saved
+    return install
 
 
 @pytest.fixture

@@ -11,6 +11,8 @@ from django.conf import settings
 
 from secret_keyring.django import live, refresh_settings
 from secret_keyring.django.apps import _on_task_prerun, connect_celery
+from secret_keyring.django.signals import keys_rotated
+from secret_keyring.keyring import fingerprint
 from tests.django.conftest import LiveSite
 
 
@@ -29,13 +31,26 @@ def test_refresh_settings_applies_a_rotation_without_any_request(site: LiveSite)
     assert new.fallbacks == settings.SECRET_KEY_FALLBACKS
 
 
-def test_refresh_settings_without_secret_keys_does_nothing() -> None:
-    original = live.active()
+def test_refresh_settings_without_secret_keys_does_nothing(site: LiveSite, keep_live: None) -> None:
+    """With a rotation due, a process whose SECRET_KEY does not come from secret_keys() keeps
+    its settings: no read, no update, no keys_rotated."""
+    before = _applied()
+    site.rotate()
+    site.pass_ttl()
     live.deactivate()
+    sent: list[object] = []
+
+    def receiver(**kwargs: object) -> None:
+        sent.append(kwargs)
+
+    keys_rotated.connect(receiver)
     try:
-        refresh_settings()  # SECRET_KEY does not come from secret_keys(): nothing to refresh
+        refresh_settings()
     finally:
-        live._active = original
+        keys_rotated.disconnect(receiver)
+    assert _applied() == before
+    assert sent == []
+    assert live.active() is None
 
 
 def test_task_prerun_is_connected_when_celery_is_importable() -> None:
@@ -60,6 +75,11 @@ def test_without_celery_nothing_is_connected(monkeypatch: pytest.MonkeyPatch) ->
     # A None entry in sys.modules makes the import fail as it does where Celery is not installed.
     monkeypatch.setitem(sys.modules, "celery.signals", None)
     assert connect_celery() is False
+
+
+def _applied() -> list[str]:
+    """The fingerprints of the keys in the settings, current first (no key in a failure)."""
+    return [fingerprint(key) for key in [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]]
 
 
 def _receivers(signal: Any) -> list[object]:

@@ -9,7 +9,6 @@ import configparser
 import os
 import shlex
 import time
-from collections.abc import Iterator
 from io import StringIO
 from pathlib import Path
 
@@ -79,19 +78,14 @@ def test_a_run_after_the_interval_rotates(keyring_file: Path) -> None:
 
 
 @pytest.fixture
-def hour_ttl_project(keyring_file: Path) -> Iterator[Path]:
+def hour_ttl_project(keyring_file: Path, keep_live: None) -> Path:
     """The running project reads ``keyring_file`` with ``secret_keys(ttl=3600)`` and a
     ``refresh_timeout`` of 300 s, as a project with a long TTL would (the cache and the live
     keyring are the real ones; the test project's own are put back afterwards)."""
-    original = live.active()
-    assert original is not None, "the test settings call secret_keys()"
+    assert live.active() is not None, "the test settings call secret_keys()"
     cache = CachedKeyring(FileProvider(str(keyring_file)), ttl=3600, refresh_timeout=300)
     live.activate(cache, cache.get())
-    try:
-        yield keyring_file
-    finally:
-        live._active = original
-        live.apply_to_settings(original.applied)
+    return keyring_file
 
 
 def test_the_default_interval_covers_a_long_ttl(hour_ttl_project: Path) -> None:

@@ -22,12 +22,7 @@ from secret_keyring.payload import keyring_to_json
 from secret_keyring.testing import StaticProvider
 from tests.plugins.leakguard import make_key, make_weak_key
 
-
-@pytest.fixture(autouse=True)
-def _keep_active() -> object:
-    original = live.active()
-    yield
-    live._active = original
+pytestmark = pytest.mark.usefixtures("keep_live")
 
 
 def test_signature_is_pinned() -> None:

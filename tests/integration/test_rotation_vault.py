@@ -4,7 +4,6 @@ rotations, a reader's policy, init, and the scheduled handler configured by the 
 from __future__ import annotations
 
 import json
-import os
 import threading
 from typing import Any
 
@@ -356,13 +355,10 @@ def test_init_adopt_env_then_two_rotations_retire_the_weak_key(
 
 
 @pytest.fixture
-def handler_env(openbao: BaoServer, monkeypatch: pytest.MonkeyPatch) -> BaoServer:
+def handler_env(openbao: BaoServer, vault_env: pytest.MonkeyPatch) -> BaoServer:
     """Only what the handler is given: SECRET_KEYRING_* and the usual VAULT_* variables."""
-    for name in list(os.environ):
-        if name.startswith(("VAULT_", "BAO_", "SECRET_KEYRING_")):
-            monkeypatch.delenv(name)
     for name, value in openbao.environ().items():
-        monkeypatch.setenv(name, value)
+        vault_env.setenv(name, value)
     return openbao
 
 

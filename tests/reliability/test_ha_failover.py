@@ -1,7 +1,7 @@
 """OpenBao HA on integrated storage: the active node dies; readers keep the cached keyring and
 refreshes succeed again once the survivors have elected a new leader.
 
-The cluster is three real ``bao server`` processes (see :mod:`tests.reliability.raft`). The cache
+The cluster is three real ``bao server`` processes (see :mod:`devservers.raft`). The cache
 runs on a fake clock (the TTL and backoff pass when the test says so), but the election takes the
 real time it takes, so the test polls, with a deadline, until a refresh succeeds; the measured
 time from the kill to that refresh is the figure quoted in the docs.
@@ -17,13 +17,13 @@ from pathlib import Path
 
 import pytest
 
+from devservers.raft import Node, RaftCluster
 from secret_keyring import CachedKeyring, Keyring
 from secret_keyring.keygen import new_keyring, rotate
 from secret_keyring.providers.vault import VaultProvider
 from secret_keyring.testing import FakeClock
 from secret_keyring.urls import provider_from_url
 from tests.reliability.conftest import record
-from tests.reliability.raft import Node, RaftCluster
 from tests.reliability.test_runtime_outage import (
     NON_BLOCKING_BOUND,
     Latency,
@@ -122,7 +122,7 @@ def wait_until_every_node_has(cluster: RaftCluster, path: str, version: int) -> 
 
 
 def test_active_node_killed_reads_continue_and_refreshes_resume(
-    cluster: RaftCluster, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    cluster: RaftCluster, vault_env: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     active = cluster.active()
     assert active is not None
@@ -130,10 +130,7 @@ def test_active_node_killed_reads_continue_and_refreshes_resume(
     path = f"app/{time.monotonic_ns()}"
     first = new_keyring()
     wait_until_every_node_has(cluster, path, cluster.write(path, json_data(first)))
-    for name in ("VAULT_ADDR", "VAULT_CACERT", "VAULT_NAMESPACE", "BAO_ADDR"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("VAULT_TOKEN", cluster.root_token)
-    monkeypatch.setenv("HOME", str(cluster.workdir))
+    vault_env.setenv("VAULT_TOKEN", cluster.root_token)
     addresses = ",".join(node.addr for node in [active, *cluster.standbys()])
     listed = provider_from_url(f"vault://secret/{path}?addr={addresses}&timeout=1")
     via_standby = provider_from_url(f"vault://secret/{path}?addr={standby.addr}&timeout=1")

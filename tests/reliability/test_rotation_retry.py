@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 from django.core.signing import BadSignature, Signer
@@ -69,21 +68,16 @@ def verifies(keyring: Keyring, signed: str) -> bool:
 def scheduled(
     openbao: BaoServer,
     make_proxy: Callable[..., FaultProxy],
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Any,
+    vault_env: pytest.MonkeyPatch,
 ) -> tuple[str, FaultProxy]:
     """A fresh keyring at a new path, and the environment a scheduled run gets, pointing at
     OpenBao through the proxy."""
-    for name in list(os.environ):
-        if name.startswith(("VAULT_", "BAO_", "SECRET_KEYRING_")):
-            monkeypatch.delenv(name)
     path = openbao.new_path("retry")
     openbao.write(path, json.loads(keyring_to_json(new_keyring())))
     proxy = make_proxy(openbao.port)
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setenv("VAULT_ADDR", proxy.url)
-    monkeypatch.setenv("VAULT_TOKEN", openbao.root_token)
-    monkeypatch.setenv("SECRET_KEYRING_SOURCE", f"vault://secret/{path}")
+    vault_env.setenv("VAULT_ADDR", proxy.url)
+    vault_env.setenv("VAULT_TOKEN", openbao.root_token)
+    vault_env.setenv("SECRET_KEYRING_SOURCE", f"vault://secret/{path}")
     return path, proxy
 
 

@@ -95,18 +95,10 @@ def layout(policy_bao: PolicyBao, vault_module: tfconfig.Config) -> Layout:
 
 
 @pytest.fixture
-def environment(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, layout: Layout
-) -> pytest.MonkeyPatch:
+def environment(vault_env: pytest.MonkeyPatch, layout: Layout) -> pytest.MonkeyPatch:
     """What a scheduled run is given: Vault's address and nothing from this machine."""
-    import os
-
-    for name in list(os.environ):
-        if name.startswith(("VAULT_", "BAO_", "SECRET_KEYRING_")):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setenv("VAULT_ADDR", layout.server.addr)
-    return monkeypatch
+    vault_env.setenv("VAULT_ADDR", layout.server.addr)
+    return vault_env
 
 
 # -- the Kubernetes CronJob ----------------------------------------------------------------------

@@ -8,30 +8,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import hvac.exceptions as hx
 import pytest
-import requests.exceptions as rx
-from botocore import exceptions as bce
 
-from secret_keyring.errors import ConfigurationError, RotationError, SourceError
+from secret_keyring.errors import ConfigurationError, RotationError
 from secret_keyring.keygen import new_keyring
 from secret_keyring.keyring import Keyring
-from secret_keyring.providers import aws as aws_provider
-from secret_keyring.providers.vault import errors as vault_errors
 from secret_keyring.rotation import IntervalGuard, RotationReport
 from secret_keyring.rotation.run import init_source, rotate_source
 from secret_keyring.testing import StaticProvider
 from secret_keyring.urls import PROVIDERS, SCHEMES, parse_source_url, provider_class
-
-WHERE = vault_errors.Where(
-    address="https://vault.example.com:8200",
-    kv=vault_errors.KvPath("secret", "myapp/django"),
-    auth="token",
-    auth_mount="token",
-    timeout=5.0,
-    source="vault://secret/myapp/django",
-)
-
 
 # -- the registry -----------------------------------------------------------------------------
 
@@ -113,81 +98,6 @@ def test_max_fallbacks_is_checked_before_the_rotator_is_asked() -> None:
     with pytest.raises(ConfigurationError, match="own://backend: max_fallbacks must be"):
         rotate_source(backend, max_fallbacks=19)
     assert backend.calls == []
-
-
-# -- what the error mappers record ------------------------------------------------------------
-
-
-def test_vault_check_and_set_loss_is_a_conflict_with_its_status() -> None:
-    exc = hx.InvalidRequest(
-        errors=["check-and-set parameter did not match the current version"], method="post"
-    )
-    error = vault_errors.translate_error(exc, WHERE, "write")
-    assert isinstance(error, SourceError)
-    assert (error.status, error.conflict, error.action) == (400, True, "write")
-
-
-def test_vault_denial_records_status_and_action() -> None:
-    error = vault_errors.translate_error(hx.Forbidden(errors=["denied"]), WHERE, "read metadata")
-    assert isinstance(error, SourceError)
-    assert (error.status, error.conflict, error.action) == (403, False, "read metadata")
-
-
-def test_vault_refused_connection_was_never_sent() -> None:
-    from urllib3.exceptions import MaxRetryError, NewConnectionError
-
-    refused = rx.ConnectionError(
-        MaxRetryError(None, "/v1/secret/data/x", NewConnectionError(None, "refused"))  # type: ignore[arg-type]
-    )
-    error = vault_errors.translate_error(refused, WHERE, "write")
-    assert isinstance(error, SourceError)
-    assert (error.status, error.never_sent, error.retryable) == (None, True, True)
-    reset = vault_errors.translate_error(rx.ConnectionError("reset by peer"), WHERE, "write")
-    assert isinstance(reset, SourceError)
-    assert not reset.never_sent
-
-
-def test_vault_deleted_version_carries_its_metadata() -> None:
-    exc = hx.InvalidPath(
-        errors=[],
-        json={"data": {"metadata": {"version": 3, "created_time": "2026-01-02T03:04:05Z"}}},
-    )
-    error = vault_errors.translate_error(exc, WHERE, "read version 3")
-    assert isinstance(error, vault_errors.VersionGone)
-    assert (error.version, error.created_time, error.status) == (3, "2026-01-02T03:04:05Z", 404)
-
-
-def _client_error(code: str, message: str = "", status: int = 400) -> bce.ClientError:
-    response: Any = {
-        "Error": {"Code": code, "Message": message},
-        "ResponseMetadata": {"HTTPStatusCode": status},
-    }
-    return bce.ClientError(response, "CreateSecret")
-
-
-def test_aws_create_of_an_existing_secret_says_already_exists() -> None:
-    error = aws_provider.translate_error(
-        _client_error("ResourceExistsException", "it exists"), source="aws-secretsmanager://x"
-    )
-    assert isinstance(error, SourceError)
-    assert (error.already_exists, error.code, error.status, error.action) == (
-        True,
-        "ResourceExistsException",
-        400,
-        "CreateSecret",
-    )
-
-
-def test_aws_staging_label_that_moved_is_a_conflict() -> None:
-    error = aws_provider.translate_error(
-        _client_error(
-            "InvalidRequestException",
-            "The VersionStage AWSCURRENT is not attached to the version you requested",
-        ),
-        source="aws-secretsmanager://x",
-    )
-    assert isinstance(error, SourceError)
-    assert error.conflict
 
 
 # -- logging ----------------------------------------------------------------------------------

@@ -174,3 +174,32 @@ def test_long_service_messages_are_cut() -> None:
     error = translate(client_error("SomethingNew", "x" * 5000))
 
     assert len(str(error)) < 500
+
+
+# -- what the mapper records for the rotation -----------------------------------------------
+
+
+def test_aws_create_of_an_existing_secret_says_already_exists() -> None:
+    error = translate_error(
+        client_error("ResourceExistsException", "it exists", operation="CreateSecret"),
+        source="aws-secretsmanager://x",
+    )
+    assert isinstance(error, SourceError)
+    assert (error.already_exists, error.code, error.status, error.action) == (
+        True,
+        "ResourceExistsException",
+        400,
+        "CreateSecret",
+    )
+
+
+def test_aws_staging_label_that_moved_is_a_conflict() -> None:
+    error = translate_error(
+        client_error(
+            "InvalidRequestException",
+            "The VersionStage AWSCURRENT is not attached to the version you requested",
+        ),
+        source="aws-secretsmanager://x",
+    )
+    assert isinstance(error, SourceError)
+    assert error.conflict

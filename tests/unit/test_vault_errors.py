@@ -1,8 +1,6 @@
-"""The hvac/requests -> secret_keyring error table, and the credential look-ups."""
+"""The hvac/requests -> secret_keyring error table, and what it records for the rotation."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import hvac.exceptions as hx
 import pytest
@@ -18,7 +16,6 @@ from secret_keyring.errors import (
 )
 from secret_keyring.providers.vault import VaultProvider, translate_error
 from secret_keyring.providers.vault import errors as vault_errors
-from secret_keyring.providers.vault import settings as vault_settings
 
 TOKEN = "hvs.CAESIJustATestTokenThatMustNeverAppear"
 WHERE = vault_errors.Where(
@@ -117,32 +114,57 @@ def test_provider_raises_from_the_cause() -> None:
     assert TOKEN not in str(caught.value)
 
 
-# -- credentials --------------------------------------------------------------------------------
+# -- what the mapper records for the rotation -----------------------------------------------
+
+#: A rotation's source: no field, no pinned version, a token.
+ROTATION_WHERE = vault_errors.Where(
+    address="https://vault.example.com:8200",
+    kv=vault_errors.KvPath("secret", "myapp/django"),
+    auth="token",
+    auth_mount="token",
+    timeout=5.0,
+    source="vault://secret/myapp/django",
+)
 
 
-def test_credential_precedence(tmp_path: Path) -> None:
-    (tmp_path / "id").write_text(" from-file \n")
-    credential = vault_settings.credential
-    assert credential({"VAULT_ROLE_ID": "direct", "VAULT_ROLE_ID_FILE": "x"}, "ROLE_ID") == "direct"
-    assert credential({"VAULT_ROLE_ID_FILE": str(tmp_path / "id")}, "ROLE_ID") == "from-file"
-    assert credential({"BAO_ROLE_ID": "bao"}, "ROLE_ID") == "bao"
-    assert credential({"VAULT_ROLE_ID": "v", "BAO_ROLE_ID": "b"}, "ROLE_ID") == "v"
-    assert credential({}, "ROLE_ID") is None
+def test_vault_check_and_set_loss_is_a_conflict_with_its_status() -> None:
+    exc = hx.InvalidRequest(
+        errors=["check-and-set parameter did not match the current version"], method="post"
+    )
+    error = vault_errors.translate_error(exc, ROTATION_WHERE, "write")
+    assert isinstance(error, SourceError)
+    assert (error.status, error.conflict, error.action) == (400, True, "write")
 
 
-@pytest.mark.parametrize("content", [None, ""])
-def test_unreadable_or_empty_credential_file(tmp_path: Path, content: str | None) -> None:
-    path = tmp_path / "secret_id"
-    if content is not None:
-        path.write_text(content)
-    with pytest.raises(ConfigurationError, match="VAULT_SECRET_ID_FILE"):
-        vault_settings.credential({"VAULT_SECRET_ID_FILE": str(path)}, "SECRET_ID")
+def test_vault_denial_records_status_and_action() -> None:
+    error = vault_errors.translate_error(
+        hx.Forbidden(errors=["denied"]), ROTATION_WHERE, "read metadata"
+    )
+    assert isinstance(error, SourceError)
+    assert (error.status, error.conflict, error.action) == (403, False, "read metadata")
 
 
-def test_cli_token_sources(tmp_path: Path) -> None:
-    cli_token = vault_settings.cli_token
-    assert cli_token({"VAULT_TOKEN": "a", "HOME": str(tmp_path)}) == "a"
-    assert cli_token({"BAO_TOKEN": "b", "HOME": str(tmp_path)}) == "b"
-    assert cli_token({"HOME": str(tmp_path)}) is None
-    (tmp_path / ".vault-token").write_text("from-cli\n")
-    assert cli_token({"HOME": str(tmp_path)}) == "from-cli"
+def test_vault_refused_connection_was_never_sent() -> None:
+    from urllib3.exceptions import MaxRetryError, NewConnectionError
+
+    refused = rx.ConnectionError(
+        MaxRetryError(None, "/v1/secret/data/x", NewConnectionError(None, "refused"))  # type: ignore[arg-type]
+    )
+    error = vault_errors.translate_error(refused, ROTATION_WHERE, "write")
+    assert isinstance(error, SourceError)
+    assert (error.status, error.never_sent, error.retryable) == (None, True, True)
+    reset = vault_errors.translate_error(
+        rx.ConnectionError("reset by peer"), ROTATION_WHERE, "write"
+    )
+    assert isinstance(reset, SourceError)
+    assert not reset.never_sent
+
+
+def test_vault_deleted_version_carries_its_metadata() -> None:
+    exc = hx.InvalidPath(
+        errors=[],
+        json={"data": {"metadata": {"version": 3, "created_time": "2026-01-02T03:04:05Z"}}},
+    )
+    error = vault_errors.translate_error(exc, ROTATION_WHERE, "read version 3")
+    assert isinstance(error, vault_errors.VersionGone)
+    assert (error.version, error.created_time, error.status) == (3, "2026-01-02T03:04:05Z", 404)

@@ -15,6 +15,7 @@ from secret_keyring.providers.vault import (
     VaultSettings,
     resolve_settings,
 )
+from secret_keyring.providers.vault import settings as vault_settings
 
 #: An address, so that settings resolve; nothing is sent to it.
 ADDR = {"VAULT_ADDR": "http://127.0.0.1:8200"}
@@ -254,3 +255,34 @@ def test_fetch_timeout_bounds_a_fetch_by_its_request_timeouts() -> None:
         "secret", "x", environ={"VAULT_ADDR": "https://a:8200,https://b:8200"}, max_fallbacks=0
     )
     assert two.fetch_timeout == 2 * 5 * 2 * 6
+
+
+# -- credentials --------------------------------------------------------------------------------
+
+
+def test_credential_precedence(tmp_path: Path) -> None:
+    (tmp_path / "id").write_text(" from-file \n")
+    credential = vault_settings.credential
+    assert credential({"VAULT_ROLE_ID": "direct", "VAULT_ROLE_ID_FILE": "x"}, "ROLE_ID") == "direct"
+    assert credential({"VAULT_ROLE_ID_FILE": str(tmp_path / "id")}, "ROLE_ID") == "from-file"
+    assert credential({"BAO_ROLE_ID": "bao"}, "ROLE_ID") == "bao"
+    assert credential({"VAULT_ROLE_ID": "v", "BAO_ROLE_ID": "b"}, "ROLE_ID") == "v"
+    assert credential({}, "ROLE_ID") is None
+
+
+@pytest.mark.parametrize("content", [None, ""])
+def test_unreadable_or_empty_credential_file(tmp_path: Path, content: str | None) -> None:
+    path = tmp_path / "secret_id"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(ConfigurationError, match="VAULT_SECRET_ID_FILE"):
+        vault_settings.credential({"VAULT_SECRET_ID_FILE": str(path)}, "SECRET_ID")
+
+
+def test_cli_token_sources(tmp_path: Path) -> None:
+    cli_token = vault_settings.cli_token
+    assert cli_token({"VAULT_TOKEN": "a", "HOME": str(tmp_path)}) == "a"
+    assert cli_token({"BAO_TOKEN": "b", "HOME": str(tmp_path)}) == "b"
+    assert cli_token({"HOME": str(tmp_path)}) is None
+    (tmp_path / ".vault-token").write_text("from-cli\n")
+    assert cli_token({"HOME": str(tmp_path)}) == "from-cli"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,13 +15,8 @@ from secret_keyring.urls import SCHEMES
 
 
 @pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.startswith(("VAULT_", "BAO_")):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("HOME", str(tmp_path))
-    # An address, so that providers can be built; these tests send nothing.
-    monkeypatch.setenv("VAULT_ADDR", "http://127.0.0.1:8200")
+def _clean_environment(vault_env: pytest.MonkeyPatch, vault_addr: str) -> None:
+    """Nothing from the machine; an address, so that providers can be built (nothing is sent)."""
 
 
 def vault(url: str, **kwargs: int) -> VaultProvider:

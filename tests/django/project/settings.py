@@ -1,8 +1,8 @@
 """Settings of the test project: the one-line helper, as a user would write it.
 
 The source comes from DJANGO_SECRET_KEY_SOURCE. When it is unset (a plain `pytest` run), a fresh
-keyring file is made for this process so the suite needs no set-up; tests find its path in
-SECRET_KEYRING_TEST_FILE and rotate by rewriting it.
+keyring file is made for this process (for each pytest-xdist worker) so the suite needs no
+set-up; tests find its path in SECRET_KEYRING_TEST_FILE and rotate by rewriting it.
 """
 
 from __future__ import annotations
@@ -13,7 +13,13 @@ from pathlib import Path
 
 from secret_keyring.django import secret_keys
 
-if "DJANGO_SECRET_KEY_SOURCE" not in os.environ:
+# Under pytest-xdist the controller imports these settings before it starts its workers, which
+# inherit its environment: without the worker check, every worker would rotate one shared file
+# under the others' feet. The marker says which process made the file; a subprocess a test starts
+# inherits the marker with the worker's name, and so shares its worker's file, as it should.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+_MADE_FOR = os.environ.get("SECRET_KEYRING_TEST_WORKER")
+if "DJANGO_SECRET_KEY_SOURCE" not in os.environ or _MADE_FOR not in (None, _WORKER):
     from secret_keyring.keygen import new_keyring
     from secret_keyring.payload import keyring_to_json
 
@@ -22,6 +28,7 @@ if "DJANGO_SECRET_KEY_SOURCE" not in os.environ:
     _path.chmod(0o600)
     os.environ["SECRET_KEYRING_TEST_FILE"] = str(_path)
     os.environ["DJANGO_SECRET_KEY_SOURCE"] = f"file://{_path}"
+    os.environ["SECRET_KEYRING_TEST_WORKER"] = _WORKER
 
 SECRET_KEY, SECRET_KEY_FALLBACKS = secret_keys(ttl=60)
 

@@ -76,42 +76,6 @@ def test_py_typed_is_shipped() -> None:
     assert files("secret_keyring").joinpath("py.typed").is_file()
 
 
-def test_the_start_up_path_generates_no_dataclass() -> None:
-    """Every process pays for what the start-up path imports before its first key: a frozen
-    dataclass costs ~1.2 ms to generate on Python 3.11 and ``dataclasses`` ~1 ms to import
-    (benchmarks/run.py, section c). Value objects there subclass
-    ``secret_keyring._record.Record``."""
-    code = (
-        "import sys, secret_keyring, secret_keyring.urls, secret_keyring.cache,"
-        " secret_keyring.payload, secret_keyring.providers.vault, secret_keyring.providers.aws;"
-        "print('dataclasses' in sys.modules)"
-    )
-    assert fresh_interpreter(code) == "False"
-
-
-def test_the_start_up_path_compiles_no_pattern_at_import() -> None:
-    """Compiling a regular expression costs 0.4-1.1M instructions, as much as importing a whole
-    module, and the modules a start-up imports are imported by every process. Their patterns are
-    strings that ``re`` compiles (and caches) when a value is first checked against them."""
-    code = """
-import re, sys
-found = set()
-original = re._compile
-def spy(pattern, flags):
-    frame = sys._getframe(1)
-    while frame.f_code.co_filename == original.__code__.co_filename:  # re's own frames
-        frame = frame.f_back
-    code = frame.f_code
-    if code.co_name == "<module>" and "secret_keyring" in code.co_filename:
-        found.add(code.co_filename.rpartition("secret_keyring")[2])
-    return original(pattern, flags)
-re._compile = spy
-import secret_keyring.django, secret_keyring.providers.vault, secret_keyring.providers.aws
-print(sorted(found))
-"""
-    assert fresh_interpreter(code) == "[]"
-
-
 def test_no_compatibility_alias_outlives_a_move() -> None:
     """No release had these names where they used to be, so nothing keeps them there: key
     generation is ``secret_keyring.keygen``'s, reading a stored value ``secret_keyring.payload``'s

@@ -251,17 +251,21 @@ def test_one_readable_figure_per_section(bench: dict[str, ModuleType], tmp_path:
         assert height <= 2 * width, f"{section}: {width}x{height} px"
 
 
-def test_summary_shows_each_figure_in_its_section(
+def test_render_shows_each_figure_in_its_section(
     bench: dict[str, ModuleType], tmp_path: Path
 ) -> None:
-    """The summary page shows each section's figure under that section's heading, once, at a
-    path relative to the page; no figure is left out."""
-    pages, results = bench["pages"], bench["results"]
-    synthetic = synthetic_results(results)
+    """``run.py --render FILE`` measures nothing: from what a run saved it writes the pages and
+    each section's figure, and the summary page shows that figure under the section's heading,
+    once, at a path relative to the page; no figure is left out."""
+    results = bench["results"]
+    saved = tmp_path / "run-results.pkl"
+    results.save(saved, results.Config(), synthetic_results(results))
+    import run
+
     out = tmp_path / "docs" / "benchmarks.md"
-    charts = pages.draw_charts(synthetic, tmp_path / "docs" / "img")
-    pages.write_pages(synthetic, results.Config(), out=out, details=out.parent, charts=charts)
-    lines = out.read_text(encoding="utf-8").splitlines()
+    assert run.main(["--render", str(saved), "--out", str(out)]) == 0
+    for page in ("benchmarks-core.md", "benchmarks-aws.md", "benchmarks-vault.md"):
+        assert (out.parent / page).is_file()
     headings = {
         "primed": "## a. ",
         "refresh": "## b. ",
@@ -270,9 +274,11 @@ def test_summary_shows_each_figure_in_its_section(
         "fleet": "## e. ",
         "scale": "## f. ",
     }
+    figures = sorted(path.name for path in (out.parent / "img").iterdir())
+    assert figures == sorted(f"benchmarks-{section}.png" for section in headings)
+    lines = out.read_text(encoding="utf-8").splitlines()
     for section, heading in headings.items():
         image = [i for i, line in enumerate(lines) if f"](img/benchmarks-{section}.png)" in line]
         assert len(image) == 1, f"{section}: shown {len(image)} times"
         above = [line for line in lines[: image[0]] if line.startswith("## ")]
         assert above[-1].startswith(heading), f"{section}: shown under {above[-1]!r}"
-        assert (out.parent / "img" / f"benchmarks-{section}.png").is_file()

@@ -1291,7 +1291,9 @@ def figures(results: Results) -> dict[str, Figure]:
 
 
 def draw_charts(results: Results, directory: Path) -> dict[str, Path]:
-    """Write each section's figure to ``directory/benchmarks-SECTION.png``."""
+    """Write each section's figure to ``directory/benchmarks-SECTION.png`` and remove the
+    other ``benchmarks*.png`` there: figures of an earlier run (a section a ``--quick`` run
+    leaves out, the one-grid chart of before) that no page shows any more."""
     import matplotlib
 
     directory.mkdir(parents=True, exist_ok=True)
@@ -1302,4 +1304,6 @@ def draw_charts(results: Results, directory: Path) -> dict[str, Path]:
             path = directory / f"benchmarks-{name}.png"
             figure.savefig(path, dpi=DPI)
             written[name] = path
+    for stale in set(directory.glob("benchmarks*.png")) - set(written.values()):
+        stale.unlink()
     return written

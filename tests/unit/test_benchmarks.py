@@ -263,6 +263,12 @@ def test_render_shows_each_figure_in_its_section(
     import run
 
     out = tmp_path / "docs" / "benchmarks.md"
+    # An earlier run's figures that no page shows any more: the one-grid chart, a section
+    # left out since.
+    (out.parent / "img").mkdir(parents=True)
+    (out.parent / "img" / "benchmarks.png").write_bytes(b"old")
+    (out.parent / "img" / "benchmarks-gone.png").write_bytes(b"old")
+    (out.parent / "img" / "logo.png").write_bytes(b"not ours")
     assert run.main(["--render", str(saved), "--out", str(out)]) == 0
     for page in ("benchmarks-core.md", "benchmarks-aws.md", "benchmarks-vault.md"):
         assert (out.parent / page).is_file()
@@ -275,7 +281,7 @@ def test_render_shows_each_figure_in_its_section(
         "scale": "## f. ",
     }
     figures = sorted(path.name for path in (out.parent / "img").iterdir())
-    assert figures == sorted(f"benchmarks-{section}.png" for section in headings)
+    assert figures == sorted([*(f"benchmarks-{section}.png" for section in headings), "logo.png"])
     lines = out.read_text(encoding="utf-8").splitlines()
     for section, heading in headings.items():
         image = [i for i, line in enumerate(lines) if f"](img/benchmarks-{section}.png)" in line]

@@ -345,7 +345,7 @@ def run(
 
 def main(argv: list[str] | None = None) -> int:
     """Section f alone: start OpenBao and moto, write the secrets as ``make bench`` does, run."""
-    import run as bench  # benchmarks/run.py: the secrets and the environment of ``make bench``
+    import servers  # the servers, secrets and environment of ``make bench``
 
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--processes", type=int, default=PROCESSES)
@@ -354,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-fleet-scale-") as tmp:
         workdir = Path(tmp)
-        with bench.bench_servers(workdir) as (_, moto, audit, env):
+        with servers.bench_servers(workdir) as (_, moto, audit, env):
             # This checkout's library first, whichever tree the virtualenv was installed from.
             env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(ROOT)])
             began = time.monotonic()
@@ -362,8 +362,8 @@ def main(argv: list[str] | None = None) -> int:
                 moto=moto,
                 audit=audit,
                 urls=[
-                    f"vault://secret/{bench.VAULT_PATH}",
-                    f"aws-secretsmanager://{bench.AWS_NAME}",
+                    f"vault://secret/{servers.VAULT_PATH}",
+                    f"aws-secretsmanager://{servers.AWS_NAME}",
                 ],
                 env=env,
                 processes=args.processes,

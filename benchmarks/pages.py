@@ -1,5 +1,5 @@
-"""Rendering for ``make bench``: the summary page, the three detailed pages and the chart, all from
-one :class:`run.Results`. Nothing here measures; every sentence that states a result is computed
+"""Rendering for ``make bench``: the summary page, the three detailed pages and the charts, all from
+one :class:`results.Results`. Nothing here measures; every sentence that states a result is computed
 from the samples (a comparison says "slower" when the numbers say so).
 
 One convention throughout: a figure is the median of its samples with the min-max range in
@@ -11,13 +11,13 @@ from __future__ import annotations
 import math
 import statistics
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import bench_aws
 import bench_fleet_scale
-from run import (
+from results import (
     ALL_IMPORTS,
     BASELINE,
     CACHING,
@@ -36,6 +36,7 @@ from run import (
 
 if TYPE_CHECKING:
     import bench_refresh
+    from matplotlib.figure import Figure
 
 #: AWS Secrets Manager API price, from https://aws.amazon.com/secrets-manager/pricing/
 #: ($0.05 per 10,000 API calls; $0.40 per secret per month), as published on 2026-09-20.
@@ -353,7 +354,15 @@ def header(results: Results, title: str) -> list[str]:
     ]
 
 
-def summary(results: Results, config: Config, chart: str | None) -> str:
+def with_figure(lines: list[str], section: str, charts: Mapping[str, str]) -> list[str]:
+    """A section's lines (a blank line, its heading, ...) with its figure under the heading."""
+    if section not in charts:
+        return lines
+    return [*lines[:2], "", f"![{CHARTS[section][0]}]({charts[section]})", *lines[2:]]
+
+
+def summary(results: Results, config: Config, charts: Mapping[str, str]) -> str:
+    """The summary page; ``charts`` maps a section to its figure's path relative to the page."""
     lines = header(results, "Benchmarks")
     lines += ["", "## Targets", "", "| claim | goal | measured | met |", "|---|---|---|:-:|"]
     lines += [
@@ -362,20 +371,18 @@ def summary(results: Results, config: Config, chart: str | None) -> str:
     ]
     if results.cold:
         lines += ["", COLD_RULE]
-    if chart:
-        lines += ["", f"![Benchmark chart: one panel per section below]({chart})"]
     if results.primed:
-        lines += section_primed(results, config)
+        lines += with_figure(section_primed(results, config), "primed", charts)
     if results.refresh is not None:
-        lines += section_refresh(results.refresh, config)
+        lines += with_figure(section_refresh(results.refresh, config), "refresh", charts)
     if results.cold:
-        lines += section_cold(results, config)
+        lines += with_figure(section_cold(results, config), "cold", charts)
     if results.load:
-        lines += section_load(results)
+        lines += with_figure(section_load(results), "load", charts)
     if results.fleet:
-        lines += section_fleet(results)
+        lines += with_figure(section_fleet(results), "fleet", charts)
     if results.scale is not None:
-        lines += section_scale(results.scale)
+        lines += with_figure(section_scale(results.scale), "scale", charts)
     lines += section_before_after(results, config)
     lines += [
         "",
@@ -526,7 +533,7 @@ def section_refresh(refresh: bench_refresh.RefreshOverhead, config: Config) -> l
 def entry_runs(results: Results, entry: str = "import") -> ColdRuns:
     """One entry point's cold starts; a run saved before CPU time was measured has only the
     wall times of the settings import."""
-    runs = getattr(results, "cold_runs", {})
+    runs: dict[str, ColdRuns] = getattr(results, "cold_runs", {})
     if entry in runs:
         return runs[entry]
     return ColdRuns(wall=results.cold if entry == "import" else {})
@@ -842,10 +849,10 @@ def section_before_after(results: Results, config: Config) -> list[str]:
     if "aws_before" not in cold:
         return []
     rows = []
-    for name, before in (("aws_ours", "aws_before"), ("vault_ours", "vault_before")):
+    for name, earlier in (("aws_ours", "aws_before"), ("vault_ours", "vault_before")):
         rows.append(
-            f"| cold start, {COLD_LABELS[name].split(':')[0]}, ms | {fmt(cold[before])} | "
-            f"{fmt(cold[name])} | {compare(med(cold[name]), med(cold[before]), digits=0)} |"
+            f"| cold start, {COLD_LABELS[name].split(':')[0]}, ms | {fmt(cold[earlier])} | "
+            f"{fmt(cold[name])} | {compare(med(cold[name]), med(cold[earlier]), digits=0)} |"
         )
     primed = results.primed
     if "before" in primed:
@@ -1075,12 +1082,18 @@ def page_vault(results: Results, config: Config) -> str:
 
 
 def write_pages(
-    results: Results, config: Config, *, out: Path, details: Path, chart: Path
+    results: Results, config: Config, *, out: Path, details: Path, charts: Mapping[str, Path]
 ) -> list[Path]:
+    """Write the summary page ``out`` (showing ``charts``, section -> figure) and the detailed
+    pages into ``details``; return their paths."""
     import os
 
+    relative = {
+        section: Path(os.path.relpath(path, out.parent)).as_posix()
+        for section, path in charts.items()
+    }
     pages = {
-        out: summary(results, config, Path(os.path.relpath(chart, out.parent)).as_posix()),
+        out: summary(results, config, relative),
         details / "benchmarks-core.md": page_core(results, config),
         details / "benchmarks-aws.md": page_aws(results, config),
         details / "benchmarks-vault.md": page_vault(results, config),
@@ -1091,19 +1104,26 @@ def write_pages(
     return list(pages)
 
 
-# -- chart ----------------------------------------------------------------------------------------
+# -- charts ---------------------------------------------------------------------------------------
 
 GREEN, GREY, BLUE, RED, ORANGE = "#2b8a3e", "#868e96", "#1c7ed6", "#c92a2a", "#f08c00"
+
+#: The width a figure is drawn at, in pixels: the docs theme's content column (mkdocs-material's
+#: is about 800 px on a desktop screen), so that a figure is shown at its own size, never shrunk
+#: with its text; ``DPI`` pixels per inch make 10-point text about 14 pixels high.
+COLUMN_PX = 800
+DPI = 100
+FONT_PT = 10
 
 
 def _bars(
     ax: Any,
-    data: dict[str, tuple[Sequence[float], str]],
+    data: Mapping[str, tuple[Sequence[float], str]],
     title: str,
     unit: str,
     label: Callable[[float], str],
 ) -> None:
-    """Horizontal bars of medians with min-max error bars, labelled in the panel's unit."""
+    """Horizontal bars of medians with min-max error bars, labelled in the figure's unit."""
     names = list(data)
     medians = [med(data[n][0]) for n in names]
     errors = [
@@ -1112,18 +1132,15 @@ def _bars(
     ]
     ax.barh(names, medians, xerr=errors, color=[data[n][1] for n in names], capsize=3)
     ax.invert_yaxis()
-    ax.set_title(title, fontsize=10)
-    ax.set_xlabel(unit, fontsize=9)
-    ax.tick_params(axis="y", labelsize=8)
+    ax.set_title(title)
+    ax.set_xlabel(unit)
     for index, name in enumerate(names):
         # Beside the error bar, so that the label never sits on it.
-        ax.annotate(
-            " " + label(medians[index]), (max(data[name][0]), index), va="center", fontsize=8
-        )
-    ax.margins(x=0.25)
+        ax.annotate(" " + label(medians[index]), (max(data[name][0]), index), va="center")
+    ax.margins(x=0.2)
 
 
-def _panel_primed(ax: Any, results: Results) -> None:
+def _chart_primed(ax: Any, results: Results) -> None:
     data: dict[str, tuple[Sequence[float], str]] = {}
     for reader, values in results.primed["after"].items():
         data[reader] = (values, GREEN if reader == OURS else BLUE)
@@ -1140,9 +1157,9 @@ def _panel_primed(ax: Any, results: Results) -> None:
     )
 
 
-def _panel_refresh(ax: Any, refresh: bench_refresh.RefreshOverhead) -> None:
+def _chart_refresh(ax: Any, refresh: bench_refresh.RefreshOverhead) -> None:
     data = {
-        "request_started.send(), without the app": (refresh.dispatch_without_ns, GREY),
+        "request_started.send(),\nwithout the app": (refresh.dispatch_without_ns, GREY),
         "with the app's receiver": (refresh.dispatch_with_ns, GREEN),
     }
     _bars(
@@ -1157,7 +1174,7 @@ def _panel_refresh(ax: Any, refresh: bench_refresh.RefreshOverhead) -> None:
     )
 
 
-def _panel_cold(ax: Any, results: Results) -> None:
+def _chart_cold(ax: Any, results: Results) -> None:
     colors = {"floor": BLUE, "aws_ours": GREEN, "vault_ours": GREEN}
     data = {CHART_COLD_LABELS[k]: (v, colors.get(k, GREY)) for k, v in results.cold.items()}
     _bars(
@@ -1169,7 +1186,7 @@ def _panel_cold(ax: Any, results: Results) -> None:
     )
 
 
-def _panel_load(ax: Any, results: Results) -> None:
+def _chart_load(ax: Any, results: Results) -> None:
     labels = [f"jitter {load.jitter:.0%}" for load in results.load]
     reads = [load.fetches for load in results.load]
     periods = [load.periods for load in results.load]
@@ -1178,28 +1195,31 @@ def _panel_load(ax: Any, results: Results) -> None:
     ax.bar([i + 0.2 for i in x], periods, width=0.4, color=GREY, label="TTL periods (no jitter)")
     ax.set_xticks(list(x), labels)
     gets = results.load[0].gets
-    ax.set_title(f"d. one process, 64 threads, 60 s, ttl=5: {gets:,} get() calls", fontsize=10)
-    ax.set_ylabel("count", fontsize=9)
-    ax.legend(fontsize=8)
+    ax.set_title(f"d. one process, 64 threads, 60 s, ttl=5: {gets:,} get() calls")
+    ax.set_ylabel("count")
+    # Outside the axes, as in section f: inside, it covered the bars it explains.
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
     for index, value in enumerate(reads):
-        ax.annotate(str(value), (index - 0.2, value), ha="center", va="bottom", fontsize=9)
+        ax.annotate(str(value), (index - 0.2, value), ha="center", va="bottom")
+    ax.margins(y=0.15)
 
 
-def _panel_fleet(ax: Any, results: Results) -> None:
+def _chart_fleet(ax: Any, results: Results) -> None:
     labels = [r.label for r in results.fleet]
     logged_out = [r.outcome("logged_out") for r in results.fleet]
     bad = [r.outcome("bad_signature") for r in results.fleet]
     ax.bar(labels, logged_out, label="logged out", color=RED)
     ax.bar(labels, bad, bottom=logged_out, label="BadSignature", color=ORANGE)
-    ax.set_title("e. fleet, 10 rotations: rejected requests", fontsize=10)
-    ax.set_ylabel("requests", fontsize=9)
-    ax.legend(fontsize=8)
+    ax.set_title("e. fleet, 10 rotations: rejected requests")
+    ax.set_ylabel("requests")
+    ax.legend(loc="upper left")
     for index, result in enumerate(results.fleet):
         note = f"{result.rejected:,} of {result.requests:,}"
-        ax.annotate(note, (index, result.rejected), ha="center", va="bottom", fontsize=9)
+        ax.annotate(note, (index, result.rejected), ha="center", va="bottom")
+    ax.margins(y=0.15)
 
 
-def _panel_scale(ax: Any, scale: bench_fleet_scale.ScaleResult) -> None:
+def _chart_scale(ax: Any, scale: bench_fleet_scale.ScaleResult) -> None:
     low, high = scale.band_per_minute
     labels = ["OpenBao", "Secrets Manager"]
     values = [
@@ -1209,40 +1229,81 @@ def _panel_scale(ax: Any, scale: bench_fleet_scale.ScaleResult) -> None:
     ax.bar(labels, values, color=GREEN, label="measured")
     ax.axhline(scale.expected_per_minute, color=RED, linestyle="--", label="formula (mean)")
     ax.axhspan(low, high, color=GREY, alpha=0.25, label="formula band")
-    ax.set_title(
-        f"f. {scale.processes} processes, ttl={scale.ttl:g}: version checks per minute",
-        fontsize=10,
-    )
-    ax.set_ylabel("reads per minute", fontsize=9)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title(f"f. {scale.processes} processes, ttl={scale.ttl:g}: version checks per minute")
+    ax.set_ylabel("reads per minute")
+    # Outside the axes: inside, it covered the bars it explains.
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
     for index, value in enumerate(values):
-        ax.annotate(f"{value:.0f}", (index, value), ha="center", va="bottom", fontsize=9)
+        # Inside the bar's top: above it, the label sat on the formula's line.
+        ax.annotate(
+            f"{value:.0f}",
+            (index, value),
+            xytext=(0, -4),
+            textcoords="offset points",
+            ha="center",
+            va="top",
+            color="white",
+            fontweight="bold",
+        )
 
 
-def draw_chart(results: Results, path: Path) -> None:
-    """Six panels, one per section; error bars are the min-max ranges."""
+#: One figure per section of the summary page: section -> (alt text, height in inches). The
+#: height grows with the rows a figure has (section c has one bar per cold-start variant).
+CHARTS = {
+    "primed": ("Chart of section a: nanoseconds per primed read, median and min-max", 3.2),
+    "refresh": ("Chart of section b: nanoseconds per request_started.send()", 2.4),
+    "cold": ("Chart of section c: wall milliseconds per cold start, by settings module", 5.2),
+    "load": ("Chart of section d: backend reads of one process against TTL periods", 3.2),
+    "fleet": ("Chart of section e: requests rejected during ten rotations", 3.2),
+    "scale": ("Chart of section f: version checks per minute against the formula", 3.2),
+}
+
+
+def section_charts(results: Results) -> dict[str, Callable[[Any], None]]:
+    """The drawing of each section's figure, for the sections ``results`` has."""
+    refresh, scale = results.refresh, results.scale
+    drawn: dict[str, Callable[[Any], None] | None] = {
+        "primed": (lambda ax: _chart_primed(ax, results)) if results.primed else None,
+        "refresh": (lambda ax: _chart_refresh(ax, refresh)) if refresh else None,
+        "cold": (lambda ax: _chart_cold(ax, results)) if results.cold else None,
+        "load": (lambda ax: _chart_load(ax, results)) if results.load else None,
+        "fleet": (lambda ax: _chart_fleet(ax, results)) if results.fleet else None,
+        "scale": (lambda ax: _chart_scale(ax, scale)) if scale else None,
+    }
+    return {name: draw for name, draw in drawn.items() if draw is not None}
+
+
+def figures(results: Results) -> dict[str, Figure]:
+    """One figure per section, ``COLUMN_PX`` wide at ``DPI``: the page shows each at its own
+    size, the full width of the docs column. Error bars are the min-max ranges."""
+    import matplotlib
+    import matplotlib.figure
+
+    drawn = {}
+    with matplotlib.rc_context({"font.size": FONT_PT}):
+        for name, draw in section_charts(results).items():
+            # Constrained layout keeps every label inside the fixed width instead of cutting it.
+            size = (COLUMN_PX / DPI, CHARTS[name][1])
+            figure = matplotlib.figure.Figure(figsize=size, dpi=DPI, layout="constrained")
+            draw(figure.add_subplot())
+            drawn[name] = figure
+    return drawn
+
+
+def draw_charts(results: Results, directory: Path) -> dict[str, Path]:
+    """Write each section's figure to ``directory/benchmarks-SECTION.png`` and remove the
+    other ``benchmarks*.png`` there: figures of an earlier run (a section a ``--quick`` run
+    leaves out, the one-grid chart of before) that no page shows any more."""
     import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(2, 3, figsize=(18, 9))
-    fig.suptitle("django-secret-keyring benchmarks: medians, min-max bars", fontsize=13)
-    refresh, scale = results.refresh, results.scale
-    panels: list[tuple[Any, Callable[[Any], None] | None]] = [
-        (axes[0][0], (lambda ax: _panel_primed(ax, results)) if results.primed else None),
-        (axes[0][1], (lambda ax: _panel_refresh(ax, refresh)) if refresh else None),
-        (axes[0][2], (lambda ax: _panel_cold(ax, results)) if results.cold else None),
-        (axes[1][0], (lambda ax: _panel_load(ax, results)) if results.load else None),
-        (axes[1][1], (lambda ax: _panel_fleet(ax, results)) if results.fleet else None),
-        (axes[1][2], (lambda ax: _panel_scale(ax, scale)) if scale else None),
-    ]
-    for ax, draw in panels:
-        if draw is None:
-            ax.set_axis_off()
-        else:
-            draw(ax)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    directory.mkdir(parents=True, exist_ok=True)
+    written = {}
+    # Saving lays the figure out again and draws the ticks it creates then: same font size.
+    with matplotlib.rc_context({"font.size": FONT_PT}):
+        for name, figure in figures(results).items():
+            path = directory / f"benchmarks-{name}.png"
+            figure.savefig(path, dpi=DPI)
+            written[name] = path
+    for stale in set(directory.glob("benchmarks*.png")) - set(written.values()):
+        stale.unlink()
+    return written

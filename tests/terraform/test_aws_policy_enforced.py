@@ -13,18 +13,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 import pytest
-from botocore.exceptions import ClientError
 
 from devservers.moto import MotoServer
 from tests.plugins.leakguard import make_key
 from tests.terraform import tfconfig
+from tests.terraform.iam import ADMIN, REGION, client, denied, user
 
 pytestmark = pytest.mark.aws
-
-REGION = "eu-west-1"
-ADMIN = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -48,31 +44,12 @@ class Deployment:
     stranger: Any  # Secrets Manager client of a user without the policy
 
 
-def _client(moto_iam: MotoServer, service: Any, credentials: dict[str, str]) -> Any:
-    return boto3.client(
-        service,
-        region_name=REGION,
-        endpoint_url=moto_iam.endpoint_url,
-        aws_access_key_id=credentials["aws_access_key_id"],
-        aws_secret_access_key=credentials["aws_secret_access_key"],
-    )
-
-
-def _user_with_keys(iam: Any, name: str) -> dict[str, str]:
-    iam.create_user(UserName=name)
-    key = iam.create_access_key(UserName=name)["AccessKey"]
-    return {
-        "aws_access_key_id": key["AccessKeyId"],
-        "aws_secret_access_key": key["SecretAccessKey"],
-    }
-
-
 @pytest.fixture(scope="module")
 def deployment(moto_iam: MotoServer, aws_module: tfconfig.Config) -> Deployment:
     """What an apply of the module leaves behind, as far as the application's access goes."""
-    kms = _client(moto_iam, "kms", ADMIN)
-    secretsmanager = _client(moto_iam, "secretsmanager", ADMIN)
-    iam = _client(moto_iam, "iam", ADMIN)
+    kms = client(moto_iam, "kms", ADMIN)
+    secretsmanager = client(moto_iam, "secretsmanager", ADMIN)
+    iam = client(moto_iam, "iam", ADMIN)
 
     key_arn = kms.create_key(Description="keyring key")["KeyMetadata"]["Arn"]
     keyring = json.dumps({"current": make_key(), "next": make_key(), "previous": []})
@@ -93,11 +70,11 @@ def deployment(moto_iam: MotoServer, aws_module: tfconfig.Config) -> Deployment:
             "data.aws_region.current.region": REGION,
         },
     )
-    app_keys = _user_with_keys(iam, "django-app")
+    app_keys = user(iam, "django-app")
     iam.put_user_policy(
         UserName="django-app", PolicyName="read-keyring", PolicyDocument=json.dumps(policy)
     )
-    stranger_keys = _user_with_keys(iam, "someone-else")
+    stranger_keys = user(iam, "someone-else")
 
     moto_iam.set_iam_enforced(True)
     return Deployment(
@@ -105,21 +82,9 @@ def deployment(moto_iam: MotoServer, aws_module: tfconfig.Config) -> Deployment:
         other_secret_arn=other_arn,
         kms_key_arn=key_arn,
         policy=policy,
-        app=_client(moto_iam, "secretsmanager", app_keys),
-        stranger=_client(moto_iam, "secretsmanager", stranger_keys),
+        app=client(moto_iam, "secretsmanager", app_keys),
+        stranger=client(moto_iam, "secretsmanager", stranger_keys),
     )
-
-
-def _denied(call: Callable[[], object]) -> str:
-    """Run ``call``, which must be refused by IAM; return the refusal message."""
-    with pytest.raises(ClientError) as caught:
-        call()
-    error = caught.value.response
-    assert error["ResponseMetadata"]["HTTPStatusCode"] == 403, error
-    # moto answers IAM refusals with an XML body that botocore's JSON parser does not map,
-    # so the code is found in the message rather than in Error.Code.
-    assert "AccessDenied" in str(caught.value), error
-    return str(caught.value)
 
 
 def test_the_rendered_policy_is_the_read_only_one(deployment: Deployment) -> None:
@@ -155,7 +120,7 @@ def test_app_can_read_the_previous_version_stage(deployment: Deployment) -> None
 
 
 def test_app_cannot_write_its_secret(deployment: Deployment) -> None:
-    message = _denied(
+    message = denied(
         lambda: deployment.app.put_secret_value(
             SecretId=deployment.secret_arn, SecretString=json.dumps({"current": make_key()})
         )
@@ -188,19 +153,19 @@ def test_app_cannot_write_its_secret(deployment: Deployment) -> None:
 def test_app_cannot_change_its_secret_in_any_other_way(
     deployment: Deployment, action: str, call: Callable[[Any, str], object]
 ) -> None:
-    message = _denied(lambda: call(deployment.app, deployment.secret_arn))
+    message = denied(lambda: call(deployment.app, deployment.secret_arn))
     assert f"secretsmanager:{action}" in message
 
 
 def test_app_cannot_read_another_secret(deployment: Deployment) -> None:
-    _denied(lambda: deployment.app.get_secret_value(SecretId=deployment.other_secret_arn))
-    _denied(lambda: deployment.app.describe_secret(SecretId=deployment.other_secret_arn))
+    denied(lambda: deployment.app.get_secret_value(SecretId=deployment.other_secret_arn))
+    denied(lambda: deployment.app.describe_secret(SecretId=deployment.other_secret_arn))
 
 
 def test_app_cannot_list_secrets(deployment: Deployment) -> None:
-    _denied(deployment.app.list_secrets)
+    denied(deployment.app.list_secrets)
 
 
 def test_a_user_without_the_policy_cannot_read(deployment: Deployment) -> None:
     """Control: enforcement is on, so the app user's access really comes from the policy."""
-    _denied(lambda: deployment.stranger.get_secret_value(SecretId=deployment.secret_arn))
+    denied(lambda: deployment.stranger.get_secret_value(SecretId=deployment.secret_arn))

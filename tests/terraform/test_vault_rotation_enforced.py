@@ -13,22 +13,18 @@ is tried."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 import pytest
-from botocore.exceptions import ClientError
 
 from devservers.moto import MotoServer
 from tests.terraform import tfconfig
+from tests.terraform.iam import ADMIN, REGION, client, denied, user
 from tests.terraform.tfconfig import Config
 
 pytestmark = pytest.mark.aws
 
-REGION = "eu-west-1"
-ADMIN = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 FUNCTION = "vault-rotate-secret-myapp-django-0123abcd"
 
 
@@ -39,27 +35,6 @@ class Queues:
     scheduler: Any  # SQS client with the scheduler role's policy
     function: Any  # SQS client with the Lambda role's policy
     stranger: Any  # SQS client of a user without either
-
-
-def _client(moto_iam: MotoServer, credentials: dict[str, str]) -> Any:
-    return boto3.client(
-        "sqs",
-        region_name=REGION,
-        endpoint_url=moto_iam.endpoint_url,
-        aws_access_key_id=credentials["aws_access_key_id"],
-        aws_secret_access_key=credentials["aws_secret_access_key"],
-    )
-
-
-def _user(iam: Any, name: str, policy: dict[str, Any] | None) -> dict[str, str]:
-    iam.create_user(UserName=name)
-    if policy is not None:
-        iam.put_user_policy(UserName=name, PolicyName=name, PolicyDocument=json.dumps(policy))
-    key = iam.create_access_key(UserName=name)["AccessKey"]
-    return {
-        "aws_access_key_id": key["AccessKeyId"],
-        "aws_secret_access_key": key["SecretAccessKey"],
-    }
 
 
 def _queue_attributes(module: Config) -> dict[str, str]:
@@ -76,8 +51,8 @@ def _queue_attributes(module: Config) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def queues(moto_iam: MotoServer, configs: dict[str, Config]) -> Queues:
     module = configs["vault-rotation-aws"]
-    admin = _client(moto_iam, ADMIN)
-    iam = boto3.client("iam", region_name=REGION, endpoint_url=moto_iam.endpoint_url, **ADMIN)
+    admin = client(moto_iam, "sqs", ADMIN)
+    iam = client(moto_iam, "iam", ADMIN)
     dead_letter_url = admin.create_queue(
         QueueName=f"{FUNCTION}-dlq", Attributes=_queue_attributes(module)
     )["QueueUrl"]
@@ -94,31 +69,23 @@ def queues(moto_iam: MotoServer, configs: dict[str, Config]) -> Queues:
         ),
         "local.in_vpc": False,
     }
-    scheduler = _user(iam, "scheduler-role", tfconfig.render_iam_policy(module, "scheduler", known))
-    function = _user(iam, "lambda-role", tfconfig.render_iam_policy(module, "lambda", known))
-    stranger = _user(iam, "someone-else", None)
+    scheduler = user(iam, "scheduler-role", tfconfig.render_iam_policy(module, "scheduler", known))
+    function = user(iam, "lambda-role", tfconfig.render_iam_policy(module, "lambda", known))
+    stranger = user(iam, "someone-else")
     moto_iam.set_iam_enforced(True)
     return Queues(
         dead_letter_url=dead_letter_url,
         other_url=other_url,
-        scheduler=_client(moto_iam, scheduler),
-        function=_client(moto_iam, function),
-        stranger=_client(moto_iam, stranger),
+        scheduler=client(moto_iam, "sqs", scheduler),
+        function=client(moto_iam, "sqs", function),
+        stranger=client(moto_iam, "sqs", stranger),
     )
-
-
-def _denied(call: Callable[[], object]) -> str:
-    with pytest.raises(ClientError) as caught:
-        call()
-    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403, caught.value
-    assert "AccessDenied" in str(caught.value)
-    return str(caught.value)
 
 
 def test_the_queue_is_encrypted_with_sqs_managed_keys(moto_iam: MotoServer, queues: Queues) -> None:
     moto_iam.set_iam_enforced(False)
     try:
-        attributes = _client(moto_iam, ADMIN).get_queue_attributes(
+        attributes = client(moto_iam, "sqs", ADMIN).get_queue_attributes(
             QueueUrl=queues.dead_letter_url, AttributeNames=["All"]
         )["Attributes"]
     finally:
@@ -142,13 +109,13 @@ def test_no_role_can_read_or_empty_the_queue_or_send_elsewhere(
     queues: Queues, identity: str
 ) -> None:
     client = getattr(queues, identity)
-    assert "sqs:ReceiveMessage" in _denied(
+    assert "sqs:ReceiveMessage" in denied(
         lambda: client.receive_message(QueueUrl=queues.dead_letter_url)
     )
-    assert "sqs:PurgeQueue" in _denied(lambda: client.purge_queue(QueueUrl=queues.dead_letter_url))
-    _denied(lambda: client.send_message(QueueUrl=queues.other_url, MessageBody="{}"))
+    assert "sqs:PurgeQueue" in denied(lambda: client.purge_queue(QueueUrl=queues.dead_letter_url))
+    denied(lambda: client.send_message(QueueUrl=queues.other_url, MessageBody="{}"))
 
 
 def test_a_user_without_the_policies_cannot_send(queues: Queues) -> None:
     """Control: enforcement is on, so the roles' sends are allowed by their policies."""
-    _denied(lambda: queues.stranger.send_message(QueueUrl=queues.dead_letter_url, MessageBody="{}"))
+    denied(lambda: queues.stranger.send_message(QueueUrl=queues.dead_letter_url, MessageBody="{}"))

@@ -85,6 +85,13 @@ _START_GRACE = 1.0
 _LAST_ATTEMPT = 1.0
 #: A pause shorter than this before a last attempt is not worth it: the last error is reported.
 _SHORTEST_PAUSE = 0.01
+#: Seconds a forked worker waits for the in-line refresh of the keyring it inherited (at most
+#: ``refresh_timeout``). A healthy backend answers within a fraction of a second; one that accepts
+#: connections and never answers must not hold a recycled worker's first requests past a pre-fork
+#: server's worker timeout (gunicorn kills a silent worker after 30 s, and its replacement would
+#: inherit the same keyring and hang too). Past it, the inherited keyring is served under the
+#: usual stale rules while the fetch goes on.
+_INHERITED_WAIT = 5.0
 #: Set in every AWS Lambda execution environment: a process frozen between invocations.
 _LAMBDA_ENV = "AWS_LAMBDA_FUNCTION_NAME"
 
@@ -116,6 +123,10 @@ class _Attempt:
         #: Readers wait for it (bounded by ``refresh_timeout``) rather than serve what is cached:
         #: the in-line refresh of a keyring inherited across a fork.
         self.waited = waited
+
+
+class _NoThread(RuntimeError):
+    """A helper thread could not be started, so the fetch it was for never runs."""
 
 
 def _start_daemon_thread(target: Callable[[], None]) -> None:
@@ -435,7 +446,10 @@ class CachedKeyring:
                 outcome.append(exc)
 
         worker = threading.Thread(target=attempt, name=name, daemon=True)
-        worker.start()
+        try:
+            worker.start()
+        except RuntimeError as exc:  # can't start new thread: the thread limit, or shutdown
+            raise _NoThread(str(exc)) from exc
         worker.join(max(0.0, deadline - self._clock()))
         if worker.is_alive() or not outcome:
             return None
@@ -509,7 +523,8 @@ class CachedKeyring:
                 elif attempt.waited or (stale and not self._failures):
                     # What is cached must not be served (inherited from a parent, or past
                     # max_stale while nothing has failed): wait for the answer, bounded.
-                    self._join(attempt, attempt.started_at)
+                    until = attempt.started_at + _INHERITED_WAIT if attempt.waited else math.inf
+                    self._join(attempt, attempt.started_at, until)
                     return self._keyring or keyring, self._clock()
                 return keyring, now
             if attempt is not None:
@@ -553,15 +568,23 @@ class CachedKeyring:
         self, attempt: _Attempt, keyring: Keyring, now: float, *, inherited: bool
     ) -> tuple[Keyring, float]:
         """Fetch for ``attempt`` (already in flight and started), waiting at most
-        ``refresh_timeout``. Failures are recorded, logged and in ``status()``; this caller
-        serves what it has, and a fetch still running at the deadline lands when it is done."""
+        ``refresh_timeout`` (a forked worker's inherited keyring: at most ``_INHERITED_WAIT``).
+        Failures are recorded, logged and in ``status()``; this caller serves what it has, and a
+        fetch still running at the deadline lands when it is done."""
         result: Keyring | None = None
-        with contextlib.suppress(Exception):
+        wait = min(self.refresh_timeout, _INHERITED_WAIT) if inherited else self.refresh_timeout
+        try:
             result = self._refresh_waiting_until(
-                now + self.refresh_timeout,
-                "secret-keyring-inline",
-                functools.partial(self._fetch, attempt),
+                now + wait, "secret-keyring-inline", functools.partial(self._fetch, attempt)
             )
+        except _NoThread:
+            # Nothing runs the fetch: the attempt must not stay in flight (the watchdog would
+            # blame the backend a refresh_timeout later, and readers would wait on nothing).
+            logger.exception("secret_keyring: could not start a background refresh")
+            with self._cond:
+                self._finish(attempt)
+        except Exception:  # noqa: BLE001, S110 - recorded, logged and in status() by _fetch
+            pass
         if inherited and result is None and self._keyring is keyring:
             logger.warning(
                 "secret_keyring: this worker started behind: it was forked from a parent "
@@ -572,7 +595,7 @@ class CachedKeyring:
                 now - self._fetched_at,
                 f"failed ({self._last_error})"
                 if self._inflight is not attempt
-                else f"has not answered within refresh_timeout={self.refresh_timeout:g}s",
+                else f"has not answered within {wait:g}s (it goes on in the background)",
                 keyring.fingerprints["current"],
             )
         return self._keyring or keyring, self._clock()
@@ -586,14 +609,18 @@ class CachedKeyring:
         with contextlib.suppress(Exception):
             self._fetch(attempt)
 
-    def _join(self, attempt: _Attempt, started_at: float) -> None:
-        """Wait (holding the condition) until ``attempt`` finishes or the watchdog gives up."""
+    def _join(self, attempt: _Attempt, started_at: float, until: float = math.inf) -> None:
+        """Wait (holding the condition) until ``attempt`` finishes, the watchdog gives up, or
+        ``until`` (monotonic) comes, whichever is first; only the watchdog abandons it."""
         while self._inflight is attempt:
-            left = started_at + self.refresh_timeout - self._clock()
+            now = self._clock()
+            left = started_at + self.refresh_timeout - now
             if left <= 0:
-                self._abandon(attempt, started_at, self._clock())
+                self._abandon(attempt, started_at, now)
                 return
-            self._cond.wait(left)
+            if now >= until:
+                return
+            self._cond.wait(min(left, until - now))
 
     def _abandon(self, attempt: _Attempt, started_at: float, now: float) -> None:
         """The watchdog: the attempt (lock held) has waited past ``refresh_timeout``."""

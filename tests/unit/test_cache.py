@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from devservers.processes import wait_until
 from secret_keyring import CachedKeyring
 from secret_keyring.cache import DEFAULT_REFRESH_TIMEOUT
 from secret_keyring.errors import (
@@ -851,6 +852,61 @@ def test_a_child_that_cannot_refresh_its_inherited_keyring_warns_and_serves_it(
     clock.advance(5)
     assert cache.get() is boot
     assert len(spawner.pending) == 1
+
+
+def test_a_child_waits_for_its_inherited_refresh_only_briefly_when_the_backend_hangs(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A backend that accepts connections and never answers must not hold a recycled worker's
+    first requests for refresh_timeout (90 s for Vault's defaults): past gunicorn's worker
+    timeout, the replacement would inherit the same keyring and hang too. The wait is bounded
+    by _INHERITED_WAIT (here shortened, so the test takes real milliseconds); the fetch goes
+    on and lands when it answers."""
+    import secret_keyring.cache as cache_module
+
+    monkeypatch.setattr(cache_module, "_INHERITED_WAIT", 0.05)
+    threads, clock, provider, held = Threads(), FakeClock(), StaticProvider(), Held()
+    cache = CachedKeyring(
+        provider, ttl=10, refresh_timeout=90, clock=clock, spawn=threads, random=lambda: 0.0
+    )
+    boot = cache.get()
+    current = provider.rotate()
+    clock.advance(100)
+    cache._after_fork()
+    provider.on_fetch = held
+    try:
+        assert cache.get() is boot  # served after the short wait, not after 90 s
+        record = next(r for r in caplog.records if "started behind" in r.getMessage())
+        assert "has not answered within 0.05s" in record.getMessage()
+        clock.advance(0.1)  # past the bound, on the cache's clock
+        assert cache.get() is boot  # a later reader does not wait on it either
+    finally:
+        held.release.set()
+    wait_until(
+        lambda: cache.keyring is not None and cache.keyring.same_keys(current),
+        10,
+        "the refresh to land once the backend answers",
+    )
+
+
+def test_an_in_line_refresh_whose_thread_cannot_start_is_not_left_in_flight(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Thread exhaustion: nothing runs the fetch, so nothing may stay "refreshing" (the watchdog
+    would later blame the backend, and readers of a forked child would wait on nothing)."""
+    cache, provider, clock, _ = make_cache(ttl=60, refresh_timeout=30, refresh_mode="inline")
+    boot = cache.get()
+    provider.rotate()
+    clock.advance(100)
+
+    def no_thread(self: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(threading.Thread, "start", no_thread)
+        assert cache.get() is boot
+    assert cache.status()["refreshing"] is False
+    assert not cache.get().same_keys(boot)  # the next get() refreshes at once
 
 
 def test_concurrent_readers_in_a_child_wait_for_the_inherited_keyrings_refresh() -> None:

@@ -213,12 +213,11 @@ def validate_roles(
     accepted as ``current`` or in ``previous`` only when its marker equals ``adopted``;
     rotation keeps the marker while the key is in the keyring and drops it with the key
     (``keygen.rotate``). Any other weak key, in any role, is refused; ``next`` is always strong.
-    A marker that names no weak key of the keyring is refused too: it could only come from an
-    edit, and would trust a key nobody adopted if that key were written later.
+    A marker that names no key of the keyring (its key was removed by hand) trusts nothing and
+    is dropped by the next rotation.
 
     Raises:
-        InvalidSecret: a key is not printable text, or ``adopted`` is not a marker of a weak
-            key in this keyring.
+        InvalidSecret: a key is not printable text, or ``adopted`` is not a SHA-256 hex digest.
         WeakSecretKey: a key fails Django's W009 rules and is not the adopted one.
     """
 
@@ -240,7 +239,6 @@ def validate_roles(
     if nxt is not None:
         roles.append(("next", nxt))
     roles.extend((f"previous[{index}]", key) for index, key in enumerate(previous))
-    trusted = False
     for role, candidate in roles:
         if role == "next":
             validate_key(candidate, source=source, field=name(role))
@@ -250,20 +248,15 @@ def validate_roles(
         if reason is None:
             continue
         if adopted is not None and adoption_marker(key) == adopted:
-            trusted = True
             continue
         raise WeakSecretKey(
             f"{locate(source, name(role))}: {reason}, and it is not the key this keyring "
             f"adopted; {_fix_unadopted(key, role, has_next=nxt is not None)}",
             source=source,
         )
-    if adopted is not None and not trusted:
-        raise InvalidSecret(
-            f"{locate(source, name('adopted'))}: no weak key of this keyring has this digest "
-            "(a rotation drops the member with the adopted key, so it comes from an edit); "
-            "remove the member",
-            source=source,
-        )
+    # A marker that names no key of the keyring trusts nothing (a digest matches one key only)
+    # and the next rotation drops it. Refusing it would turn an emergency edit, taking a
+    # leaked adopted key out of 'previous', into an outage that keeps the leaked key trusted.
 
 
 def _fix_unadopted(key: str, field: str, *, has_next: bool) -> str:

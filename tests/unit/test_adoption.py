@@ -148,12 +148,22 @@ def test_a_malformed_marker_is_invalid(marker: Callable[[str], object]) -> None:
     assert not isinstance(raised.value, WeakSecretKey)
 
 
-def test_a_marker_that_names_no_weak_key_is_invalid() -> None:
-    strong = make_key()
-    with pytest.raises(InvalidSecret, match="no weak key of this keyring has this digest"):
-        parse_payload(adopted_json(strong))
-    with pytest.raises(InvalidSecret, match="no weak key"):
-        Keyring(current=make_key(), next=make_key(), adopted=adoption_marker(make_weak_key()))
+def test_a_marker_whose_key_was_removed_trusts_nothing_and_blocks_nothing() -> None:
+    """The emergency edit: the adopted key leaked, so an operator deletes it from 'previous'
+    and leaves the marker. The keyring must still load (refusing it would stop every new
+    process and keep running ones on the keyring that trusts the leaked key), the marker
+    trusts nothing, and the next rotation drops it."""
+    weak = make_weak_key()
+    rotated = rotate(parse_payload(adopted_json(weak)).to_keyring(source="test"))
+    assert rotated.previous == (weak,)
+    edited = json.loads(keyring_to_json(rotated))
+    edited["previous"] = []
+    keyring = parse_payload(json.dumps(edited)).to_keyring(source="test")
+    assert keyring.weak == ()
+    assert rotate(keyring).adopted is None
+    # The marker still trusts nobody else's weak key.
+    with pytest.raises(WeakSecretKey):
+        parse_payload(json.dumps({**edited, "previous": [make_weak_key()]}))
 
 
 @pytest.mark.parametrize(

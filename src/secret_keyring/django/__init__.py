@@ -55,6 +55,12 @@ SOURCE_ENV = "DJANGO_SECRET_KEY_SOURCE"
 #: (60.3 s for ``manage.py check`` against a closed port at the default 30 s). Only errors that
 #: cost the wait are kept: a non-retryable one fails at once anyway.
 _failed_startups: dict[str, tuple[float, str]] = {}
+#: Seconds a start-up failure is remembered: Django's second import comes milliseconds after the
+#: first, while a host that retries a failed import in the same process later (mod_wsgi reloads
+#: the script on the next request) must get a fresh attempt once the backend may be back.
+_REMEMBER_FAILED_STARTUP = 60.0
+#: The monotonic clock of that memory (tests move it).
+_clock = time.monotonic
 
 
 def secret_keys(
@@ -101,9 +107,9 @@ def secret_keys(
     Raises:
         ImproperlyConfigured: no source, a bad source URL or option (``refresh_timeout``
             included), a missing extra, or the keyring could not be fetched within
-            ``startup_timeout`` (remembered: a later call for the same source in this process,
-            such as Django's second settings import after a failed one, fails at once with the
-            same cause); or
+            ``startup_timeout`` (remembered for a minute: a later call for the same source in
+            this process, such as Django's second settings import after a failed one, fails at
+            once with the same cause); or
             ``SECRET_KEYRING_BUILD_ONLY`` is set to something other than ``1`` or ``0``. The
             message names the source, the cause and the fix, never a key.
     """
@@ -123,11 +129,12 @@ def secret_keys(
     described = source if isinstance(source, str) else getattr(source, "source", repr(source))
     startup_key = described  # the source as given: provider.source below may be redacted
     remembered = _failed_startups.get(startup_key)
-    if remembered is not None:
+    if remembered is not None and _clock() - remembered[0] < _REMEMBER_FAILED_STARTUP:
         failed_at, message = remembered
         raise ImproperlyConfigured(
-            f"{message} (this process gave up on this source {time.monotonic() - failed_at:.0f}s "
-            "ago and does not wait again; restart it once the backend answers)"
+            f"{message} (this process gave up on this source {_clock() - failed_at:.0f}s ago "
+            f"and does not wait again for {_REMEMBER_FAILED_STARTUP:.0f}s; restart it once the "
+            "backend answers)"
         )
     try:
         if isinstance(source, str):
@@ -151,8 +158,8 @@ def secret_keys(
         keyring = cache.prime(startup_timeout)
     except SecretKeyringError as exc:
         message = f"SECRET_KEY could not be loaded from {exc.source or described}: {exc}"
-        if isinstance(exc, SourceError) and exc.retryable:
-            _failed_startups[startup_key] = (time.monotonic(), message)
+        if isinstance(exc, SourceError) and exc.retryable and startup_timeout > 0:
+            _failed_startups[startup_key] = (_clock(), message)
         raise ImproperlyConfigured(message) from exc
     except ImportError as exc:
         raise ImproperlyConfigured(f"SECRET_KEY source {described}: {exc}") from exc

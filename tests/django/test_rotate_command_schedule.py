@@ -106,14 +106,26 @@ def test_the_default_interval_covers_a_long_ttl(hour_ttl_project: Path) -> None:
     assert hour_ttl_project.read_bytes() != before
 
 
-def test_the_default_interval_never_goes_below_fifteen_minutes(keyring_file: Path) -> None:
-    """The test project reads with ``ttl=60``: 2 x 60 + its refresh_timeout is less than
-    900 s, so the floor applies (and the output says which one it is)."""
-    current = live.active()
-    assert current is not None
-    assert 2 * current.cache.ttl + current.cache.refresh_timeout < 900
-    output = run("--source", f"file://{keyring_file}")
+def test_the_default_interval_never_goes_below_fifteen_minutes(
+    keyring_file: Path, keep_live: None
+) -> None:
+    """A project reading with ``ttl=60``: 2 x 60 + its refresh_timeout is less than 900 s, so
+    the floor applies (and the output says which one it is)."""
+    cache = CachedKeyring(FileProvider(str(keyring_file)), ttl=60, refresh_timeout=60)
+    live.activate(cache, cache.get())
+    output = run()
     assert output.startswith("minimum interval 900 s: the floor; 2 x ttl (60 s)")
+
+
+def test_another_source_does_not_take_this_projects_ttl(
+    hour_ttl_project: Path, keyring_file: Path, tmp_path: Path
+) -> None:
+    """``--source`` naming a secret other fleets read: this project's ``ttl=3600`` says nothing
+    about them, so the default applies, and the output says why."""
+    other = tmp_path / "other.json"
+    other.write_bytes(hour_ttl_project.read_bytes())
+    output = run("--source", f"file://{other}")
+    assert output.startswith("minimum interval 900 s: the default; --source names another")
 
 
 def test_the_interval_given_is_said_to_be_given(keyring_file: Path) -> None:

@@ -55,7 +55,11 @@ class Command(BaseCommand):
                 raise CommandError(
                     "SECRET_KEY does not come from secret_keys() here; pass --source URL"
                 )
-            min_interval, why = _min_interval(options["min_interval"], current)
+            # The project's TTL says how stale its own processes may be, not another secret's.
+            reads_it = current is not None and current.cache.provider.source == provider.source
+            min_interval, why = _min_interval(
+                options["min_interval"], current if reads_it else None, other=current is not None
+            )
             self.stdout.write(
                 f"minimum interval {min_interval:g} s: {why}"
                 + ("; not applied (--force)" if options["force"] else "")
@@ -92,7 +96,9 @@ class Command(BaseCommand):
             )
 
 
-def _min_interval(given: float | None, current: live.LiveKeyring | None) -> tuple[float, str]:
+def _min_interval(
+    given: float | None, current: live.LiveKeyring | None, *, other: bool = False
+) -> tuple[float, str]:
     """The minimum interval to apply and why, for the output.
 
     By default a rotation waits until every process of this project has read the ``next`` the
@@ -103,6 +109,11 @@ def _min_interval(given: float | None, current: live.LiveKeyring | None) -> tupl
     """
     if given is not None:
         return given, "--min-interval"
+    if current is None and other:
+        return DEFAULT_MIN_INTERVAL, (
+            "the default; --source names another secret than this project's secret_keys(), "
+            "whose readers' TTL is not known here"
+        )
     if current is None:
         return DEFAULT_MIN_INTERVAL, (
             "the default; SECRET_KEY does not come from secret_keys() here, so no TTL is known"

@@ -93,6 +93,7 @@ def test_a_check_that_finds_another_thread_applying_waits_for_it(
     site.cache.refresh()
     lock = _ObservedLock()
     monkeypatch.setattr(site.live, "_lock", lock)
+    monkeypatch.setattr(live, "_APPLY_WAIT", 30.0)  # a loaded host must not end the wait
     writing, release = threading.Event(), threading.Event()
     bridge = live.bridge_settings
 
@@ -114,6 +115,27 @@ def test_a_check_that_finds_another_thread_applying_waits_for_it(
     reader.join(30)
     assert [fingerprint(k.current) for k in seen] == [fingerprint(new.current)]
     assert settings.SECRET_KEY == new.current
+
+
+def test_a_check_gives_up_on_a_writer_stuck_past_the_bound(
+    site: LiveSite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writer that never releases the lock must not hold every request: past _APPLY_WAIT the
+    check serves what it applied and leaves the settings alone (a later check applies)."""
+    old = site.live.applied
+    site.rotate()
+    site.pass_ttl()
+    site.cache.refresh()
+    monkeypatch.setattr(live, "_APPLY_WAIT", 0.01)
+    stuck = threading.Lock()
+    stuck.acquire()
+    monkeypatch.setattr(site.live, "_lock", stuck)
+    assert site.live.poll() is old
+    assert fingerprint(settings.SECRET_KEY) == fingerprint(old.current)
+    monkeypatch.setattr(site.live, "_lock", threading.Lock())
+    new = site.live.poll()
+    assert new is not old
+    assert fingerprint(settings.SECRET_KEY) == fingerprint(new.current)
 
 
 def test_a_second_rotation_inside_the_settle_time_keeps_every_current_key(site: LiveSite) -> None:

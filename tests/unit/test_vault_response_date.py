@@ -50,3 +50,14 @@ def test_the_hook_is_installed_once_and_an_answer_without_a_date_clears_it() -> 
     dispatch_hook("response", client.session.hooks, answer("Tue, 15 Nov 1994 08:12:31 GMT"))
     dispatch_hook("response", client.session.hooks, answer(None))
     assert provider.session.response_date() is None
+
+
+def test_a_client_passed_in_gets_no_hook() -> None:
+    """A client passed in may serve many sessions: each would add a hook it never removes.
+    The rotation then takes "now" from the local clock (the documented fallback)."""
+    import hvac
+
+    shared = hvac.Client(url="http://127.0.0.1:8200", token="t")
+    for _ in range(3):
+        VaultProvider("secret", "app", environ=ENVIRON, client=shared).session.client()
+    assert shared.session.hooks["response"] == []

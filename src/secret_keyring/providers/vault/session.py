@@ -283,7 +283,7 @@ class VaultSession:
         client = self._client
         if client is None:
             client = self._client = self._build_client()
-        self._watch_dates(client)
+            self._watch_dates(client)
         if not self._token:
             self._login(client)
         else:
@@ -310,8 +310,10 @@ class VaultSession:
         """Have ``client``'s requests session report each answer's ``Date`` to this session.
 
         hvac's JSON adapter returns the decoded body and drops the headers, so a response hook
-        is the one place that sees them. It is added to a client passed in too (once: the
-        check is cheap) and survives the copy a forked child makes of that client's session.
+        is the one place that sees them. Only on a client this session built: a client passed in
+        may serve many sessions, and each would add a hook it never removes (the rotation then
+        falls back to the local clock). The hook survives the copy a forked child makes of the
+        client's session.
         """
         hooks = getattr(getattr(client, "session", None), "hooks", None)
         if not isinstance(hooks, dict):

@@ -763,6 +763,37 @@ def test_rotate_secret_refuses_when_awscurrent_moved_after_the_interval_check(
     assert sm.keyring().same_keys(elsewhere)
 
 
+def test_an_overlapping_run_that_sees_awscurrent_move_while_judging_is_skipped(
+    secretsmanager: Any, lambda_env: MotoServer
+) -> None:
+    """Two runs overlap (a cron that fires twice, a scheduler's retry): the other one promotes
+    a value between this run's read of ``AWSCURRENT`` and its DescribeSecret. This run judges
+    the value now current, as it would have a moment later: seconds old, so it is skipped
+    (exit 0), not a RotationError an operator is paged for."""
+    old = new_keyring()
+    sm = create(secretsmanager, SecretString=keyring_to_json(old))
+    provider = AwsSecretsManagerProvider(sm.arn)
+    elsewhere = rotate_rule(old, 3)
+    promoted: list[str] = []
+
+    def promote_elsewhere(**kwargs: Any) -> None:
+        if not promoted:
+            answer = secretsmanager.put_secret_value(
+                SecretId=sm.arn, SecretString=keyring_to_json(elsewhere)
+            )
+            promoted.append(answer["VersionId"])
+
+    provider.client().meta.events.register(
+        "after-call.secrets-manager.GetSecretValue", promote_elsewhere
+    )
+
+    report = rotate_source(provider)
+
+    assert report.skipped
+    assert sm.staged("AWSCURRENT") == promoted
+    assert sm.keyring().same_keys(elsewhere)
+
+
 def test_finish_refuses_a_token_that_is_no_longer_pending(
     keyring_secret: SecretsManager, lambda_env: MotoServer
 ) -> None:

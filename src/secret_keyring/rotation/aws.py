@@ -570,6 +570,12 @@ def rotate_secret(
     judged_id = None if judged is None else judged.get("VersionId")
     rotation.pinned = judged_id if isinstance(judged_id, str) else staged
     if judged is not None and guard is not None:
+        if staged != rotation.pinned and isinstance(staged, str):
+            # Another writer promoted a value between the two reads (an overlapping run): judge
+            # that one, as a run started a moment later would have; it is seconds old, so the
+            # guard skips instead of failing a normal overlap.
+            judged = rotation.answer(stage=AWSCURRENT, version=staged)
+            rotation.pinned = staged
         if staged != rotation.pinned:
             raise rotation.moved("the interval check", staged)
         skipped = _skip_if_recent(provider, guard, metadata, judged)
